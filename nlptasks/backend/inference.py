@@ -1,0 +1,142 @@
+"""Batched forward passes and generation over pre-tokenized inputs; task-agnostic.
+
+Inputs are lists of token-id dicts (as returned by a tokenizer without padding). Each batch is
+length-sorted (see ``batching``), padded only to its own longest item, moved to the device, and run
+under ``torch.inference_mode``. Outputs come back in input order.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any, Sequence
+
+from .. import cost_hooks
+from ..errors import NlpTasksError
+from .batching import run_batched
+
+log = logging.getLogger("nlptasks")
+
+FORWARD_BATCH = 64
+FORWARD_TOKENS = 16384
+GENERATE_BATCH = 16
+GENERATE_TOKENS = 8192
+
+GENERATION_OPTIONS = ("max_new_tokens", "min_new_tokens", "max_length", "min_length", "num_beams", "no_repeat_ngram_size",
+                      "length_penalty", "early_stopping", "do_sample", "temperature", "top_p", "top_k",
+                      "repetition_penalty")
+
+
+def _pad(tokenizer, items: list[dict], device, padding_side: str | None = None):
+    import torch
+
+    feats = [{k: v for k, v in it.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+             for it in items]
+    kwargs = {"return_tensors": "pt"}
+    if padding_side is not None:
+        kwargs["padding_side"] = padding_side
+    batch = tokenizer.pad(feats, **kwargs)
+    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+def forward_batched(loaded, encodings: Sequence[dict], *, outputs: Sequence[str] = ("logits",),
+                    per_token: bool = False, batch_size: int | None = None, max_tokens: int | None = None,
+                    desc: str = "") -> list[tuple]:
+    """Run ``loaded.model`` on every encoding; return, per input, a tuple of float32 CPU tensors (one per
+    name in ``outputs``), trimmed to the input's own length when ``per_token``."""
+    import torch
+
+    model, tok = loaded.model, loaded.tokenizer
+
+    def fn(batch: list[dict]) -> list[tuple]:
+        inputs = _pad(tok, batch, loaded.device, padding_side="right")
+        with torch.inference_mode():
+            out = model(**inputs)
+        tensors = [getattr(out, name).float().cpu() for name in outputs]
+        res = []
+        for i, item in enumerate(batch):
+            n = len(item["input_ids"])
+            res.append(tuple(t[i, :n] if per_token else t[i] for t in tensors))
+        return res
+
+    lengths = [len(e["input_ids"]) for e in encodings]
+    return run_batched(list(encodings), fn, lengths=lengths, batch_size=batch_size or FORWARD_BATCH,
+                       max_tokens=max_tokens or FORWARD_TOKENS, desc=desc)
+
+
+def generation_config(model, overrides: dict | None = None):
+    """The model's own generation config with the user's non-None overrides applied.
+
+    Greedy unless sampling is asked for; sampling-only settings are dropped when not sampling, so
+    greedy runs are deterministic and warning-free.
+    """
+    cfg = copy.deepcopy(model.generation_config)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            if key not in GENERATION_OPTIONS:
+                raise NlpTasksError(f"unknown generation option {key!r}; known: {', '.join(GENERATION_OPTIONS)}")
+            setattr(cfg, key, value)
+    if not cfg.do_sample:
+        cfg.temperature, cfg.top_p, cfg.top_k = None, None, None
+    given = {k for k, v in (overrides or {}).items() if v is not None}
+    if cfg.max_new_tokens is None and "max_length" not in given and getattr(cfg, "max_length", None) in (None, 20):
+        cfg.max_new_tokens = 64  # transformers' default max_length=20 counts the prompt: too short for most uses
+    if cfg.max_new_tokens is not None:
+        cfg.max_length = None
+    if cfg.min_new_tokens is not None:
+        cfg.min_length = 0
+    if cfg.num_beams is None or cfg.num_beams == 1:
+        cfg.early_stopping = False
+        cfg.length_penalty = 1.0
+    return cfg
+
+
+def generate_batched(loaded, encodings: Sequence[dict], gen_config, *, decoder_only: bool = False,
+                     batch_size: int | None = None, max_tokens: int | None = None, desc: str = "",
+                     extra_kwargs: dict | None = None) -> list[list[int]]:
+    """Generate for every encoding; return the new token ids per input (prompt removed, padding and
+    the tokens after EOS dropped). Decoder-only models are padded on the left."""
+    import torch
+
+    model, tok = loaded.model, loaded.tokenizer
+    pad_id = gen_config.pad_token_id if gen_config.pad_token_id is not None else tok.pad_token_id
+    eos = gen_config.eos_token_id
+    eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos] if eos is not None else [])
+
+    def fn(batch: list[dict]) -> list[list[int]]:
+        inputs = _pad(tok, batch, loaded.device, padding_side="left" if decoder_only else "right")
+        with torch.inference_mode():
+            out = model.generate(**inputs, generation_config=gen_config, **(extra_kwargs or {}))
+        if decoder_only:
+            out = out[:, inputs["input_ids"].shape[1]:]
+        res = []
+        for row in out.tolist():
+            if not decoder_only:
+                row = row[1:]  # the decoder start token (pad for T5/Marian, </s> for BART)
+            ids = []
+            for t in row:
+                if t in eos_ids:
+                    break
+                if t != pad_id:
+                    ids.append(t)
+            res.append(ids)
+        cost_hooks.report_generated_tokens(sum(len(r) for r in res))
+        return res
+
+    lengths = [len(e["input_ids"]) for e in encodings]
+    return run_batched(list(encodings), fn, lengths=lengths, batch_size=batch_size or GENERATE_BATCH,
+                       max_tokens=max_tokens or GENERATE_TOKENS, desc=desc)
+
+
+def model_max_input(loaded, fallback: int = 512) -> int:
+    """The longest input the model accepts, in tokens (tokenizer limit capped by position embeddings)."""
+    cfg = loaded.model.config
+    limits = []
+    tok_max = getattr(loaded.tokenizer, "model_max_length", None)
+    if isinstance(tok_max, int) and 0 < tok_max < 1_000_000:
+        limits.append(tok_max)
+    for attr in ("max_position_embeddings", "n_positions", "max_source_positions"):
+        v = getattr(cfg, attr, None)
+        if isinstance(v, int) and v > 0:
+            limits.append(v)
+            break
+    return min(limits) if limits else fallback

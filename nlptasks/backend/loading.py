@@ -1,0 +1,155 @@
+"""Load a pretrained model + tokenizer onto a device in a dtype; shared by every task."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import cost_hooks
+from ..errors import ModelLoadError
+from .device import dtype_name, resolve_device, resolve_dtype
+from .resolve import ModelSource, resolve_model
+
+log = logging.getLogger("nlptasks")
+
+QUANTIZE = (None, "int8")
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    source: ModelSource
+    device: Any
+    dtype: Any
+    quantize: str | None = None
+    info: dict = field(default_factory=dict)
+
+    @property
+    def config(self):
+        return self.model.config
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    def describe(self) -> dict:
+        """Plain-data identity of the model for result records."""
+        return {"name": self.source.ref, "revision": self.source.revision, "path": self.source.path,
+                "weights_hash": weights_hash(self.source),
+                "variant": {"dtype": dtype_name(self.dtype), "quantize": self.quantize},
+                "parameters": self.num_parameters()}
+
+
+_CACHE: dict[tuple, LoadedModel] = {}
+_LOCK = threading.Lock()
+
+
+def weights_hash(source: ModelSource) -> str | None:
+    """sha256 of the weight files of a local model dir (first 16 hex chars); None for uncached hub ids."""
+    if source.kind != "local":
+        return None
+    files = sorted(p for p in Path(source.path).iterdir()
+                   if p.suffix in {".safetensors", ".bin"} and p.is_file())
+    h = hashlib.sha256()
+    for p in files:
+        h.update(p.name.encode())
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()[:16] if files else None
+
+
+def _auto_class(name: str):
+    import transformers
+
+    try:
+        return getattr(transformers, name)
+    except AttributeError as exc:
+        raise ModelLoadError(f"transformers has no model class {name}") from exc
+
+
+def load_pretrained(ref: str, auto_class: str, *, revision: str | None = None, device: str = "auto",
+                    dtype: str = "auto", trust_remote_code: bool = False, quantize: str | None = None,
+                    tokenizer_kwargs: dict | None = None, model_kwargs: dict | None = None,
+                    cache: bool = True, allow_untrained: bool = False) -> LoadedModel:
+    """Resolve ``ref`` and load it with ``transformers.<auto_class>`` plus its tokenizer.
+
+    Safetensors weights are preferred (transformers' default); ``trust_remote_code`` is off unless asked.
+    ``quantize="int8"`` applies PyTorch dynamic int8 quantization of Linear layers (CPU only).
+    Weights missing from the checkpoint (e.g. a base model without the task's head) are an error unless
+    ``allow_untrained`` (fine-tuning starts from such models).
+    """
+    if quantize not in QUANTIZE:
+        raise ModelLoadError(f"unknown quantization {quantize!r}; use one of: int8")
+    source = resolve_model(ref, revision)
+    dev = resolve_device(device)
+    dt = resolve_dtype(dtype, dev)
+    if quantize == "int8" and dev.type != "cpu":
+        raise ModelLoadError("--quantize int8 (dynamic int8) runs on CPU only; use --device cpu")
+    key = (source, auto_class, str(dev), str(dt), trust_remote_code, quantize,
+           repr(sorted((tokenizer_kwargs or {}).items())), repr(sorted((model_kwargs or {}).items())))
+    with _LOCK:
+        if cache and key in _CACHE:
+            cost_hooks.report_model(_CACHE[key].model)
+            return _CACHE[key]
+    loaded = _load(source, auto_class, dev, dt, trust_remote_code, quantize, tokenizer_kwargs or {},
+                   model_kwargs or {}, allow_untrained)
+    if cache:
+        with _LOCK:
+            _CACHE[key] = loaded
+    cost_hooks.report_model(loaded.model)
+    return loaded
+
+
+def clear_cache() -> None:
+    with _LOCK:
+        _CACHE.clear()
+
+
+def _load(source: ModelSource, auto_class: str, dev, dt, trust_remote_code: bool, quantize: str | None,
+          tokenizer_kwargs: dict, model_kwargs: dict, allow_untrained: bool = False) -> LoadedModel:
+    import torch
+    from transformers import AutoTokenizer
+
+    common = dict(revision=source.revision, trust_remote_code=trust_remote_code,
+                  local_files_only=source.local_files_only)
+    cls = _auto_class(auto_class)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source.path, **common, **tokenizer_kwargs)
+        model, loading_info = cls.from_pretrained(source.path, dtype=dt, output_loading_info=True,
+                                                  **common, **model_kwargs)
+    except ValueError as exc:
+        msg = str(exc).splitlines()[0]
+        if "trust_remote_code" in msg:
+            raise ModelLoadError(f"model {source.ref!r} needs custom code from its repository; re-run with "
+                                 f"--trust-remote-code only if you trust it") from exc
+        raise ModelLoadError(f"model {source.ref!r} cannot be loaded as {auto_class}: {msg}") from exc
+    except OSError as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"model {source.ref!r} could not be loaded: {msg}") from exc
+    except Exception as exc:
+        from huggingface_hub.errors import HfHubHTTPError
+
+        if isinstance(exc, HfHubHTTPError):
+            raise ModelLoadError(f"model {source.ref!r}: {str(exc).splitlines()[0]}") from exc
+        raise
+    missing = sorted(loading_info.get("missing_keys") or [])
+    if missing and not allow_untrained:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise ModelLoadError(f"model {source.ref!r} has no trained weights for {shown} as {auto_class} "
+                             f"(a base model, or one trained for another task?); choose a model trained for "
+                             f"this task or fine-tune it first with `nlptasks finetune`")
+    model.eval()
+    model.to(dev)
+    if quantize == "int8":
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    log.info("loaded %s (%s) on %s as %s%s", source.ref, type(model).__name__, dev, dtype_name(dt),
+             " int8" if quantize else "")
+    return LoadedModel(model, tokenizer, source, dev, dt, quantize)

@@ -1,0 +1,81 @@
+"""Command-line interface: parses arguments and calls the Python API; nothing else.
+
+Each command lives in ``nlptasks/cli/cmd_<name>.py`` and exposes ``register(subparsers)``, which adds
+its parser and sets ``func`` (called with the parsed namespace, returns an exit code). Heavy libraries
+(torch, transformers) are imported only inside command functions, so ``--help`` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+from .. import __version__
+from ..errors import NlpTasksError
+
+# The order here is the order in `nlptasks --help`.
+COMMANDS = ["run", "chat", "eval", "benchmarks", "finetune", "distill", "leaderboard", "results", "tasks", "models"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nlptasks",
+        description="Run, evaluate, fine-tune and rank pretrained NLP models, with their energy cost.")
+    parser.add_argument("--version", action="version", version=f"nlptasks {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output on stderr")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"{__name__}.cmd_{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__name__}.cmd_{name}":
+                continue  # command not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    logging.basicConfig(level=level, format="nlptasks: %(message)s", stream=sys.stderr)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if not verbose:
+        # transformers / hub chatter is not for end users unless asked for
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        import warnings
+
+        warnings.filterwarnings("ignore")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    _configure_logging(args.verbose, args.quiet)
+    try:
+        return int(args.func(args) or 0)
+    except NlpTasksError as exc:
+        print(f"nlptasks: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("nlptasks: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): not an error of ours
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
+    except Exception as exc:  # last resort: one line, and a hint for the full story
+        if args.verbose:
+            raise
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"nlptasks: error: {type(exc).__name__}: {msg} (run with -v for the traceback)", file=sys.stderr)
+        return 1

@@ -1,0 +1,48 @@
+"""`nlptasks run TASK`: predict for a file, stdin, or JSON Lines."""
+from __future__ import annotations
+
+import argparse
+
+from .common import add_model_args, add_task_options, model_kwargs, task_options
+
+
+def register(sub) -> None:
+    from ..registry import TASKS
+
+    p = sub.add_parser("run", help="run a task on text or JSON Lines input",
+                       description="Run a task. `nlptasks run TASK --help` lists the task's own options.")
+    tasks = p.add_subparsers(dest="task", metavar="TASK", required=True)
+    for name, cls in TASKS.items():
+        tp = tasks.add_parser(name, aliases=list(cls.aliases), help=cls.description,
+                              description=f"{cls.description} Default model: {cls.default_model}.")
+        tp.set_defaults(task_name=name)
+        add_io_args(tp, cls)
+        add_model_args(tp)
+        add_task_options(tp, cls)
+        tp.set_defaults(func=main)
+
+
+def add_io_args(p: argparse.ArgumentParser, cls) -> None:
+    g = p.add_argument_group("input / output")
+    unit = "the whole text is one document" if cls.text_mode == "document" else "one item per line"
+    g.add_argument("--input", "-i", default=None,
+                   help=f"input file (default: stdin); plain text ({unit}) or JSON Lines")
+    g.add_argument("--input-format", default="auto", choices=["auto", "text", "jsonl"],
+                   help="input format (auto: JSON Lines when lines are JSON objects or the name ends in .jsonl)")
+    g.add_argument("--field", default=None,
+                   help=f"JSON Lines: the field holding the input (default: {cls.text_field!r})")
+    g.add_argument("--output", "-o", default=None, help="output file (default: stdout); written atomically")
+    g.add_argument("--format", "-f", default=None, choices=["text", "jsonl"],
+                   help="output format (default: the input's format)")
+    g.add_argument("--cost", action="store_true", help="print a one-line cost summary (time, energy, CO2e) on stderr")
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..runner import run_cli
+
+    from ..registry import TASKS
+
+    cls = TASKS.get(args.task_name)
+    return run_cli(cls, input_path=args.input, input_format=args.input_format, field=args.field,
+                   output=args.output, output_format=args.format, show_cost=args.cost,
+                   model=args.model, model_kwargs=model_kwargs(args), options=task_options(args, cls))

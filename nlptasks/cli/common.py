@@ -1,0 +1,52 @@
+"""Argument groups shared by several commands (model selection, devices, batching)."""
+from __future__ import annotations
+
+import argparse
+
+
+def add_model_args(p: argparse.ArgumentParser, *, model_help: str | None = None) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--model", "-m", default=None,
+                   help=model_help or "hub id, local model directory, or embedded model name (default: the task's)")
+    g.add_argument("--revision", default=None, help="hub revision (branch, tag or commit) of --model")
+    g.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    g.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+                   help="weights/compute precision (auto: bfloat16 on CUDA with bf16, else float32)")
+    g.add_argument("--quantize", default=None, choices=["int8"], help="dynamic int8 quantization (CPU)")
+    g.add_argument("--trust-remote-code", action="store_true",
+                   help="allow model repositories to run their own Python code (off by default)")
+    g.add_argument("--batch-size", type=int, default=None, help="items per batch (default: task-specific)")
+    g.add_argument("--max-tokens", type=int, default=None, help="padded tokens per batch (token budget)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def model_kwargs(args: argparse.Namespace) -> dict:
+    return dict(revision=args.revision, device=args.device, dtype=args.dtype, quantize=args.quantize,
+                trust_remote_code=args.trust_remote_code, batch_size=args.batch_size,
+                max_tokens=args.max_tokens, seed=args.seed)
+
+
+def add_task_options(p: argparse.ArgumentParser, task_cls) -> None:
+    if not task_cls.options:
+        return
+    g = p.add_argument_group(f"{task_cls.name} options")
+    for o in task_cls.options:
+        kw = {"dest": o.dest, "default": o.default, "help": o.help}
+        if o.action:
+            kw["action"] = o.action
+        else:
+            kw["type"] = o.type
+            if o.choices:
+                kw["choices"] = o.choices
+        g.add_argument(o.flag, **kw)
+
+
+def task_options(args: argparse.Namespace, task_cls) -> dict:
+    return {o.dest: getattr(args, o.dest) for o in task_cls.options if hasattr(args, o.dest)}
+
+
+def positive_int(value: str) -> int:
+    v = int(value)
+    if v < 1:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return v

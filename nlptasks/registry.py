@@ -1,0 +1,107 @@
+"""One generic registry for tasks, metrics, benchmarks and embedded models.
+
+Built-in entries register themselves by name (plus aliases); third-party packages add entries through
+an entry-point group (``nlptasks.tasks``, ``nlptasks.metrics``). An unknown name is answered with the
+list of known ones.
+"""
+from __future__ import annotations
+
+import difflib
+from importlib import metadata
+from typing import Any, Callable, Generic, Iterator, TypeVar
+
+from .errors import UnknownNameError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    def __init__(self, kind: str, entry_point_group: str | None = None,
+                 loader: Callable[[], None] | None = None):
+        self.kind = kind
+        self.entry_point_group = entry_point_group
+        self._loader = loader  # imports the built-in modules that register entries (lazily)
+        self._items: dict[str, T] = {}
+        self._aliases: dict[str, str] = {}
+        self._loaded = False
+
+    def register(self, name: str, item: T | None = None, *, aliases: tuple[str, ...] | list[str] = ()):
+        """Register ``item`` under ``name``; usable as a decorator when ``item`` is omitted."""
+        def add(obj: T) -> T:
+            key = name.lower()
+            if key in self._items and self._items[key] is not obj:
+                raise ValueError(f"{self.kind} {name!r} is already registered")
+            self._items[key] = obj
+            for alias in aliases:
+                self._aliases[alias.lower()] = key
+            return obj
+
+        return add(item) if item is not None else add
+
+    def _ensure_loaded(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        if self._loader is not None:
+            self._loader()
+        if self.entry_point_group:
+            for ep in metadata.entry_points(group=self.entry_point_group):
+                if ep.name.lower() in self._items:
+                    continue
+                try:
+                    obj = ep.load()
+                except Exception as exc:  # a broken plugin must not break the toolkit
+                    import logging
+                    logging.getLogger("nlptasks").warning(
+                        "could not load %s plugin %r: %s", self.kind, ep.name, exc)
+                    continue
+                aliases = getattr(obj, "aliases", ())
+                self.register(ep.name, obj, aliases=tuple(aliases) if isinstance(aliases, (list, tuple)) else ())
+
+    def canonical(self, name: str) -> str:
+        self._ensure_loaded()
+        key = name.lower()
+        key = self._aliases.get(key, key)
+        if key not in self._items:
+            known = ", ".join(self.names())
+            close = difflib.get_close_matches(key, list(self._items) + list(self._aliases), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UnknownNameError(f"unknown {self.kind} {name!r}.{hint} Known {self.kind}s: {known}")
+        return key
+
+    def get(self, name: str) -> T:
+        return self._items[self.canonical(name)]
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        self._ensure_loaded()
+        key = name.lower()
+        return key in self._items or key in self._aliases
+
+    def names(self) -> list[str]:
+        self._ensure_loaded()
+        return sorted(self._items)
+
+    def aliases_of(self, name: str) -> list[str]:
+        key = self.canonical(name)
+        return sorted(a for a, k in self._aliases.items() if k == key)
+
+    def items(self) -> Iterator[tuple[str, T]]:
+        self._ensure_loaded()
+        return iter(sorted(self._items.items()))
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, {len(self._items)} entries)"
+
+
+def _load_builtin_tasks() -> None:
+    from . import tasks  # noqa: F401  (registers the built-in tasks)
+
+
+def _load_builtin_metrics() -> None:
+    from . import metrics  # noqa: F401
+
+
+TASKS: Registry[Any] = Registry("task", "nlptasks.tasks", _load_builtin_tasks)
+METRICS: Registry[Any] = Registry("metric", "nlptasks.metrics", _load_builtin_metrics)

@@ -1,0 +1,25 @@
+"""Built-in task plugins; importing this package registers them."""
+from __future__ import annotations
+
+import importlib
+
+from ..registry import TASKS
+
+# module name -> class name; imported lazily so task modules stay light (no torch at import)
+BUILTIN = {
+    "sentiment": "SentimentTask",
+    "summarize": "SummarizeTask",
+    "translate": "TranslateTask",
+    "qa": "QATask",
+    "chat": "ChatTask",
+}
+
+for _module, _cls in BUILTIN.items():
+    try:
+        _mod = importlib.import_module(f"{__name__}.{_module}")
+    except ModuleNotFoundError as _exc:
+        if _exc.name == f"{__name__}.{_module}":
+            continue  # not built yet
+        raise
+    _task = getattr(_mod, _cls)
+    TASKS.register(_task.name, _task, aliases=_task.aliases)

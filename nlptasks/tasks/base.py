@@ -1,0 +1,142 @@
+"""The task plugin interface.
+
+A task knows its inputs and outputs, its model class, its default and recommended models, its own
+options and its metrics; it does not know the CLI. ``predict(list[dict]) -> list[dict]`` is the whole
+contract. Third-party tasks subclass :class:`Task` and register through the ``nlptasks.tasks``
+entry-point group.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ..errors import InputError, NlpTasksError
+
+log = logging.getLogger("nlptasks")
+
+
+@dataclass(frozen=True)
+class Option:
+    """A task-specific setting, exposed as ``--flag`` by the CLI and as a keyword by the API."""
+
+    flag: str
+    type: Any = str
+    default: Any = None
+    help: str = ""
+    choices: tuple | None = None
+    action: str | None = None  # "store_true" for switches
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+@dataclass
+class EmbeddedModel:
+    """A model that ships with the package (no download): pretrained MiniLM variants and baselines."""
+
+    name: str
+    description: str
+    baseline: bool = False
+
+
+class Task:
+    name: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    description: ClassVar[str] = ""
+    input_fields: ClassVar[tuple[str, ...]] = ("text",)   # required in every input record
+    text_field: ClassVar[str] = "text"                    # filled from plain-text input
+    text_mode: ClassVar[str] = "lines"                    # plain text: "lines" or "document"
+    output_fields: ClassVar[tuple[str, ...]] = ()
+    model_class: ClassVar[str] = ""                       # transformers Auto class for hub/local models
+    default_model: ClassVar[str] = ""
+    recommended_models: ClassVar[tuple[str, ...]] = ()
+    embedded_models: ClassVar[tuple[EmbeddedModel, ...]] = ()
+    options: ClassVar[tuple[Option, ...]] = ()
+    metrics: ClassVar[tuple[str, ...]] = ()
+    primary_metric: ClassVar[str] = ""
+
+    def __init__(self, model: str | None = None, *, revision: str | None = None, device: str = "auto",
+                 dtype: str = "auto", quantize: str | None = None, trust_remote_code: bool = False,
+                 batch_size: int | None = None, max_tokens: int | None = None, seed: int = 0, **options):
+        known = {o.dest: o for o in self.options}
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise NlpTasksError(f"task {self.name!r} has no option {', '.join(unknown)}; "
+                                f"its options: {', '.join(sorted(known)) or 'none'}")
+        self.model_name = model or self.default_model
+        self.revision = revision
+        self.device = device
+        self.dtype = dtype
+        self.quantize = quantize
+        self.trust_remote_code = trust_remote_code
+        self.batch_size = batch_size
+        self.max_tokens = max_tokens
+        self.seed = seed
+        self.settings: dict = {o.dest: options.get(o.dest, o.default) for o in self.options}
+        self._loaded = False
+
+    # -- model handling -------------------------------------------------------------------------
+    @property
+    def is_embedded(self) -> bool:
+        return self.model_name.lower() in {m.name for m in self.embedded_models}
+
+    def load(self) -> "Task":
+        """Load the model once (lazily called by ``predict``)."""
+        if not self._loaded:
+            import torch
+
+            torch.manual_seed(self.seed)
+            self._load()
+            self._loaded = True
+        return self
+
+    def _load(self) -> None:
+        raise NotImplementedError
+
+    def model_info(self) -> dict:
+        """Plain-data identity of the model in use (name, revision, weights hash, variant, parameters)."""
+        raise NotImplementedError
+
+    # -- prediction -------------------------------------------------------------------------------
+    def validate(self, records: list[dict]) -> None:
+        for rec in records:
+            for f in self.input_fields:
+                if f not in rec or rec[f] is None:
+                    have = ", ".join(k for k in rec if not k.startswith("__")) or "none"
+                    raise InputError(f"line {rec.get('__line__', '?')}: missing field {f!r} for task "
+                                     f"{self.name!r} (fields present: {have})")
+
+    def predict(self, records: list[dict]) -> list[dict]:
+        """Predict for ``records`` (dicts with ``input_fields``); returns one output dict per record."""
+        self.validate(records)
+        if not records:
+            return []
+        self.load()
+        outputs = self._predict(records)
+        if len(outputs) != len(records):  # pragma: no cover - a plugin bug
+            raise RuntimeError(f"task {self.name} returned {len(outputs)} outputs for {len(records)} inputs")
+        return outputs
+
+    def _predict(self, records: list[dict]) -> list[dict]:
+        raise NotImplementedError
+
+    def format_text(self, output: dict) -> str:
+        """One output as plain text (for ``--format text``)."""
+        return str(output[self.output_fields[0]])
+
+    # -- description --------------------------------------------------------------------------------
+    @classmethod
+    def info(cls) -> dict:
+        return {"name": cls.name, "aliases": list(cls.aliases), "description": cls.description,
+                "inputs": list(cls.input_fields), "outputs": list(cls.output_fields),
+                "model_class": cls.model_class, "default_model": cls.default_model,
+                "recommended_models": list(cls.recommended_models),
+                "embedded_models": [m.name for m in cls.embedded_models],
+                "metrics": list(cls.metrics), "primary_metric": cls.primary_metric}
+
+    def run_settings(self) -> dict:
+        """Every setting that changes outputs (recorded in results and hashed into run ids)."""
+        return {"model": self.model_name, "revision": self.revision, "dtype": self.dtype,
+                "quantize": self.quantize, "seed": self.seed, **self.settings}

@@ -1,0 +1,122 @@
+"""Sentiment / text classification: ``{text}`` -> ``{label, score}``.
+
+Models: any ``AutoModelForSequenceClassification`` (labels from its config), the embedded
+``minilm-sst2`` (the packaged MiniLM encoder + a head trained on SST-2; the offline default) and the
+``majority`` baseline. Texts longer than the model allows are split into overlapping windows whose
+logits are averaged, so nothing is silently cut off.
+"""
+from __future__ import annotations
+
+from .base import EmbeddedModel, Option, Task
+
+MAJORITY_LABEL = "positive"  # the majority class of SST-2 train (11,135 of 20,000 phrases)
+
+
+class SentimentTask(Task):
+    name = "sentiment"
+    aliases = ("sentiment-analysis", "text-classification", "classify")
+    description = "Classify the sentiment (or any label set) of each text."
+    input_fields = ("text",)
+    text_field = "text"
+    text_mode = "lines"
+    output_fields = ("label", "score")
+    model_class = "AutoModelForSequenceClassification"
+    default_model = "minilm-sst2"
+    recommended_models = ("distilbert-base-uncased-finetuned-sst-2-english",
+                          "cardiffnlp/twitter-roberta-base-sentiment-latest",
+                          "nlptown/bert-base-multilingual-uncased-sentiment")
+    embedded_models = (
+        EmbeddedModel("minilm-sst2", "all-MiniLM-L6-v2 encoder (packaged) + a head trained on SST-2"),
+        EmbeddedModel("majority", f"baseline: always the SST-2 majority class ({MAJORITY_LABEL!r})", baseline=True),
+    )
+    options = (
+        Option("--all-scores", action="store_true", default=False, help="output the score of every label"),
+        Option("--max-length", type=int, default=None,
+               help="window length in tokens for long texts (default: the model's limit)"),
+        Option("--stride", type=int, default=64, help="overlap in tokens between windows of a long text"),
+    )
+    metrics = ("accuracy", "f1", "mcc")
+    primary_metric = "accuracy"
+
+    def _load(self) -> None:
+        name = self.model_name.lower()
+        if name == "majority":
+            self._kind = "majority"
+            self.labels = ["negative", "positive"]
+        elif name == "minilm-sst2":
+            from ..backend.device import resolve_device
+            from ..backend.encoder import EncoderClassifier
+
+            self._kind = "embedded"
+            self._clf = EncoderClassifier.load(device=str(resolve_device(self.device)),
+                                               dtype=None if self.dtype == "auto" else self.dtype)
+            self.labels = list(self._clf.labels)
+        else:
+            from ..backend.loading import load_pretrained
+
+            self._kind = "hf"
+            self._lm = load_pretrained(self.model_name, self.model_class, revision=self.revision,
+                                       device=self.device, dtype=self.dtype, quantize=self.quantize,
+                                       trust_remote_code=self.trust_remote_code)
+            cfg = self._lm.config
+            self.labels = [cfg.id2label[i] for i in range(cfg.num_labels)]
+
+    def model_info(self) -> dict:
+        self.load()
+        if self._kind == "hf":
+            return self._lm.describe()
+        if self._kind == "embedded":
+            return self._clf.describe()
+        return {"name": "majority", "revision": None, "weights_hash": None, "parameters": 0,
+                "variant": {"dtype": "none", "quantize": None}, "baseline": True}
+
+    def _probabilities(self, texts: list[str]):
+        import torch
+
+        if self._kind == "majority":
+            probs = torch.zeros(len(texts), 2)
+            probs[:, self.labels.index(MAJORITY_LABEL)] = 1.0
+            return probs
+        if self._kind == "embedded":
+            return self._clf.predict_proba(texts, batch_size=self.batch_size or 64)
+        return self._hf_probabilities(texts)
+
+    def _hf_probabilities(self, texts: list[str]):
+        import torch
+
+        from ..backend.inference import forward_batched, model_max_input
+
+        tok = self._lm.tokenizer
+        limit = min(self.settings["max_length"] or 10**9, model_max_input(self._lm))
+        stride = min(self.settings["stride"], limit // 2)
+        enc = tok(texts, truncation=True, max_length=limit, stride=stride, return_overflowing_tokens=True)
+        owners = enc.pop("overflow_to_sample_mapping", list(range(len(texts))))
+        items = [{k: enc[k][i] for k in enc.keys()} for i in range(len(owners))]
+        logits = forward_batched(self._lm, items, outputs=("logits",), batch_size=self.batch_size,
+                                 max_tokens=self.max_tokens, desc="sentiment")
+        sums = torch.zeros(len(texts), len(self.labels))
+        counts = torch.zeros(len(texts), 1)
+        for owner, (lg,) in zip(owners, logits):
+            sums[owner] += lg
+            counts[owner] += 1
+        mean_logits = sums / counts
+        if getattr(self._lm.config, "problem_type", None) == "multi_label_classification":
+            return torch.sigmoid(mean_logits)
+        return torch.softmax(mean_logits, dim=-1)
+
+    def _predict(self, records: list[dict]) -> list[dict]:
+        texts = [str(r["text"]) for r in records]
+        probs = self._probabilities(texts)
+        out = []
+        for row in probs.tolist():
+            best = max(range(len(row)), key=row.__getitem__)
+            rec = {"label": self.labels[best], "score": row[best]}
+            if self.settings["all_scores"]:
+                rec["scores"] = {lab: p for lab, p in zip(self.labels, row)}
+            out.append(rec)
+        return out
+
+    def format_text(self, output: dict) -> str:
+        if "scores" in output:
+            return "\t".join(f"{k}={v:.4f}" for k, v in output["scores"].items())
+        return f"{output['label']}\t{output['score']:.4f}"
