@@ -1,0 +1,37 @@
+"""`nlptasks leaderboard`: rank stored results by quality, with their cost."""
+from __future__ import annotations
+
+import sys
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "leaderboard", help="rank stored results by quality, with energy and CO2e cost",
+        description="Rank stored evaluation results per benchmark version by quality, with cost columns "
+                    "(params, examples/s, Wh and gCO2e per 1,000 examples) and the quality/cost Pareto front.")
+    p.add_argument("--store", metavar="PATH|URL", help="results store (default: $NLPTASKS_STORE or the user data dir)")
+    p.add_argument("--task", help="only this task")
+    p.add_argument("--benchmark", help="only this benchmark (name)")
+    p.add_argument("--metric", help="rank by this metric instead of the benchmark's primary metric")
+    p.add_argument("--format", dest="fmt", default="table", choices=["table", "md", "csv", "json", "html"])
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    p.add_argument("--compare", metavar="MODEL", help="show the variants (dtype/quantize) of one model side by side")
+    p.add_argument("--frontier", default="energy", choices=["energy", "latency"],
+                   help="cost axis of the Pareto front (default: energy per example)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..leaderboard import leaderboard
+    from ..store import write_atomic
+
+    text = leaderboard(store=args.store, task=args.task, benchmark=args.benchmark, metric=args.metric,
+                       fmt=args.fmt, compare=args.compare, frontier_x=args.frontier)
+    if args.output:
+        from pathlib import Path
+
+        write_atomic(Path(args.output), text)
+        print(f"nlptasks: wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

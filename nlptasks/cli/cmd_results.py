@@ -1,0 +1,90 @@
+"""`nlptasks results`: list, show, import and export stored evaluation results."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("results", help="list, show, import or export stored results",
+                              description="Manage the results store (SQLite by default; any SQLAlchemy URL).")
+    p.add_argument("--store", metavar="PATH|URL", help="results store (default: $NLPTASKS_STORE or the user data dir)")
+    common = argparse.ArgumentParser(add_help=False)  # --store also accepted after the action
+    common.add_argument("--store", metavar="PATH|URL", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    sub = p.add_subparsers(dest="results_command", metavar="ACTION", required=True)
+    a = sub.add_parser("list", parents=[common], help="one line per stored result")
+    a.add_argument("--task")
+    a.add_argument("--benchmark")
+    a.add_argument("--model")
+    a.set_defaults(func=run_list)
+    a = sub.add_parser("show", parents=[common], help="print one result as JSON")
+    a.add_argument("run_id")
+    a.set_defaults(func=run_show)
+    a = sub.add_parser("import", parents=[common], help="add results from a JSON file (a list, one record, or JSON lines)")
+    a.add_argument("file")
+    a.set_defaults(func=run_import)
+    a = sub.add_parser("export", parents=[common], help="write all results as one JSON list")
+    a.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    a.set_defaults(func=run_export)
+    a = sub.add_parser("delete", parents=[common], help="remove one result")
+    a.add_argument("run_id")
+    a.set_defaults(func=run_delete)
+
+
+def _store(args):
+    from ..store import ResultStore
+
+    return ResultStore(getattr(args, "store", None))
+
+
+def run_list(args) -> int:
+    from ..store import primary_score, variant_name
+
+    store = _store(args)
+    records = store.query(task=args.task, benchmark=args.benchmark, model=args.model)
+    if not records:
+        print(f"nlptasks: no results in {store.location}", file=sys.stderr)
+        return 0
+    for r in records:
+        b = r.get("benchmark") or {}
+        score = primary_score(r)
+        kwh = (r.get("cost") or {}).get("energy_kwh")
+        print("\t".join([str(r["run_id"]), str(r.get("created_at") or "-"), str(r["task"]),
+                         f"{b.get('name')}@{b.get('version')}", r["model"]["name"], variant_name(r),
+                         f"{r.get('primary_metric')}={score:.4g}" if score is not None else "-",
+                         f"{kwh * 1000:.3g} Wh" if kwh is not None else "-"]))
+    return 0
+
+
+def run_show(args) -> int:
+    from ..errors import UnknownNameError
+
+    record = _store(args).get(args.run_id)
+    if record is None:
+        raise UnknownNameError(f"no result with run id {args.run_id!r} (see `nlptasks results list`)")
+    print(json.dumps(record, indent=1, sort_keys=True))
+    return 0
+
+
+def run_import(args) -> int:
+    store = _store(args)
+    n = store.import_(args.file)
+    print(f"nlptasks: imported {n} result(s) into {store.location}", file=sys.stderr)
+    return 0
+
+
+def run_export(args) -> int:
+    store = _store(args)
+    n = store.export(args.output if args.output else sys.stdout)
+    if args.output:
+        print(f"nlptasks: exported {n} result(s) to {args.output}", file=sys.stderr)
+    return 0
+
+
+def run_delete(args) -> int:
+    from ..errors import UnknownNameError
+
+    if not _store(args).delete(args.run_id):
+        raise UnknownNameError(f"no result with run id {args.run_id!r}")
+    return 0

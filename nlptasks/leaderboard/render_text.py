@@ -1,0 +1,80 @@
+"""Plain renderers: aligned text table, Markdown, CSV and JSON."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from .columns import columns, fmt, legend
+from .ranking import Section
+
+
+def _heading(sec: Section, kind: str) -> str:
+    direction = "higher is better" if sec.higher_is_better else "lower is better"
+    what = f"compare {sec.rows[0]['model']} — " if kind == "compare" and sec.rows else ""
+    task = f"{sec.task}: " if sec.task else ""
+    return f"{what}{task}{sec.title} — {sec.metric} ({direction})"
+
+
+def render_table(sections: list[Section], kind: str) -> str:
+    out = []
+    for sec in sections:
+        cols = columns(kind, sec.metric)
+        cells = [[h for _, h, _ in cols]] + [[fmt(r, k, t) for k, _, t in cols] for r in sec.rows]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
+        left = {i for i, (_, _, t) in enumerate(cols) if t == "str"}
+
+        def line(row):
+            return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+        out.append(f"== {_heading(sec, kind)} ==")
+        out.append(line(cells[0]))
+        out.append("  ".join("-" * w for w in widths))
+        out.extend(line(row) for row in cells[1:])
+        out.append("")
+    if sections:
+        out.append(legend(kind, sections[0].frontier_x))
+    return "\n".join(out) + "\n"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_md(sections: list[Section], kind: str) -> str:
+    out = []
+    for sec in sections:
+        cols = columns(kind, sec.metric)
+        out.append(f"### {_md_escape(_heading(sec, kind))}\n")
+        out.append("| " + " | ".join(_md_escape(h) for _, h, _ in cols) + " |")
+        out.append("|" + "|".join("---" if t == "str" else "--:" for _, _, t in cols) + "|")
+        for r in sec.rows:
+            out.append("| " + " | ".join(_md_escape(fmt(r, k, t)) for k, _, t in cols) + " |")
+        out.append("")
+    if sections:
+        out.append(f"_{legend(kind, sections[0].frontier_x)}_")
+    return "\n".join(out) + "\n"
+
+
+CSV_SECTION_FIELDS = ["task", "benchmark", "benchmark_version", "benchmark_hash", "metric", "higher_is_better"]
+
+
+def render_csv(sections: list[Section], kind: str) -> str:
+    row_fields: list[str] = []
+    for sec in sections:
+        for r in sec.rows:
+            row_fields += [k for k in r if k not in row_fields and k != "ci"]
+    fields = CSV_SECTION_FIELDS + row_fields + ["ci_low", "ci_high"]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    w.writeheader()
+    for sec in sections:
+        for r in sec.rows:
+            ci = r.get("ci") if isinstance(r.get("ci"), (list, tuple)) and len(r["ci"]) == 2 else (None, None)
+            w.writerow({"task": sec.task, "benchmark": sec.benchmark, "benchmark_version": sec.version,
+                        "benchmark_hash": sec.hash, "metric": sec.metric, "higher_is_better": sec.higher_is_better,
+                        **{k: v for k, v in r.items() if k != "ci"}, "ci_low": ci[0], "ci_high": ci[1]})
+    return buf.getvalue()
+
+
+def render_json(sections: list[Section], kind: str) -> str:
+    return json.dumps({"view": kind, "sections": [s.to_dict() for s in sections]}, indent=1) + "\n"

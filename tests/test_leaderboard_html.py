@@ -1,0 +1,107 @@
+"""The HTML leaderboard in a real headless Chromium: rows, click-to-sort, plotted points, offline.
+
+Needs the Debian ``chromium`` package (``apt-get install -y chromium``); skipped when absent.
+A small script appended to the page clicks headers and writes what it saw into the DOM, which
+``--dump-dom`` then returns.
+"""
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from nlptasks.leaderboard import leaderboard
+
+BROWSER = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+pytestmark = pytest.mark.skipif(BROWSER is None, reason="chromium not installed (apt-get install -y chromium)")
+
+
+
+def rec(run_id, model, score, kwh=1e-4, version=1, estimate=False):
+    return {"schema": 1, "run_id": run_id, "task": "sentiment",
+            "benchmark": {"name": "sst2-mini", "version": version, "hash": "h1"},
+            "model": {"name": model, "revision": None, "variant": {"dtype": "float32", "quantize": None}},
+            "n": 100, "metrics": {"accuracy": {"score": score, "ci": None, "stats": {}}},
+            "primary_metric": "accuracy", "higher_is_better": {"accuracy": True},
+            "cost": {"parameters": 1000, "items": 100, "items_per_s": 50.0, "energy_kwh": kwh,
+                     "co2e_g": None if kwh is None else kwh * 400, "energy_is_estimate": estimate},
+            "created_at": "2025-01-01T00:00:00+00:00"}
+
+
+PROBE = """
+<script>
+(function(){
+  function order(sec){ return Array.prototype.map.call(sec.querySelectorAll('table.leaderboard tbody tr'),
+                                                       function(tr){ return tr.getAttribute('data-model'); }); }
+  var out = {sections: []};
+  document.querySelectorAll('section.benchmark').forEach(function(sec){
+    var s = {benchmark: sec.getAttribute('data-benchmark'), version: sec.getAttribute('data-version')};
+    s.initial = order(sec);
+    s.headers = Array.prototype.map.call(sec.querySelectorAll('th[data-key]'), function(th){ return th.getAttribute('data-key'); });
+    var score = sec.querySelector('th[data-key="score"]');
+    score.click(); s.score_first_click = order(sec); s.aria = score.getAttribute('aria-sort');
+    score.click(); s.score_second_click = order(sec);
+    sec.querySelector('th[data-key="energy_wh_per_1k"]').click(); s.energy_asc = order(sec);
+    sec.querySelector('th[data-key="model"]').click(); s.model_asc = order(sec);
+    s.points = Array.prototype.map.call(sec.querySelectorAll('svg .point'), function(c){
+      var b = c.getBoundingClientRect();
+      return {model: c.getAttribute('data-model'), front: c.classList.contains('front'), w: b.width,
+              x: parseFloat(c.getAttribute('cx')), y: parseFloat(c.getAttribute('cy'))};
+    });
+    var path = sec.querySelector('svg .pareto');
+    s.pareto = path ? path.getAttribute('d') : null;
+    s.svg_width = sec.querySelector('svg').getBoundingClientRect().width;
+    s.log_x = sec.querySelector('svg').getAttribute('data-log-x');
+    out.sections.push(s);
+  });
+  var pre = document.createElement('pre'); pre.id = 'probe-result';
+  pre.textContent = JSON.stringify(out); document.body.appendChild(pre);
+})();
+</script>
+"""
+
+
+def run_in_browser(page_html: str, tmp_path) -> dict:
+    page = tmp_path / "page.html"
+    page.write_text(page_html.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    cmd = [BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
+           "--dump-dom", page.as_uri()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    m = re.search(r'<pre id="probe-result">(.*?)</pre>', proc.stdout, re.S)
+    assert m, f"probe did not run; chromium rc={proc.returncode}, stderr tail: {proc.stderr[-800:]}"
+    return json.loads(html.unescape(m.group(1)))
+
+
+def test_html_table_sorting_and_plot_in_chromium(tmp_path):
+    recs = [rec("a", "org/alpha", 0.90, kwh=1e-2),                  # best, dearest: front
+            rec("b", "org/beta", 0.85, kwh=1e-4, estimate=True),    # cheap: front
+            rec("c", "org/gamma", 0.80, kwh=5e-3),                  # dominated by beta
+            rec("d", "org/delta", 0.88, kwh=None),                  # no energy: row, no point
+            rec("e", "org/old", 0.60, version=2)]
+    result = run_in_browser(leaderboard(recs, fmt="html"), tmp_path)
+    v1, v2 = result["sections"]
+    assert (v1["version"], v2["version"]) == ("1", "2")
+    assert v1["initial"] == ["org/alpha", "org/delta", "org/beta", "org/gamma"]  # ranked by accuracy
+    assert v2["initial"] == ["org/old"]
+    assert {"rank", "model", "score", "energy_wh_per_1k", "co2e_g_per_1k"} <= set(v1["headers"])
+    assert v1["aria"] == "ascending"
+    assert v1["score_first_click"] == ["org/gamma", "org/beta", "org/delta", "org/alpha"]
+    assert v1["score_second_click"] == ["org/alpha", "org/delta", "org/beta", "org/gamma"]
+    assert v1["energy_asc"] == ["org/beta", "org/gamma", "org/alpha", "org/delta"]  # missing value last
+    assert v1["model_asc"] == ["org/alpha", "org/beta", "org/delta", "org/gamma"]
+    points = {p["model"]: p for p in v1["points"]}
+    assert set(points) == {"org/alpha", "org/beta", "org/gamma"}
+    assert {m for m, p in points.items() if p["front"]} == {"org/alpha", "org/beta"}
+    assert all(p["w"] > 0 for p in points.values())  # really laid out
+    assert v1["log_x"] == "true"  # 100x range of energy
+    # cheaper is further left, better is higher up (smaller y)
+    assert points["org/beta"]["x"] < points["org/gamma"]["x"] < points["org/alpha"]["x"]
+    assert points["org/alpha"]["y"] < points["org/beta"]["y"] < points["org/gamma"]["y"]
+    assert v1["pareto"].startswith("M") and v1["pareto"].count("L") == 1
+    assert v1["svg_width"] > 100
