@@ -13,8 +13,14 @@ from .io import check_fields, clean_record, dumps_jsonl, emit, read_records
 
 def run_cli(cls, *, input_path, input_format="auto", field=None, output=None, output_format=None,
             show_cost=False, model=None, model_kwargs=None, options=None) -> int:
-    records, fmt, name = read_records(input_path, fmt=input_format, text_field=cls.text_field,
-                                      text_mode=cls.text_mode)
+    given = cls.records_from_options(options or {})
+    if given is not None:
+        if input_path is not None:
+            raise InputError(f"--input cannot be combined with the {cls.name} options that give the input")
+        (records, name), fmt = given, "text"
+    else:
+        records, fmt, name = read_records(input_path, fmt=input_format, text_field=cls.text_field,
+                                          text_mode=cls.text_mode)
     if fmt == "jsonl" and field and field != cls.text_field:
         for rec in records:
             if field not in rec:

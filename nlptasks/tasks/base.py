@@ -100,6 +100,12 @@ class Task:
         raise NotImplementedError
 
     # -- prediction -------------------------------------------------------------------------------
+    @classmethod
+    def records_from_options(cls, options: dict) -> tuple[list[dict], str] | None:
+        """Input given by task options instead of ``--input`` (e.g. qa's ``--question`` +
+        ``--context-file``): ``(records, display name)``, or ``None`` to read the input as usual."""
+        return None
+
     def validate(self, records: list[dict]) -> None:
         for rec in records:
             for f in self.input_fields:

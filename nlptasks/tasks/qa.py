@@ -1,0 +1,204 @@
+"""Extractive question answering: ``{question, context}`` -> ``{answer, score, start, end}``.
+
+Any ``AutoModelForQuestionAnswering`` with a fast tokenizer (BERT, DistilBERT, RoBERTa, MiniLM, ...).
+A context longer than ``--max-length`` is split into overlapping token windows (``--doc-stride`` tokens
+of overlap); the answer is the best span over ALL windows of the record (see ``qa_postprocess``), and
+``start``/``end`` are character offsets into the original context: ``answer == context[start:end]``.
+With ``--allow-impossible`` (SQuAD 2.0 models) the answer is empty, with ``start``/``end`` null, when
+the no-answer score beats the best span by more than ``--null-threshold``.
+"""
+from __future__ import annotations
+
+import logging
+
+from ..errors import InputError, ModelLoadError, NlpTasksError
+from .base import Option, Task
+
+log = logging.getLogger("nlptasks")
+
+DEFAULT_MAX_LENGTH = 384
+DEFAULT_STRIDE = 128
+
+
+def _where(rec: dict, i: int) -> str:
+    return f"line {rec['__line__']}" if "__line__" in rec else f"record {i + 1}"
+
+
+class QATask(Task):
+    name = "qa"
+    aliases = ("question-answering",)
+    description = "Answer questions with a span of a given context (extractive QA)."
+    input_fields = ("question", "context")
+    text_field = "question"
+    text_mode = "lines"
+    output_fields = ("answer", "score", "start", "end")
+    model_class = "AutoModelForQuestionAnswering"
+    default_model = "distilbert-base-cased-distilled-squad"
+    recommended_models = ("deepset/roberta-base-squad2", "distilbert-base-uncased-distilled-squad",
+                          "deepset/minilm-uncased-squad2")
+    options = (
+        Option("--question", type=str, default=None,
+               help="input: one question (with --context-file) instead of --input"),
+        Option("--context-file", type=str, default=None,
+               help="input: a UTF-8 text file holding the context of --question ('-' = stdin)"),
+        Option("--max-length", type=int, default=None,
+               help=f"window length in tokens, question included (default: {DEFAULT_MAX_LENGTH} or the model's limit)"),
+        Option("--doc-stride", type=int, default=DEFAULT_STRIDE,
+               help=f"overlap in tokens between consecutive context windows (default {DEFAULT_STRIDE})"),
+        Option("--max-answer-length", type=int, default=30, help="longest answer in tokens (default 30)"),
+        Option("--top-k", type=int, default=1,
+               help="also output 'answers': the N best distinct spans over all windows (default 1: off)"),
+        Option("--allow-impossible", action="store_true", default=False,
+               help="SQuAD 2.0 models: answer \"\" when the no-answer score wins"),
+        Option("--null-threshold", type=float, default=0.0,
+               help="with --allow-impossible: answer \"\" when null_logit - best_span_logit > this (default 0)"),
+    )
+    metrics = ("squad",)
+    primary_metric = "f1"
+
+    INPUT_OPTIONS = ("question", "context_file")
+
+    def __init__(self, model: str | None = None, **kwargs):
+        super().__init__(model, **kwargs)
+        if self.settings["allow_impossible"]:
+            self.metrics = ("squad_v2",)
+
+    # -- input ----------------------------------------------------------------------------------
+    @classmethod
+    def records_from_options(cls, options: dict) -> tuple[list[dict], str] | None:
+        question, path = options.get("question"), options.get("context_file")
+        if question is None and path is None:
+            return None
+        if question is None or path is None:
+            raise InputError("--question and --context-file go together (or give JSON Lines "
+                             "{\"question\", \"context\"} records with --input)")
+        if not question.strip():
+            raise InputError("--question is empty")
+        from ..io import decode_text, read_bytes
+
+        data, name = read_bytes(path)
+        return [{"question": question, "context": decode_text(data, name), "__line__": 1}], name
+
+    def _check_options(self) -> None:
+        s = self.settings
+        for key, low in (("doc_stride", 0), ("max_answer_length", 1), ("top_k", 1), ("max_length", 8)):
+            if s[key] is not None and s[key] < low:
+                raise NlpTasksError(f"--{key.replace('_', '-')} must be at least {low} (got {s[key]})")
+
+    def validate(self, records: list[dict]) -> None:
+        self._check_options()
+        super().validate(records)
+        for i, rec in enumerate(records):
+            for f in self.input_fields:
+                if not isinstance(rec[f], str):
+                    raise InputError(f"{_where(rec, i)}: field {f!r} must be a string, "
+                                     f"got {type(rec[f]).__name__}")
+                if not rec[f].strip():
+                    raise InputError(f"{_where(rec, i)}: field {f!r} is empty")
+
+    # -- model ----------------------------------------------------------------------------------
+    def _load(self) -> None:
+        import inspect
+
+        from ..backend.inference import model_max_input
+        from ..backend.loading import load_pretrained
+
+        self._lm = load_pretrained(self.model_name, self.model_class, revision=self.revision,
+                                   device=self.device, dtype=self.dtype, quantize=self.quantize,
+                                   trust_remote_code=self.trust_remote_code)
+        if not getattr(self._lm.tokenizer, "is_fast", False):
+            raise ModelLoadError(f"model {self.model_name!r}: extractive QA needs a fast tokenizer "
+                                 f"(character offsets); this model has only a slow one")
+        limit = model_max_input(self._lm)
+        wanted = self.settings["max_length"] or DEFAULT_MAX_LENGTH
+        if wanted > limit:
+            if self.settings["max_length"]:
+                log.warning("--max-length %d is over the model's limit; using %d", wanted, limit)
+            wanted = limit
+        self.max_length = wanted
+        params = inspect.signature(self._lm.model.forward).parameters
+        self._keys = ["input_ids", "attention_mask"] + (["token_type_ids"] if "token_type_ids" in params else [])
+
+    def model_info(self) -> dict:
+        self.load()
+        return self._lm.describe()
+
+    def run_settings(self) -> dict:
+        s = super().run_settings()
+        for key in self.INPUT_OPTIONS:
+            s.pop(key, None)
+        return s
+
+    # -- prediction -------------------------------------------------------------------------------
+    def _encode(self, records: list[dict]):
+        """Tokenize every record into windows; returns (items, owners, window offsets, null indices)."""
+        tok = self._lm.tokenizer
+        questions = [r["question"].strip() for r in records]
+        contexts = [r["context"] for r in records]
+        swap = tok.padding_side == "left"  # e.g. XLNet: the context comes first
+        specials = tok.num_special_tokens_to_add(pair=True)
+        q_lens = [len(x) for x in tok(questions, add_special_tokens=False)["input_ids"]]
+        stride = self.settings["doc_stride"]
+        groups: dict[int, list[int]] = {}
+        for i, (rec, n) in enumerate(zip(records, q_lens)):
+            room = self.max_length - specials - n
+            if room < 1:
+                raise InputError(f"{_where(rec, i)}: the question is {n} tokens: it leaves no room for the "
+                                 f"context in a {self.max_length}-token window (shorten the question or "
+                                 f"raise --max-length)")
+            groups.setdefault(stride if stride < room else room // 2, []).append(i)
+
+        items, owners, offsets, nulls = [], [], [], []
+        ctx_id = 0 if swap else 1
+        cls_id = tok.cls_token_id
+        for s, idx in sorted(groups.items()):
+            first = [contexts[i] for i in idx] if swap else [questions[i] for i in idx]
+            second = [questions[i] for i in idx] if swap else [contexts[i] for i in idx]
+            enc = tok(first, second, truncation="only_first" if swap else "only_second",
+                      max_length=self.max_length, stride=s, return_overflowing_tokens=True,
+                      return_offsets_mapping=True, padding=False)
+            for w, owner in enumerate(enc["overflow_to_sample_mapping"]):
+                ids = enc["input_ids"][w]
+                items.append({k: enc[k][w] for k in self._keys if k in enc})
+                owners.append(idx[owner])
+                seq = enc.sequence_ids(w)
+                offsets.append([tuple(o) if sid == ctx_id else None
+                                for o, sid in zip(enc["offset_mapping"][w], seq)])
+                nulls.append(ids.index(cls_id) if cls_id is not None and cls_id in ids else 0)
+        return items, owners, offsets, nulls
+
+    def _predict(self, records: list[dict]) -> list[dict]:
+        from ..backend.inference import forward_batched
+        from .qa_postprocess import Window, select_spans
+
+        items, owners, offsets, nulls = self._encode(records)
+        logits = forward_batched(self._lm, items, outputs=("start_logits", "end_logits"), per_token=True,
+                                 batch_size=self.batch_size, max_tokens=self.max_tokens, desc="qa")
+        per_record: list[list] = [[] for _ in records]
+        for owner, (start, end), offs, null in zip(owners, logits, offsets, nulls):
+            per_record[owner].append(Window(start.numpy(), end.numpy(), offs, null))
+        s = self.settings
+        out = []
+        for rec, windows in zip(records, per_record):
+            ctx = rec["context"]
+            answer, best = select_spans(windows, max_answer_length=s["max_answer_length"], top_k=s["top_k"],
+                                        allow_impossible=s["allow_impossible"],
+                                        null_threshold=s["null_threshold"], context=ctx)
+            row = self._span_dict(answer, ctx)
+            row["windows"] = len(windows)
+            if s["top_k"] > 1:
+                row["answers"] = [self._span_dict(b, ctx) for b in best]
+            out.append(row)
+        return out
+
+    @staticmethod
+    def _span_dict(span, context: str) -> dict:
+        if span.is_null:
+            return {"answer": "", "score": span.score, "start": None, "end": None}
+        return {"answer": context[span.start:span.end], "score": span.score, "start": span.start,
+                "end": span.end}
+
+    def format_text(self, output: dict) -> str:
+        same = lambda a: a["start"] == output["start"] and a["end"] == output["end"]  # noqa: E731
+        spans = [output] + [a for a in output.get("answers", []) if not same(a)]
+        return "\t".join(f"{' '.join(a['answer'].split())}\t{a['score']:.4f}" for a in spans)
