@@ -100,7 +100,10 @@ def _load_builtin_tasks() -> None:
 
 
 def _load_builtin_metrics() -> None:
-    from . import metrics  # noqa: F401
+    from . import metrics
+
+    for name, fn in getattr(metrics, "METRIC_FUNCTIONS", {}).items():
+        METRICS.register(name, fn)  # idempotent for the same function
 
 
 TASKS: Registry[Any] = Registry("task", "nlptasks.tasks", _load_builtin_tasks)

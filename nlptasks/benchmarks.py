@@ -1,0 +1,363 @@
+"""Declarative benchmarks: one strict YAML file per benchmark (``tasks/<task>/<name>.yaml``).
+
+A definition names its data (a hub dataset, or local json/csv/parquet files whose relative paths
+resolve against ``--data-dir``), maps data columns onto the task's input fields and the reference,
+and lists metrics, the primary metric, generation settings and task options. Unknown keys and wrong
+types are errors naming the file and the key. The resolved definition (everything but the
+description) is hashed; the hash goes into every result, so results of a changed definition are
+never compared silently.
+
+Where definitions are found, first match wins: the directories in ``$NLPTASKS_BENCHMARKS_PATH``
+(``os.pathsep``-separated), then ``tasks/`` next to the package (the repository's folder). A path
+to a YAML file is accepted wherever a benchmark name is.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import NlpTasksError, UnknownNameError
+from .registry import Registry
+
+log = logging.getLogger("nlptasks")
+
+PATH_ENV = "NLPTASKS_BENCHMARKS_PATH"
+BUILTIN_DIR = Path(__file__).resolve().parents[1] / "tasks"
+
+
+class BenchmarkError(NlpTasksError):
+    """A benchmark definition that is not valid (the message names the file and the key)."""
+
+
+# -- schema ---------------------------------------------------------------------------------------
+# key -> (accepted types, required); nested sections have their own tables.
+_SCALAR = (str, int, float, bool)
+TOP = {
+    "name": ((str,), False),
+    "task": ((str,), True),
+    "version": ((int, str), True),
+    "description": ((str,), False),
+    "dataset": ((dict,), True),
+    "columns": ((dict,), True),
+    "references": ((str,), True),
+    "label_names": ((list,), False),
+    "label_map": ((dict,), False),
+    "metrics": ((list,), True),
+    "metric_options": ((dict,), False),
+    "primary_metric": ((str,), True),
+    "generation": ((dict,), False),
+    "task_options": ((dict,), False),
+    "prefix": ((str,), False),
+    "limit": ((int,), False),
+}
+DATASET = {
+    "path": ((str,), True),
+    "name": ((str,), False),
+    "split": ((str,), False),
+    "data_files": ((str, list, dict), False),
+    "revision": ((str,), False),
+}
+TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true/false", list: "a list",
+              dict: "a mapping"}
+
+
+def _type_ok(value, types) -> bool:
+    if isinstance(value, bool) and bool not in types:
+        return False  # YAML true/false is not an integer here
+    return isinstance(value, types)
+
+
+def _check_section(data: dict, schema: dict, where: str, prefix: str = "") -> None:
+    for key in data:
+        if key not in schema:
+            raise BenchmarkError(f"{where}: unknown key {prefix + str(key)!r} (allowed: {', '.join(schema)})")
+    for key, (types, required) in schema.items():
+        if key not in data or data[key] is None:
+            if required:
+                raise BenchmarkError(f"{where}: missing required key {prefix + key!r}")
+            continue
+        if not _type_ok(data[key], types):
+            want = " or ".join(TYPE_NAMES[t] for t in types)
+            raise BenchmarkError(f"{where}: key {prefix + key!r} must be {want}, "
+                                 f"got {type(data[key]).__name__} ({data[key]!r:.60})")
+
+
+def _check_str_map(value: dict, where: str, key: str, values=(str,)) -> None:
+    for k, v in value.items():
+        if not isinstance(k, str) or not _type_ok(v, values):
+            want = " or ".join(TYPE_NAMES[t] for t in values)
+            raise BenchmarkError(f"{where}: key '{key}.{k}' must be {want}, got {type(v).__name__}")
+
+
+def validate_definition(data: Any, where: str, default_name: str | None = None) -> dict:
+    """Check a parsed YAML mapping; return the normalised definition (defaults filled in)."""
+    from .datasets_io import LOCAL_FORMATS, parse_path
+
+    if not isinstance(data, dict):
+        raise BenchmarkError(f"{where}: a benchmark definition must be a YAML mapping, got {type(data).__name__}")
+    _check_section(data, TOP, where)
+    ds = data["dataset"]
+    _check_section(ds, DATASET, where, "dataset.")
+    files = ds.get("data_files")
+    if isinstance(files, list) and not all(isinstance(f, str) for f in files):
+        raise BenchmarkError(f"{where}: key 'dataset.data_files' must be a list of strings")
+    if isinstance(files, dict):
+        for split, f in files.items():
+            if not (isinstance(f, str) or (isinstance(f, list) and all(isinstance(x, str) for x in f))):
+                raise BenchmarkError(f"{where}: key 'dataset.data_files.{split}' must be a string or a list of strings")
+    if ds["path"] in LOCAL_FORMATS and not files:
+        raise BenchmarkError(f"{where}: key 'dataset.data_files' is required for a local {ds['path']} dataset")
+    if not data["columns"]:
+        raise BenchmarkError(f"{where}: key 'columns' must map at least one task field to a column")
+    _check_str_map(data["columns"], where, "columns")
+    for key, path in [*(("columns." + k, v) for k, v in data["columns"].items()), ("references", data["references"])]:
+        try:
+            parse_path(path)
+        except ValueError as exc:
+            raise BenchmarkError(f"{where}: key {key!r}: {exc}") from None
+    if not data["metrics"] or not all(isinstance(m, str) for m in data["metrics"]):
+        raise BenchmarkError(f"{where}: key 'metrics' must be a non-empty list of metric names")
+    if "label_names" in data and not all(isinstance(x, str) for x in data["label_names"]):
+        raise BenchmarkError(f"{where}: key 'label_names' must be a list of strings")
+    if data.get("label_map") is not None:
+        _check_str_map(data["label_map"], where, "label_map")
+    for section in ("generation", "task_options"):
+        if data.get(section) is not None:
+            _check_str_map(data[section], where, section, _SCALAR)
+    for name, opts in (data.get("metric_options") or {}).items():
+        if name not in data["metrics"]:
+            raise BenchmarkError(f"{where}: key 'metric_options.{name}': {name!r} is not in 'metrics'")
+        if not isinstance(opts, dict):
+            raise BenchmarkError(f"{where}: key 'metric_options.{name}' must be a mapping")
+    if data.get("limit") is not None and data["limit"] < 1:
+        raise BenchmarkError(f"{where}: key 'limit' must be a positive integer")
+    name = data.get("name") or default_name
+    if not name:
+        raise BenchmarkError(f"{where}: missing required key 'name'")
+    return {
+        "name": name, "task": data["task"], "version": data["version"],
+        "description": data.get("description") or "",
+        "dataset": {"path": ds["path"], "name": ds.get("name"), "split": ds.get("split"),
+                    "data_files": files, "revision": ds.get("revision")},
+        "columns": dict(data["columns"]), "references": data["references"],
+        "label_names": data.get("label_names"), "label_map": data.get("label_map"),
+        "metrics": list(data["metrics"]), "metric_options": data.get("metric_options") or {},
+        "primary_metric": data["primary_metric"],
+        "generation": data.get("generation") or {}, "task_options": data.get("task_options") or {},
+        "prefix": data.get("prefix"), "limit": data.get("limit"),
+    }
+
+
+def definition_hash(definition: dict) -> str:
+    """sha256 (first 16 hex) of the canonical JSON of the definition, description excluded."""
+    body = {k: v for k, v in definition.items() if k != "description"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class Benchmark:
+    definition: dict
+    source: str = "<memory>"  # the YAML file it came from
+    hash: str = field(init=False)
+
+    def __post_init__(self):
+        self.hash = definition_hash(self.definition)
+
+    def __getattr__(self, key):  # definition keys as attributes: b.task, b.metrics, ...
+        d = self.__dict__.get("definition")
+        if d is not None and key in d:
+            return d[key]
+        raise AttributeError(key)
+
+    def data_source(self) -> str:
+        ds = self.definition["dataset"]
+        if ds["path"] in ("json", "csv", "parquet"):
+            files = ds["data_files"]
+            if isinstance(files, dict):
+                files = files.get(ds["split"])
+            files = [files] if isinstance(files, str) else list(files or [])
+            return f"{ds['path']}: {', '.join(files)}"
+        return f"hub: {ds['path']}" + (f" {ds['name']}" if ds["name"] else "") + f" [{ds['split'] or 'test'}]"
+
+    def task_options(self) -> dict:
+        """Options passed to the task: task_options, generation settings and prefix."""
+        opts = {**self.definition["task_options"], **self.definition["generation"]}
+        if self.definition["prefix"] is not None:
+            opts["prefix"] = self.definition["prefix"]
+        return opts
+
+    def check(self, task_cls=None) -> None:
+        """Checks that need the task and metric registries (run before any data or model work)."""
+        from .registry import METRICS, TASKS
+
+        where = self.source
+        try:
+            task_cls = task_cls or TASKS.get(self.task)
+        except UnknownNameError as exc:
+            raise BenchmarkError(f"{where}: key 'task': {exc}") from None
+        known = {o.dest for o in task_cls.options}
+        for section in ("task_options", "generation"):
+            for key in self.definition[section]:
+                if key not in known:
+                    raise BenchmarkError(f"{where}: key '{section}.{key}' is not an option of task "
+                                         f"{task_cls.name!r} (its options: {', '.join(sorted(known)) or 'none'})")
+        if self.definition["prefix"] is not None and "prefix" not in known:
+            raise BenchmarkError(f"{where}: key 'prefix': task {task_cls.name!r} takes no prefix")
+        for field_name in self.definition["columns"]:
+            if field_name not in task_cls.input_fields:
+                raise BenchmarkError(f"{where}: key 'columns.{field_name}': {field_name!r} is not an input field "
+                                     f"of task {task_cls.name!r} (its fields: {', '.join(task_cls.input_fields)})")
+        missing = [f for f in task_cls.input_fields if f not in self.definition["columns"]]
+        if missing:
+            raise BenchmarkError(f"{where}: key 'columns' does not map the task's input field(s) "
+                                 f"{', '.join(missing)}")
+        for m in self.metrics:
+            if m not in METRICS:
+                raise BenchmarkError(f"{where}: key 'metrics': unknown metric {m!r}; known metrics: "
+                                     f"{', '.join(METRICS.names())}")
+        produced = set(self.metric_value_names())
+        if produced and self.primary_metric not in produced:
+            raise BenchmarkError(f"{where}: key 'primary_metric': {self.primary_metric!r} is not produced by "
+                                 f"the metrics (they produce: {', '.join(sorted(produced))})")
+
+    def metric_value_names(self) -> list[str]:
+        """Value names the metrics produce (from ``nlptasks.metrics.METRIC_INFO``; empty if unknown)."""
+        try:
+            from .metrics import METRIC_INFO
+        except ImportError:
+            return []
+        names = []
+        for m in self.metrics:
+            info = METRIC_INFO.get(m)
+            if info is None:
+                return []  # a third-party metric: its values are known only after computing
+            names.extend(info.get("produces") or [m])
+        return names
+
+    def summary(self) -> dict:
+        return {"name": self.name, "task": self.task, "version": self.version, "hash": self.hash,
+                "data": self.data_source(), "primary_metric": self.primary_metric,
+                "metrics": list(self.metrics), "description": self.description, "file": self.source}
+
+
+# -- loading --------------------------------------------------------------------------------------
+def load_file(path: str | os.PathLike) -> Benchmark:
+    import yaml
+
+    p = Path(path)
+    where = str(p)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BenchmarkError(f"{where}: no such benchmark file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BenchmarkError(f"{where}: cannot be read ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise BenchmarkError(f"{where}: invalid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
+    return Benchmark(validate_definition(data, where, default_name=p.stem), source=where)
+
+
+def search_dirs() -> list[Path]:
+    dirs = [Path(d).expanduser() for d in os.environ.get(PATH_ENV, "").split(os.pathsep) if d.strip()]
+    return dirs + [BUILTIN_DIR]
+
+
+BROKEN: dict[str, BenchmarkError] = {}
+
+
+def _load_builtin_benchmarks() -> None:
+    BROKEN.clear()
+    seen: dict[str, str] = {}
+    for d in search_dirs():
+        if not d.is_dir():
+            continue
+        for f in sorted(list(d.rglob("*.yaml")) + list(d.rglob("*.yml"))):
+            try:
+                b = load_file(f)
+            except BenchmarkError as exc:
+                BROKEN.setdefault(f.stem.lower(), exc)
+                continue
+            key = b.name.lower()
+            if key in seen:
+                log.debug("benchmark %s in %s is shadowed by %s", b.name, f, seen[key])
+                continue
+            seen[key] = str(f)
+            BENCHMARKS.register(b.name, b)
+
+
+BENCHMARKS: Registry[Benchmark] = Registry("benchmark", None, _load_builtin_benchmarks)
+
+
+def reload() -> None:
+    """Forget loaded definitions (after changing ``$NLPTASKS_BENCHMARKS_PATH`` or the files)."""
+    BENCHMARKS._items.clear()
+    BENCHMARKS._aliases.clear()
+    BENCHMARKS._loaded = False
+
+
+def get_benchmark(name_or_path: str) -> Benchmark:
+    """A benchmark by name, or from a YAML file path."""
+    if name_or_path.endswith((".yaml", ".yml")) or os.sep in name_or_path or Path(name_or_path).is_file():
+        return load_file(name_or_path)
+    if name_or_path.lower() not in BENCHMARKS and name_or_path.lower() in BROKEN:
+        raise BROKEN[name_or_path.lower()]
+    return BENCHMARKS.get(name_or_path)
+
+
+# -- ad-hoc benchmarks from a data file -----------------------------------------------------------
+ADHOC_DEFAULTS: dict[str, dict] = {
+    # shared-data schemas (../shared/data/README.md)
+    "sentiment": {"columns": {"text": "text"}, "references": "label", "label_names": ["negative", "positive"]},
+    "qa": {"columns": {"question": "question", "context": "context"}, "references": "answers.text"},
+    "summarize": {"columns": {"document": "document"}, "references": "summary"},
+    "translate": {"columns": {"text": "translation.{src}"}, "references": "translation.{tgt}"},
+    "chat": {"columns": {"history": "history"}, "references": "response"},
+}
+
+
+def adhoc_benchmark(task: str, data: str, *, columns: dict | None = None, reference_field: str | None = None,
+                    source_lang: str | None = None, target_lang: str | None = None,
+                    label_names: list[str] | None = None) -> Benchmark:
+    """A benchmark for ``nlptasks eval TASK --data FILE`` (the task's defaults, shared-data schema)."""
+    from .registry import METRICS, TASKS
+
+    cls = TASKS.get(task)
+    base = ADHOC_DEFAULTS.get(cls.name, {"columns": {f: f for f in cls.input_fields}, "references": "reference"})
+    src, tgt = source_lang or "en", target_lang or "de"
+    cols = {k: v.format(src=src, tgt=tgt) for k, v in base["columns"].items()}
+    cols.update(columns or {})
+    ext = Path(data).suffix.lower().lstrip(".")
+    fmt = {"jsonl": "json", "json": "json", "ndjson": "json", "csv": "csv", "parquet": "parquet"}.get(ext)
+    if fmt is None:
+        raise NlpTasksError(f"--data {data}: unsupported file type {ext or '(none)'!r}; use .jsonl, .json, .csv or .parquet")
+    metrics = [m for m in cls.metrics if m in METRICS] or list(cls.metrics)
+    options = {}
+    if cls.name == "translate":
+        known = {o.dest for o in cls.options}
+        options = {k: v for k, v in (("source_lang", src), ("target_lang", tgt)) if k in known}
+    definition = {
+        "name": f"{cls.name}-{Path(data).stem}", "task": cls.name, "version": "adhoc",
+        "dataset": {"path": fmt, "data_files": str(Path(data).expanduser().resolve())},
+        "columns": cols,
+        "references": reference_field or base["references"].format(src=src, tgt=tgt),
+        "metrics": metrics, "primary_metric": cls.primary_metric,
+        "task_options": options,
+    }
+    if label_names or base.get("label_names"):
+        definition["label_names"] = label_names or base["label_names"]
+    b = Benchmark(validate_definition(definition, f"--data {data}"), source=f"--data {data}")
+    # the hash must not depend on where the file lives: its content is fingerprinted separately
+    hashed = json.loads(json.dumps(b.definition))
+    hashed["dataset"]["data_files"] = Path(data).name
+    b.hash = definition_hash(hashed)
+    return b

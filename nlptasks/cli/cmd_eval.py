@@ -1,0 +1,107 @@
+"""`nlptasks eval BENCHMARK` (or `nlptasks eval TASK --data FILE`): score a model, write a result record."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .common import add_model_args, model_kwargs
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "eval", help="evaluate a model on a benchmark (or a task on a data file)",
+        description="Evaluate a model on a benchmark (`nlptasks benchmarks` lists them; a YAML path also works), "
+                    "or on a data file in the shared-data schema: `nlptasks eval TASK --data FILE.jsonl`. "
+                    "Prints a table of metrics with 95%% confidence intervals; writes the result record to "
+                    "--output and adds it to the results store.")
+    p.add_argument("benchmark", metavar="BENCHMARK|TASK", help="benchmark name or YAML file; a task name with --data")
+    g = p.add_argument_group("data")
+    g.add_argument("--data", default=None, metavar="FILE",
+                   help="ad-hoc evaluation: a .jsonl/.json/.csv/.parquet file in the task's shared-data schema")
+    g.add_argument("--limit", type=int, default=None, help="evaluate only the first N examples")
+    g.add_argument("--data-dir", default=None,
+                   help="where relative data files resolve (default: $NLPTASKS_DATA_DIR, else ../shared/data)")
+    g.add_argument("--columns", nargs="+", default=None, metavar="FIELD=COLUMN",
+                   help="with --data: map task fields to data columns (dotted paths allowed, e.g. text=translation.en)")
+    g.add_argument("--reference-field", default=None, metavar="COLUMN",
+                   help="with --data: the column holding the reference (default: the task's shared-data schema)")
+    g.add_argument("--source-lang", default=None, help="with --data for translate: source side (default en)")
+    g.add_argument("--target-lang", default=None, help="with --data for translate: target side (default de)")
+    o = p.add_argument_group("output")
+    o.add_argument("--output", "-o", default=None, metavar="DIR",
+                   help="write the record to DIR/<benchmark>/<run_id>.json (atomically)")
+    o.add_argument("--log-samples", action="store_true",
+                   help="also write every prediction beside its reference (DIR/<benchmark>/<run_id>.samples.jsonl)")
+    o.add_argument("--json", action="store_true", help="print the full record as JSON instead of the table")
+    o.add_argument("--store", default=None, metavar="PATH|URL",
+                   help="results store (default: $NLPTASKS_STORE or the user data dir)")
+    o.add_argument("--no-store", action="store_true", help="do not add the result to the results store")
+    o.add_argument("--country", default=None, help="grid carbon intensity of this country (ISO code) for CO2e")
+    add_model_args(p)
+    p.add_argument("--set", dest="overrides", nargs="+", default=None, metavar="OPTION=VALUE",
+                   help="override a task option or generation setting, e.g. --set num_beams=4 max_new_tokens=64")
+    p.set_defaults(func=main)
+
+
+def _pairs(items, flag: str) -> dict:
+    from ..errors import InputError
+
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"{flag}: expected KEY=VALUE, got {item!r}")
+        out[key.strip().replace("-", "_")] = value
+    return out
+
+
+def _typed(values: dict) -> dict:
+    import yaml
+
+    out = {}
+    for k, v in values.items():
+        try:
+            out[k] = yaml.safe_load(v) if v != "" else ""
+        except yaml.YAMLError:
+            out[k] = v
+    return out
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..benchmarks import BENCHMARKS, adhoc_benchmark, get_benchmark
+    from ..errors import InputError, NlpTasksError
+    from ..evaluation import evaluate, format_table
+    from ..registry import TASKS
+
+    if args.limit is not None and args.limit < 1:
+        raise InputError(f"--limit must be a positive integer, got {args.limit}")
+    adhoc_flags = [f for f, v in (("--columns", args.columns), ("--reference-field", args.reference_field),
+                                  ("--source-lang", args.source_lang), ("--target-lang", args.target_lang)) if v]
+    if args.data:
+        if args.benchmark not in TASKS:
+            raise NlpTasksError(f"with --data the first argument is a task; {args.benchmark!r} is not one "
+                                f"(tasks: {', '.join(TASKS.names())})")
+        bench = adhoc_benchmark(args.benchmark, args.data, columns=_pairs(args.columns, "--columns"),
+                                reference_field=args.reference_field, source_lang=args.source_lang,
+                                target_lang=args.target_lang)
+    else:
+        if adhoc_flags:
+            raise InputError(f"{', '.join(adhoc_flags)} only apply with --data FILE")
+        if args.benchmark not in BENCHMARKS and args.benchmark in TASKS and not args.benchmark.endswith(".yaml"):
+            cls = TASKS.get(args.benchmark)
+            names = [n for n, b in BENCHMARKS.items() if b.task == cls.name]
+            raise NlpTasksError(f"{args.benchmark!r} is a task: pass --data FILE for ad-hoc data, or evaluate one "
+                                f"of its benchmarks: {', '.join(names) or 'none'}")
+        bench = get_benchmark(args.benchmark)
+    kw = model_kwargs(args)
+    store = False if args.no_store else args.store
+    record = evaluate(bench, args.model, limit=args.limit, data_dir=args.data_dir, output_dir=args.output,
+                      log_samples=args.log_samples, store=store, country=args.country,
+                      **kw, **_typed(_pairs(args.overrides, "--set")))
+    if args.json:
+        sys.stdout.write(json.dumps(record, indent=1, ensure_ascii=False, default=str) + "\n")
+    else:
+        sys.stdout.write(format_table(record))
+    sys.stdout.flush()
+    return 0

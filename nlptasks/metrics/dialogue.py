@@ -1,0 +1,96 @@
+"""Dialogue metrics: ParlAI-style unigram F1, corpus BLEU-4, distinct-1/2 and perplexity."""
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+import numpy as np
+
+from .base import DEFAULT_BOOTSTRAP, DEFAULT_SEED, MetricValue, as_text, bootstrap_ci, check_inputs, mean_value
+from .translation import bleu
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = re.compile(r"[!\"#$%&()*+,./:;<=>?@\[\]\\^`{|}~_']")
+
+
+def normalize_parlai(s: str) -> str:
+    """ParlAI's ``normalize_answer``: lower-case, punctuation and articles to spaces, squash spaces."""
+    return " ".join(_ARTICLES.sub(" ", _PUNCT.sub(" ", s.lower())).split())
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    """Unigram F1 in [0, 1] between two normalised texts (0 when nothing overlaps)."""
+    pred, gold = normalize_parlai(prediction).split(), normalize_parlai(reference).split()
+    same = sum((Counter(pred) & Counter(gold)).values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(pred), same / len(gold)
+    return 2 * precision * recall / (precision + recall)
+
+
+def unigram_f1(predictions: list, references: list, bootstrap: int = DEFAULT_BOOTSTRAP,
+               seed: int = DEFAULT_SEED) -> dict[str, MetricValue]:
+    """Mean unigram F1 x 100 (best over a list of references) -> ``{"unigram_f1": ...}``."""
+    check_inputs("unigram_f1", predictions, references)
+    scores = []
+    for pred, ref in zip(predictions, references):
+        refs = ref if isinstance(ref, (list, tuple)) else [ref]
+        scores.append(100.0 * max(token_f1(as_text(pred), as_text(r)) for r in refs))
+    return {"unigram_f1": mean_value(scores, bootstrap, seed)}
+
+
+def bleu4(predictions: list, references: list, **options) -> dict[str, MetricValue]:
+    """sacrebleu corpus BLEU (4-gram, defaults) -> ``{"bleu4": ...}``; options as ``translation.bleu``."""
+    return {"bleu4": bleu(predictions, references, **options)["bleu"]}
+
+
+def _ngrams(tokens: list[str], n: int) -> list[tuple]:
+    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+
+
+def distinct(predictions: list, references: list | None = None, lowercase: bool = False,
+             **_ignored) -> dict[str, MetricValue]:
+    """distinct-n x 100 = unique n-grams / all n-grams over all predictions (whitespace tokens).
+
+    References are ignored. Not re-aggregatable across shards (needs the n-gram sets).
+    """
+    check_inputs("distinct", predictions, references, references_required=False)
+    token_lists = [(as_text(p).lower() if lowercase else as_text(p)).split() for p in predictions]
+    out = {}
+    for n in (1, 2):
+        grams = [g for tokens in token_lists for g in _ngrams(tokens, n)]
+        unique, total = len(set(grams)), len(grams)
+        out[f"distinct_{n}"] = MetricValue(100.0 * unique / total if total else 0.0,
+                                           {"kind": "distinct", "unique": unique, "total": total})
+    return out
+
+
+def perplexity_from_sums(sum_nll: float, tokens: float) -> float:
+    if tokens <= 0:
+        raise ValueError("perplexity: the token count must be positive")
+    return math.exp(sum_nll / tokens)
+
+
+def perplexity(predictions: list, references: list | None = None, bootstrap: int = DEFAULT_BOOTSTRAP,
+               seed: int = DEFAULT_SEED, **_ignored) -> dict[str, MetricValue]:
+    """exp(sum nll / sum tokens) from per-example ``{"nll": nats, "tokens": count}`` dicts.
+
+    References are ignored. Lower is better; the CI resamples examples.
+    """
+    check_inputs("perplexity", predictions, references, references_required=False)
+    try:
+        nll = np.array([float(p["nll"]) for p in predictions])
+        tok = np.array([float(p["tokens"]) for p in predictions])
+    except (TypeError, KeyError) as err:
+        raise ValueError("perplexity: each prediction must be a dict with 'nll' and 'tokens'") from err
+    sum_nll, tokens = float(nll.sum()), float(tok.sum())
+    score = perplexity_from_sums(sum_nll, tokens)
+
+    def resampled(idx):
+        t = tok[idx].sum()
+        return math.exp(nll[idx].sum() / t) if t > 0 else float("nan")
+
+    ci = bootstrap_ci(len(nll), resampled, bootstrap, seed)
+    stats = {"kind": "perplexity", "sum_nll": sum_nll, "tokens": int(tokens) if tokens.is_integer() else tokens}
+    return {"perplexity": MetricValue(score, stats, ci)}

@@ -1,0 +1,266 @@
+"""Dialogue: ``{history: [turn, ...]}`` (oldest first, the last turn is the user's) -> ``{response}``.
+
+Models: decoder-only ``AutoModelForCausalLM`` (DialoGPT, instruction-tuned chat models) and seq2seq
+dialogue models (BlenderBot; detected from ``config.is_encoder_decoder``). The prompt is built with the
+tokenizer's chat template when it has one (roles alternate, the last turn is the user's, with the
+generation prompt); otherwise turns are joined by the EOS token (DialoGPT's convention) or, for
+seq2seq models, by two spaces (BlenderBot's). When the prompt exceeds the context budget the oldest
+turns are dropped (``dropped_turns`` in the output); a last turn that alone is too long keeps its tail.
+
+Decoding is greedy by default (deterministic); ``--do-sample`` with ``--temperature/--top-p/--top-k``
+samples, reproducibly for a given ``--seed``. Plain-text input: each line is a one-turn conversation.
+:meth:`ChatTask.reference_nll` scores gold responses (teacher-forced NLL) for perplexity.
+"""
+from __future__ import annotations
+
+from ..errors import InputError, ModelLoadError, NlpTasksError
+from .base import Option, Task
+
+MIN_CONTEXT = 8
+
+
+class ChatTask(Task):
+    name = "chat"
+    aliases = ("dialogue", "dialog", "conversation")
+    description = "Reply to a conversation (DialoGPT-style, chat-template or BlenderBot models)."
+    input_fields = ("history",)
+    text_field = "history"
+    text_mode = "lines"
+    output_fields = ("response",)
+    model_class = "AutoModelForCausalLM"
+    default_model = "microsoft/DialoGPT-small"
+    recommended_models = ("microsoft/DialoGPT-small", "microsoft/DialoGPT-medium", "facebook/blenderbot-400M-distill",
+                          "HuggingFaceTB/SmolLM2-135M-Instruct", "Qwen/Qwen2.5-0.5B-Instruct")
+    options = (
+        Option("--max-new-tokens", type=int, default=40, help="longest response in tokens (default 40)"),
+        Option("--do-sample", action="store_true", default=False,
+               help="sample instead of greedy decoding (reproducible with --seed)"),
+        Option("--temperature", type=float, default=None, help="sampling temperature"),
+        Option("--top-p", type=float, default=None, help="nucleus sampling: keep the top-p probability mass"),
+        Option("--top-k", type=int, default=None, help="sampling: keep the k most likely tokens"),
+        Option("--repetition-penalty", type=float, default=None, help="penalty > 1 discourages repeated tokens"),
+        Option("--max-context-tokens", type=int, default=None,
+               help="prompt budget in tokens; the oldest turns are dropped beyond it "
+                    "(default: the model's limit minus --max-new-tokens)"),
+    )
+    metrics = ("perplexity", "unigram_f1", "bleu4", "distinct")
+    primary_metric = "unigram_f1"
+
+    GEN_KEYS = ("max_new_tokens", "do_sample", "temperature", "top_p", "top_k", "repetition_penalty")
+
+    # -- loading ------------------------------------------------------------------------------------
+    def _load(self) -> None:
+        from ..backend.inference import generation_config, model_max_input
+        from ..backend.loading import load_pretrained
+
+        self.seq2seq = self._is_encoder_decoder()
+        auto = "AutoModelForSeq2SeqLM" if self.seq2seq else self.model_class
+        lm = self._lm = load_pretrained(self.model_name, auto, revision=self.revision, device=self.device,
+                                        dtype=self.dtype, quantize=self.quantize,
+                                        trust_remote_code=self.trust_remote_code)
+        tok = lm.tokenizer
+        if tok.pad_token_id is None:
+            if tok.eos_token is None:
+                raise ModelLoadError(f"model {self.model_name!r}: its tokenizer has neither a pad nor an EOS token")
+            tok.pad_token = tok.eos_token
+        self.template = bool(getattr(tok, "chat_template", None))
+        if not self.template and not self.seq2seq and tok.eos_token_id is None:
+            raise ModelLoadError(f"model {self.model_name!r} has no chat template and no EOS token to separate turns")
+        s = self.settings
+        self.gen_config = generation_config(lm.model, {k: s[k] for k in self.GEN_KEYS})
+        if self.gen_config.pad_token_id is None:
+            self.gen_config.pad_token_id = tok.pad_token_id
+        self.limit = model_max_input(lm)
+        default = self.limit if self.seq2seq else self.limit - (self.gen_config.max_new_tokens or 0)
+        self.context_budget = min(s["max_context_tokens"] or default, default)
+        if self.context_budget < MIN_CONTEXT:
+            raise NlpTasksError(f"model {self.model_name!r} takes {self.limit} tokens: too few for a prompt plus "
+                                f"{self.gen_config.max_new_tokens} new tokens; lower --max-new-tokens")
+
+    def _is_encoder_decoder(self) -> bool:
+        from transformers import AutoConfig
+
+        from ..backend.resolve import resolve_model
+
+        source = resolve_model(self.model_name, self.revision)
+        try:
+            cfg = AutoConfig.from_pretrained(source.path, revision=source.revision,
+                                             trust_remote_code=self.trust_remote_code,
+                                             local_files_only=source.local_files_only)
+        except (OSError, ValueError) as exc:
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelLoadError(f"model {self.model_name!r}: cannot read its config: {msg}") from exc
+        return bool(getattr(cfg, "is_encoder_decoder", False))
+
+    def model_info(self) -> dict:
+        self.load()
+        return self._lm.describe()
+
+    def run_settings(self) -> dict:
+        s = super().run_settings()
+        if self._loaded:
+            s["prompt"] = "chat-template" if self.template else "blenderbot" if self.seq2seq else "eos-joined"
+            s["generation"] = {k: v for k, v in self.gen_config.to_diff_dict().items()
+                               if not k.startswith("transformers_version")}
+        return s
+
+    # -- input ----------------------------------------------------------------------------------------
+    def validate(self, records: list[dict]) -> None:
+        super().validate(records)
+        for rec in records:
+            self.turns(rec)
+
+    @staticmethod
+    def turns(rec: dict) -> list[str]:
+        """The conversation of a record: a list of strings (a plain string is a one-turn conversation)."""
+        h = rec["history"]
+        where = f"line {rec.get('__line__', '?')}"
+        if isinstance(h, str):
+            h = [h]
+        if not isinstance(h, list):
+            raise InputError(f"{where}: field 'history' must be a list of turns (strings), got {type(h).__name__}")
+        bad = next((i for i, t in enumerate(h) if not isinstance(t, str)), None)
+        if bad is not None:
+            raise InputError(f"{where}: turn {bad + 1} of 'history' is {type(h[bad]).__name__}, not a string")
+        if not any(t.strip() for t in h):
+            raise InputError(f"{where}: field 'history' has no non-empty turn")
+        return h
+
+    # -- prompts ----------------------------------------------------------------------------------------
+    @staticmethod
+    def roles(n: int) -> list[str]:
+        """Roles of ``n`` turns, counted back from the last one, which is the user's."""
+        return ["user" if (n - 1 - i) % 2 == 0 else "assistant" for i in range(n)]
+
+    def _messages(self, turns: list[str]) -> list[dict]:
+        return [{"role": r, "content": t} for r, t in zip(self.roles(len(turns)), turns)]
+
+    def _render(self, messages: list[dict], generation_prompt: bool) -> str:
+        tok = self._lm.tokenizer
+        try:
+            return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
+        except Exception as exc:  # jinja2 errors raised by the template itself (e.g. role order rules)
+            if messages and messages[0]["role"] == "assistant":
+                return self._render(messages[1:], generation_prompt)  # templates that must start with the user
+            raise NlpTasksError(f"model {self.model_name!r}: its chat template failed: "
+                                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+                                ) from exc
+
+    def encode(self, turns: list[str]) -> list[int]:
+        """Prompt token ids for a conversation, as fed to the model (no budget applied)."""
+        tok = self._lm.tokenizer
+        if self.template:
+            return tok(self._render(self._messages(turns), True), add_special_tokens=False)["input_ids"]
+        if self.seq2seq:  # BlenderBot: user turns start with a space, turns joined by two spaces
+            text = "  ".join((" " + t) if r == "user" else t for r, t in zip(self.roles(len(turns)), turns))
+            return tok(text)["input_ids"]
+        ids: list[int] = []
+        for t in turns:
+            ids += tok(t, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        return ids
+
+    def fit(self, turns: list[str], budget: int | None = None) -> tuple[list[int], int, int]:
+        """The prompt for the most recent turns that fit ``budget`` tokens: ``(ids, dropped turns, tokens
+        cut from the start of the last turn)``. Dropping is oldest first; the last turn is always kept."""
+        budget = budget or self.context_budget
+        ids = self.encode(turns)
+        if len(ids) <= budget:
+            return ids, 0, 0
+        lo, hi = 1, len(turns) - 1  # find the fewest dropped turns that fit (length shrinks as k grows)
+        best = None
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            cand = self.encode(turns[mid:])
+            if len(cand) <= budget:
+                best, hi = (cand, mid), mid - 1
+            else:
+                lo = mid + 1
+        if best is not None:
+            return best[0], best[1], 0
+        return self._cut_last_turn(turns, budget)
+
+    def _cut_last_turn(self, turns: list[str], budget: int) -> tuple[list[int], int, int]:
+        tok = self._lm.tokenizer
+        last = tok(turns[-1], add_special_tokens=False)["input_ids"]
+        overhead = len(self.encode([""]))
+        keep = budget - overhead
+        while keep > 0:
+            ids = self.encode([tok.decode(last[-keep:], skip_special_tokens=True)])
+            if len(ids) <= budget:
+                return ids, len(turns) - 1, len(last) - keep
+            keep -= max(1, len(ids) - budget)
+        raise NlpTasksError(f"a context budget of {budget} tokens leaves no room for the last turn; "
+                            f"raise --max-context-tokens or lower --max-new-tokens")
+
+    # -- prediction -------------------------------------------------------------------------------------
+    def _predict(self, records: list[dict]) -> list[dict]:
+        import torch
+
+        from ..backend.inference import generate_batched
+
+        fitted = [self.fit(self.turns(r)) for r in records]
+        items = [{"input_ids": ids, "attention_mask": [1] * len(ids)} for ids, _, _ in fitted]
+        if self.gen_config.do_sample:
+            torch.manual_seed(self.seed)
+        out = generate_batched(self._lm, items, self.gen_config, decoder_only=not self.seq2seq,
+                               batch_size=self.batch_size, max_tokens=self.max_tokens, desc="chat")
+        tok = self._lm.tokenizer
+        results = []
+        for ids, (_, dropped, cut) in zip(out, fitted):
+            rec = {"response": tok.decode(ids, skip_special_tokens=True).strip(), "dropped_turns": dropped}
+            if cut:
+                rec["cut_tokens"] = cut
+            results.append(rec)
+        return results
+
+    # -- scoring ------------------------------------------------------------------------------------------
+    def _target_ids(self, turns: list[str], reference: str) -> list[int]:
+        """The reference response as the model would emit it after ``turns`` (end-of-turn token included)."""
+        tok = self._lm.tokenizer
+        if self.seq2seq:
+            return tok(text_target=reference)["input_ids"]
+        if self.template:
+            msgs = self._messages(turns)
+            prompt = self._render(msgs, True)
+            full = self._render(msgs + [{"role": "assistant", "content": reference}], False)
+            if full.startswith(prompt) and len(full) > len(prompt):
+                return tok(full[len(prompt):], add_special_tokens=False)["input_ids"]
+        return tok(reference, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+
+    def reference_nll(self, records: list[dict], references: list[str]) -> list[dict]:
+        """Teacher-forced negative log-likelihood (sum over the response tokens, in nats) of each gold
+        ``reference`` given its record's history, prompt tokens masked out: ``[{"nll", "tokens"}]``."""
+        from ..backend.inference import label_nll
+
+        if len(records) != len(references):
+            raise InputError(f"{len(records)} records but {len(references)} references")
+        self.validate(records)
+        if not records:
+            return []
+        self.load()
+        items = []
+        for rec, ref in zip(records, references):
+            turns = self.turns(rec)
+            target = self._target_ids(turns, str(ref))
+            if self.seq2seq:
+                target = target[: self._decoder_limit()]
+                ids, _, _ = self.fit(turns, self.limit)
+                items.append({"input_ids": ids, "attention_mask": [1] * len(ids), "labels": target})
+            else:
+                # the prompt gets what the response leaves, but at least half the window; a response
+                # longer than the rest is scored on its first tokens
+                ids, _, _ = self.fit(turns, min(self.context_budget, max(self.limit - len(target), self.limit // 2)))
+                target = target[: self.limit - len(ids)]
+                full = ids + target
+                items.append({"input_ids": full, "attention_mask": [1] * len(full),
+                              "labels": [-100] * len(ids) + target})
+        scores = label_nll(self._lm, items, batch_size=self.batch_size, max_tokens=self.max_tokens, desc="chat nll")
+        return [{"nll": nll, "tokens": n} for nll, n in scores]
+
+    def _decoder_limit(self) -> int:
+        cfg = self._lm.config
+        for attr in ("max_target_positions", "max_position_embeddings", "n_positions"):
+            v = getattr(cfg, attr, None)
+            if isinstance(v, int) and v > 0:
+                return v
+        return self.limit
