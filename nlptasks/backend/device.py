@@ -50,5 +50,56 @@ def resolve_dtype(spec: str | None, device) -> "torch.dtype":
     return getattr(torch, spec)
 
 
+_THREADS_SET = False
+
+
+def physical_cores() -> int:
+    """CPU cores this process may use, counting SMT siblings once."""
+    import os
+
+    try:
+        allowed = os.sched_getaffinity(0)
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, (os.cpu_count() or 2) // 2)
+    cores = set()
+    for cpu in allowed:
+        try:
+            with open(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list") as f:
+                cores.add(f.read().strip())
+        except OSError:
+            cores.add(str(cpu))
+    return max(1, len(cores))
+
+
+def configure_threads() -> int | None:
+    """Set torch's intra-op threads once per process: ``NLPTASKS_NUM_THREADS`` if set; otherwise, unless the
+    user set ``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` (respected as is), the physical cores this process
+    may run on (SMT siblings add little to matmul throughput and oversubscription costs a lot).
+    Returns the thread count set, or None when left to the user's settings."""
+    global _THREADS_SET
+    import os
+
+    if _THREADS_SET:
+        return None
+    _THREADS_SET = True
+    import torch
+
+    env = os.environ.get("NLPTASKS_NUM_THREADS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError as exc:
+            raise NlpTasksError(f"NLPTASKS_NUM_THREADS must be a positive integer, not {env!r}") from exc
+        if n < 1:
+            raise NlpTasksError(f"NLPTASKS_NUM_THREADS must be a positive integer, not {env!r}")
+    elif os.environ.get("OMP_NUM_THREADS") or os.environ.get("MKL_NUM_THREADS"):
+        return None
+    else:
+        n = physical_cores()
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n
+
+
 def dtype_name(dtype) -> str:
     return str(dtype).replace("torch.", "")

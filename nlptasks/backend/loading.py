@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import cost_hooks
 from ..errors import ModelLoadError
-from .device import dtype_name, resolve_device, resolve_dtype
+from .device import configure_threads, dtype_name, resolve_device, resolve_dtype
 from .resolve import ModelSource, resolve_model
 
 log = logging.getLogger("nlptasks")
@@ -85,6 +85,7 @@ def load_pretrained(ref: str, auto_class: str, *, revision: str | None = None, d
     if quantize not in QUANTIZE:
         raise ModelLoadError(f"unknown quantization {quantize!r}; use one of: int8")
     source = resolve_model(ref, revision)
+    configure_threads()
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
     if quantize == "int8" and dev.type != "cpu":
