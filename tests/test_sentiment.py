@@ -53,3 +53,25 @@ def test_unknown_option_lists_known():
 
     with pytest.raises(NlpTasksError, match="all_scores"):
         load_task("sentiment", "majority", num_beams=3)
+
+
+def test_embedded_default_int8_variant():
+    texts = ["a wonderful, moving film", "a dull, tedious mess", "one of the best films of the year",
+             "i hated every minute of it"]
+    fp32 = load_task("sentiment", device="cpu")
+    int8 = load_task("sentiment", device="cpu", quantize="int8")
+    a, b = fp32.predict([{"text": t} for t in texts]), int8.predict([{"text": t} for t in texts])
+    assert [x["label"] for x in a] == [x["label"] for x in b] == ["positive", "negative", "positive", "negative"]
+    assert int8.model_info()["variant"]["quantize"] == "int8"
+    assert int8.model_info()["parameters"] == fp32.model_info()["parameters"] > 20_000_000
+    assert [x["score"] for x in a] != [x["score"] for x in b]  # really a different computation
+
+
+def test_hf_int8_variant(tiny_models):
+    path = str(tiny_models["bert-cls"])
+    task = load_task("sentiment", path, quantize="int8")
+    out = task.predict([{"text": t} for t in TEXTS[:4]])
+    assert len(out) == 4 and task.model_info()["variant"]["quantize"] == "int8"
+    import torch
+
+    assert any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in task._lm.model.modules())

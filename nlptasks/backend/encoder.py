@@ -108,6 +108,8 @@ class SentenceEncoder:
     """A pretrained encoder that maps texts to pooled (by default mean-pooled, L2-normalised) vectors."""
 
     def __init__(self, model, tokenizer, *, path: str, device, dtype, max_length: int, ref: str | None = None):
+        self.quantize: str | None = None
+        self._n_params = sum(p.numel() for p in model.parameters())
         self.model = model
         self.tokenizer = tokenizer
         self.path = path
@@ -119,7 +121,7 @@ class SentenceEncoder:
 
     # construction ------------------------------------------------------------------------------------
     @classmethod
-    def load(cls, path: str | None = None, device="cpu", dtype=None) -> "SentenceEncoder":
+    def load(cls, path: str | None = None, device="cpu", dtype=None, quantize: str | None = None) -> "SentenceEncoder":
         """Load an encoder dir (None: the packaged all-MiniLM-L6-v2) with its tokenizer.
 
         ``dtype``: None (float32), a ``torch.dtype``, or one of ``auto``/``float32``/``bfloat16``/``float16``.
@@ -144,12 +146,26 @@ class SentenceEncoder:
         model.eval()
         model.to(dev)
         cost_hooks.report_model(model)
-        return cls(model, tokenizer, path=path, device=dev, dtype=dt, ref=ref,
-                   max_length=_max_length(path, tokenizer, model.config))
+        enc = cls(model, tokenizer, path=path, device=dev, dtype=dt, ref=ref,
+                  max_length=_max_length(path, tokenizer, model.config))
+        enc.apply_quantization(quantize)
+        return enc
+
+    def apply_quantization(self, quantize: str | None) -> None:
+        """Dynamic int8 quantization of the encoder's Linear layers (CPU); ``None`` does nothing."""
+        from .loading import quantize_model
+
+        if quantize is None:
+            return
+        if self.device.type != "cpu":
+            raise ModelLoadError("--quantize int8 (dynamic int8) runs on CPU only; use --device cpu")
+        self.model = quantize_model(self.model, quantize)
+        self.quantize = quantize
 
     # info --------------------------------------------------------------------------------------------
     def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.model.parameters())
+        """Parameters as loaded (quantization hides Linear weights from ``parameters()``)."""
+        return self._n_params
 
     def weights_hash(self) -> str | None:
         return encoder_weights_hash(self.path)
@@ -158,7 +174,7 @@ class SentenceEncoder:
         from .device import dtype_name
 
         return {"name": self.ref, "revision": None, "path": self.path, "weights_hash": self.weights_hash(),
-                "variant": {"dtype": dtype_name(self.dtype), "quantize": None},
+                "variant": {"dtype": dtype_name(self.dtype), "quantize": self.quantize},
                 "parameters": self.num_parameters()}
 
     # encoding ----------------------------------------------------------------------------------------
@@ -248,7 +264,7 @@ class EncoderClassifier:
 
     @classmethod
     def load(cls, head_path: str | None = None, encoder_path: str | None = None, device="cpu",
-             dtype=None) -> "EncoderClassifier":
+             dtype=None, quantize: str | None = None) -> "EncoderClassifier":
         """Load a head (None: the packaged SST-2 head) and the encoder it was trained on.
 
         ``encoder_path`` None means the encoder named in the sidecar (the packaged MiniLM). The
@@ -279,6 +295,7 @@ class EncoderClassifier:
             raise ModelLoadError(f"encoder dim {encoder.dim} != head's encoder_dim {arch['encoder_dim']}")
         tensors = load_file(head_path)
         apply_encoder_deltas(encoder.model, tensors, meta.get("adapter") or {})
+        encoder.apply_quantization(quantize)  # after the adapter is merged into the weights
         head = build_head(arch["input_dim"], arch["num_labels"], arch.get("hidden_dim", 0))
         head_state = {k[len("head."):]: v for k, v in tensors.items() if k.startswith("head.")}
         try:

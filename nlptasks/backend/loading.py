@@ -33,7 +33,10 @@ class LoadedModel:
         return self.model.config
 
     def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.model.parameters())
+        """Parameters of the model as loaded (before quantization, which hides Linear weights)."""
+        if "parameters" not in self.info:
+            self.info["parameters"] = sum(p.numel() for p in self.model.parameters())
+        return self.info["parameters"]
 
     def describe(self) -> dict:
         """Plain-data identity of the model for result records."""
@@ -145,12 +148,24 @@ def _load(source: ModelSource, auto_class: str, dev, dt, trust_remote_code: bool
                              f"this task or fine-tune it first with `nlptasks finetune`")
     model.eval()
     model.to(dev)
-    if quantize == "int8":
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    n_params = sum(p.numel() for p in model.parameters())
+    model = quantize_model(model, quantize)
     log.info("loaded %s (%s) on %s as %s%s", source.ref, type(model).__name__, dev, dtype_name(dt),
              " int8" if quantize else "")
-    return LoadedModel(model, tokenizer, source, dev, dt, quantize)
+    return LoadedModel(model, tokenizer, source, dev, dt, quantize, info={"parameters": n_params})
+
+
+def quantize_model(model, quantize: str | None):
+    """Dynamic int8 quantization of every ``nn.Linear`` (weights int8, activations quantized on the fly;
+    CPU only). ``None`` returns the model unchanged."""
+    if quantize is None:
+        return model
+    if quantize != "int8":
+        raise ModelLoadError(f"unknown quantization {quantize!r}; use one of: int8")
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)

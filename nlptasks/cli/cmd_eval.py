@@ -15,7 +15,12 @@ def register(sub) -> None:
                     "or on a data file in the shared-data schema: `nlptasks eval TASK --data FILE.jsonl`. "
                     "Prints a table of metrics with 95%% confidence intervals; writes the result record to "
                     "--output and adds it to the results store.")
-    p.add_argument("benchmark", metavar="BENCHMARK|TASK", help="benchmark name or YAML file; a task name with --data")
+    p.add_argument("benchmark", metavar="BENCHMARK|TASK", nargs="?", default=None,
+                   help="benchmark name or YAML file; a task name with --data")
+    p.add_argument("--suite", default=None, metavar="FILE",
+                   help="evaluate every benchmark x model of a suite YAML (eval/suites/*.yaml)")
+    p.add_argument("--render", default=None, metavar="DIR",
+                   help="with --suite: write the suite's leaderboard (md, html) and records to DIR")
     g = p.add_argument_group("data")
     g.add_argument("--data", default=None, metavar="FILE",
                    help="ad-hoc evaluation: a .jsonl/.json/.csv/.parquet file in the task's shared-data schema")
@@ -76,6 +81,12 @@ def main(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise InputError(f"--limit must be a positive integer, got {args.limit}")
+    if args.suite:
+        return _suite(args)
+    if args.render:
+        raise InputError("--render only applies with --suite")
+    if not args.benchmark:
+        raise InputError("name a benchmark (`nlptasks benchmarks` lists them), a task with --data FILE, or --suite FILE")
     adhoc_flags = [f for f, v in (("--columns", args.columns), ("--reference-field", args.reference_field),
                                   ("--source-lang", args.source_lang), ("--target-lang", args.target_lang)) if v]
     if args.data:
@@ -103,5 +114,21 @@ def main(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(record, indent=1, ensure_ascii=False, default=str) + "\n")
     else:
         sys.stdout.write(format_table(record))
+    sys.stdout.flush()
+    return 0
+
+
+def _suite(args: argparse.Namespace) -> int:
+    from ..errors import InputError
+    from ..leaderboard import leaderboard
+    from ..suites import run_suite
+
+    if args.benchmark or args.data or args.model:
+        raise InputError("--suite names its own benchmarks and models; drop BENCHMARK/--data/--model")
+    store = False if args.no_store else args.store
+    records = run_suite(args.suite, limit=args.limit, data_dir=args.data_dir, store=store, output_dir=args.output,
+                        render_dir=args.render, batch_size=args.batch_size, country=args.country,
+                        log=lambda m: print(f"nlptasks: {m}", file=sys.stderr))
+    sys.stdout.write(leaderboard(records, fmt="table"))
     sys.stdout.flush()
     return 0

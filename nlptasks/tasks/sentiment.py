@@ -49,7 +49,7 @@ class SentimentTask(Task):
 
             self._kind = "embedded"
             self._clf = EncoderClassifier.load(device=str(resolve_device(self.device)),
-                                               dtype=None if self.dtype == "auto" else self.dtype)
+                                               dtype=None if self.dtype == "auto" else self.dtype, quantize=self.quantize)
             self.labels = list(self._clf.labels)
         else:
             from ..backend.loading import load_pretrained

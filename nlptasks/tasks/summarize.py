@@ -60,7 +60,7 @@ class SummarizeTask(Task):
 
             self._kind = "extractive"
             self._encoder = SentenceEncoder.load(device=str(resolve_device(self.device)),
-                                                 dtype=None if self.dtype == "auto" else self.dtype)
+                                                 dtype=None if self.dtype == "auto" else self.dtype, quantize=self.quantize)
         else:
             from ..backend.inference import generation_config, model_max_input
             from ..backend.loading import load_pretrained

@@ -1,0 +1,142 @@
+"""Evaluation suites: one YAML naming benchmarks × models (and model variants) to evaluate together.
+
+```yaml
+name: offline-defaults
+description: embedded defaults, baselines and an int8 variant, all offline
+limit: null                 # optional: cap every benchmark
+runs:
+  - benchmark: sst2_local
+    models: [minilm-sst2, majority, {model: minilm-sst2, quantize: int8}]
+```
+Each model entry is a name or a mapping with ``model`` and optional ``dtype``, ``quantize``,
+``options`` (task options). Every result goes to the results store like any evaluation; the suite's
+own records are returned so its leaderboard can be rendered from exactly this run.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import NlpTasksError
+
+_SUITE_KEYS = {"name", "description", "limit", "runs"}
+_RUN_KEYS = {"benchmark", "models"}
+_MODEL_KEYS = {"model", "dtype", "quantize", "options", "device"}
+
+
+class SuiteError(NlpTasksError):
+    pass
+
+
+@dataclass
+class SuiteRun:
+    benchmark: str
+    model: str
+    dtype: str = "auto"
+    quantize: str | None = None
+    device: str = "auto"
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
+class Suite:
+    name: str
+    description: str
+    limit: int | None
+    runs: list[SuiteRun]
+    path: str
+
+
+def load_suite(path: str) -> Suite:
+    p = Path(path)
+    if not p.is_file():
+        raise SuiteError(f"suite {path}: no such file")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise SuiteError(f"suite {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise SuiteError(f"suite {path}: expected a mapping at the top level")
+    _check_keys(data, _SUITE_KEYS, path, "suite")
+    for key in ("name", "runs"):
+        if key not in data:
+            raise SuiteError(f"suite {path}: missing key {key!r}")
+    if not isinstance(data["name"], str):
+        raise SuiteError(f"suite {path}: 'name' must be a string")
+    limit = data.get("limit")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise SuiteError(f"suite {path}: 'limit' must be a positive integer")
+    if not isinstance(data["runs"], list) or not data["runs"]:
+        raise SuiteError(f"suite {path}: 'runs' must be a non-empty list")
+    runs: list[SuiteRun] = []
+    for i, entry in enumerate(data["runs"]):
+        where = f"runs[{i}]"
+        if not isinstance(entry, dict):
+            raise SuiteError(f"suite {path}: {where} must be a mapping with 'benchmark' and 'models'")
+        _check_keys(entry, _RUN_KEYS, path, where)
+        if not isinstance(entry.get("benchmark"), str) or not isinstance(entry.get("models"), list):
+            raise SuiteError(f"suite {path}: {where} needs 'benchmark' (a name) and 'models' (a list)")
+        for j, m in enumerate(entry["models"]):
+            mw = f"{where}.models[{j}]"
+            if isinstance(m, str):
+                m = {"model": m}
+            if not isinstance(m, dict) or not isinstance(m.get("model"), str):
+                raise SuiteError(f"suite {path}: {mw} must be a model name or a mapping with 'model'")
+            _check_keys(m, _MODEL_KEYS, path, mw)
+            if not isinstance(m.get("options", {}), dict):
+                raise SuiteError(f"suite {path}: {mw}.options must be a mapping")
+            runs.append(SuiteRun(entry["benchmark"], m["model"], m.get("dtype", "auto"), m.get("quantize"),
+                                 m.get("device", "auto"), dict(m.get("options", {}))))
+    return Suite(data["name"], data.get("description", ""), limit, runs, str(p))
+
+
+def _check_keys(d: dict, allowed: set, path: str, where: str) -> None:
+    unknown = sorted(set(d) - allowed)
+    if unknown:
+        raise SuiteError(f"suite {path}: unknown key {unknown[0]!r} in {where} (allowed: {', '.join(sorted(allowed))})")
+
+
+def run_suite(suite: Suite | str, *, limit: int | None = None, data_dir: str | None = None,
+              store=None, output_dir: str | None = None, render_dir: str | None = None,
+              batch_size: int | None = None, country: str | None = None, log=print) -> list[dict]:
+    """Evaluate every (benchmark, model variant) of the suite; returns the records.
+
+    With ``render_dir``, writes ``<name>.md``, ``<name>.html`` (leaderboard) and ``<name>.results.json``
+    (the records, importable with ``nlptasks results import``) there.
+    """
+    from .benchmarks import get_benchmark
+    from .evaluation import evaluate
+
+    s = suite if isinstance(suite, Suite) else load_suite(suite)
+    for r in s.runs:  # unknown benchmarks fail before any work
+        get_benchmark(r.benchmark)
+    records = []
+    for i, r in enumerate(s.runs, 1):
+        variant = " ".join(x for x in (r.dtype if r.dtype != "auto" else "", r.quantize or "") if x)
+        log(f"[{i}/{len(s.runs)}] {r.benchmark}: {r.model}{' ' + variant if variant else ''}")
+        rec = evaluate(r.benchmark, r.model, limit=limit or s.limit, data_dir=data_dir, store=store,
+                       output_dir=output_dir, dtype=r.dtype, quantize=r.quantize, device=r.device,
+                       batch_size=batch_size, country=country, **r.options)
+        records.append(rec)
+    if render_dir:
+        render_suite(s.name, records, render_dir)
+    return records
+
+
+def render_suite(name: str, records: list[dict], render_dir: str) -> list[Path]:
+    from .io import atomic_write
+    from .leaderboard import leaderboard
+
+    out = Path(render_dir)
+    paths = []
+    for fmt, ext in (("md", "md"), ("html", "html")):
+        p = out / f"{name}.{ext}"
+        atomic_write(str(p), leaderboard(records, fmt=fmt))
+        paths.append(p)
+    p = out / f"{name}.results.json"
+    atomic_write(str(p), json.dumps(records, indent=1, ensure_ascii=False, default=str) + "\n")
+    paths.append(p)
+    return paths
