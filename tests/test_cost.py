@@ -36,7 +36,10 @@ def make_rapl(root: Path, domains: dict[str, int], max_range: int = 1_000_000) -
 
 
 def set_uj(root: Path, name: str, value: int) -> None:
-    (root / name / "energy_uj").write_text(f"{value}\n")
+    # atomic, like a sysfs read: a poller thread must never see a half-written file
+    tmp = root / name / "energy_uj.tmp"
+    tmp.write_text(f"{value}\n")
+    tmp.replace(root / name / "energy_uj")
 
 
 class FakeNvml:
@@ -210,7 +213,10 @@ def test_meter_background_sampling_thread(tmp_path):
     meter = EnergyMeter([RaplReader(tmp_path)], poll_s=0.01)
     meter.start()
     set_uj(tmp_path, "intel-rapl:0", 900_000)
-    time.sleep(0.3)  # the poller sees 900_000
+    time.sleep(0.3)  # the poller (every 10 ms) sees 900_000; more time on a loaded machine
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(900_000 in getattr(s, "_last", {}).values() for s in meter._running):
+        time.sleep(0.05)
     set_uj(tmp_path, "intel-rapl:0", 100_000)  # one wrap: +200_000
     out = meter.stop()
     assert out["energy_source"] == "rapl"

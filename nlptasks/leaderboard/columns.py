@@ -5,7 +5,7 @@ from __future__ import annotations
 RANKING = [("rank", "#", "int"), ("pareto", "front", "flag"), ("model", "model", "str"),
            ("variant", "variant", "str"), ("score", "{metric}", "score"), ("ci", "95% CI", "ci"),
            ("n", "n", "int"), ("params", "params", "count"), ("examples_per_s", "ex/s", "float"),
-           ("latency_p50_s", "p50 s/ex", "float"), ("energy_wh_per_1k", "Wh/1k ex", "energy"),
+           ("latency_p50_s", "s/ex", "float"), ("energy_wh_per_1k", "Wh/1k ex", "energy"),
            ("co2e_g_per_1k", "gCO2e/1k ex", "energy")]
 COMPARE = [("variant", "variant", "str"), ("score", "{metric}", "score"), ("score_delta", "Δ vs base", "delta"),
            ("params", "params", "count"), ("size_bytes", "size", "bytes"), ("examples_per_s", "ex/s", "float"),

@@ -70,18 +70,24 @@ def _score(record: dict, metric: str) -> float | None:
 
 
 def cost_columns(record: dict) -> dict:
+    """Cost per *benchmark example* (``record["n"]``). The backend counts model items, which can differ
+    from examples (an extractive summary embeds every sentence of a document; QA runs several windows),
+    so throughput and latency fall back to whole-run figures when the two counts differ."""
     c = record.get("cost") or {}
-    items = c.get("items") or record.get("n") or 0
+    n = record.get("n") or c.get("items") or 0
     kwh, co2 = c.get("energy_kwh"), c.get("co2e_g")
+    same_unit = c.get("items") == n
+    eps = c.get("examples_per_s") or (c.get("items_per_s") if same_unit else None)
+    latency = c.get("latency_p50_s") if same_unit else (1.0 / eps if eps else None)
     return {
         "params": c.get("parameters"),
         "size_bytes": c.get("size_bytes"),
-        "examples_per_s": c.get("items_per_s"),
-        "energy_wh_per_1k": kwh * 1e6 / items if kwh is not None and items else None,
-        "co2e_g_per_1k": co2 * 1000 / items if co2 is not None and items else None,
+        "examples_per_s": eps,
+        "energy_wh_per_1k": kwh * 1e6 / n if kwh is not None and n else None,
+        "co2e_g_per_1k": co2 * 1000 / n if co2 is not None and n else None,
         "energy_is_estimate": bool(c.get("energy_is_estimate")),
         "energy_source": c.get("energy_source"),
-        "latency_p50_s": c.get("latency_p50_s"),
+        "latency_p50_s": latency,
         "device": c.get("device"),
     }
 
