@@ -220,15 +220,23 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
 
     print(f"nlptasks: {bench.name}: {len(inputs)} examples, task {cls.name}, model {task.model_name}",
           file=sys.stderr)
-    with CostTracker(grid_intensity=grid_intensity, country=country) as tracker:
+    # Loading is measured apart from predicting: cost columns compare inference, and a one-off load
+    # (first imports, cold disk cache) would otherwise depend on the order in which models ran.
+    with CostTracker(grid_intensity=grid_intensity, country=country) as load_tracker:
         t0 = time.perf_counter()
         task.load()
         load_s = time.perf_counter() - t0
+    loaded = load_tracker.result()
+    with CostTracker(grid_intensity=grid_intensity, country=country) as tracker:
+        t1 = time.perf_counter()
         outputs = task.predict(inputs)
         nll = task.reference_nll(inputs, [str(r) for r in refs]) if "perplexity" in bench.metrics else None
-        predict_s = time.perf_counter() - t0 - load_s
-    cost = {**tracker.result(), "load_time_s": load_s, "predict_time_s": predict_s,
-            "examples_per_s": len(inputs) / predict_s if predict_s > 0 else None}
+        predict_s = time.perf_counter() - t1
+    cost = {**tracker.result(), "load_time_s": load_s, "load_energy_kwh": loaded.get("energy_kwh"),
+            "predict_time_s": predict_s, "examples_per_s": len(inputs) / predict_s if predict_s > 0 else None}
+    for key in ("parameters", "size_bytes", "param_bytes"):
+        if cost.get(key) in (None, 0) and loaded.get(key):
+            cost[key] = loaded[key]
 
     out_field = cls.output_fields[0]
     predictions = [o.get(out_field) for o in outputs]
@@ -237,6 +245,8 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
     metrics, hib = compute_metrics(bench, predictions, refs, nll)
 
     info = dict(task.model_info())
+    if info.get("parameters"):  # counted before quantization (which hides Linear weights)
+        cost["parameters"] = info["parameters"]
     variant = info.get("variant") or {"dtype": dtype, "quantize": quantize}
     from .backend.device import resolve_device
 
