@@ -12,7 +12,7 @@ from .io import check_fields, clean_record, dumps_jsonl, emit, read_records
 
 
 def run_cli(cls, *, input_path, input_format="auto", field=None, output=None, output_format=None,
-            show_cost=False, model=None, model_kwargs=None, options=None) -> int:
+            show_cost=False, model=None, model_kwargs=None, options=None, cost_options=None) -> int:
     given = cls.records_from_options(options or {})
     if given is not None:
         if input_path is not None:
@@ -39,7 +39,7 @@ def run_cli(cls, *, input_path, input_format="auto", field=None, output=None, ou
                 raise InputError(f"{name}: line {rec['__line__']}: field {f!r} is empty")
 
     task = cls(model, **(model_kwargs or {}), **(options or {}))
-    tracker = _tracker() if show_cost else None
+    tracker = _tracker(**(cost_options or {})) if show_cost else None
     if tracker is not None:
         with tracker:
             outputs = task.predict(todo)
@@ -60,9 +60,7 @@ def run_cli(cls, *, input_path, input_format="auto", field=None, output=None, ou
     return 0
 
 
-def _tracker():
-    try:
-        from .cost import CostTracker
-    except ImportError:  # pragma: no cover
-        return None
-    return CostTracker()
+def _tracker(country=None, grid_intensity=None):
+    from .cost import CostTracker
+
+    return CostTracker(grid_intensity=grid_intensity, country=country)

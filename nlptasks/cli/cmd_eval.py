@@ -43,6 +43,8 @@ def register(sub) -> None:
                    help="results store (default: $NLPTASKS_STORE or the user data dir)")
     o.add_argument("--no-store", action="store_true", help="do not add the result to the results store")
     o.add_argument("--country", default=None, help="grid carbon intensity of this country (ISO code) for CO2e")
+    o.add_argument("--grid-intensity", type=float, default=None, metavar="G",
+                   help="grid carbon intensity in gCO2e/kWh (default: world average)")
     add_model_args(p)
     p.add_argument("--set", dest="overrides", nargs="+", default=None, metavar="OPTION=VALUE",
                    help="override a task option or generation setting, e.g. --set num_beams=4 max_new_tokens=64")
@@ -108,7 +110,7 @@ def main(args: argparse.Namespace) -> int:
     kw = model_kwargs(args)
     store = False if args.no_store else args.store
     record = evaluate(bench, args.model, limit=args.limit, data_dir=args.data_dir, output_dir=args.output,
-                      log_samples=args.log_samples, store=store, country=args.country,
+                      log_samples=args.log_samples, store=store, country=args.country, grid_intensity=args.grid_intensity,
                       **kw, **_typed(_pairs(args.overrides, "--set")))
     if args.json:
         sys.stdout.write(json.dumps(record, indent=1, ensure_ascii=False, default=str) + "\n")

@@ -35,6 +35,9 @@ def add_io_args(p: argparse.ArgumentParser, cls) -> None:
     g.add_argument("--format", "-f", default=None, choices=["text", "jsonl"],
                    help="output format (default: the input's format)")
     g.add_argument("--cost", action="store_true", help="print a one-line cost summary (time, energy, CO2e) on stderr")
+    g.add_argument("--country", default=None, help="with --cost: grid carbon intensity of this country (ISO code)")
+    g.add_argument("--grid-intensity", type=float, default=None, metavar="G",
+                   help="with --cost: grid carbon intensity in gCO2e/kWh (default: world average)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -45,4 +48,5 @@ def main(args: argparse.Namespace) -> int:
     cls = TASKS.get(args.task_name)
     return run_cli(cls, input_path=args.input, input_format=args.input_format, field=args.field,
                    output=args.output, output_format=args.format, show_cost=args.cost,
+                   cost_options={"country": args.country, "grid_intensity": args.grid_intensity},
                    model=args.model, model_kwargs=model_kwargs(args), options=task_options(args, cls))
