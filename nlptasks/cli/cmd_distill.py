@@ -1,0 +1,54 @@
+"""`nlptasks distill TASK --teacher T (--student S | --student-layers N) --train DATA --output DIR`."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub) -> None:
+    from ..training.launch import add_launch_args
+    from .cmd_finetune import add_training_args
+    from .common import positive_int
+
+    p = sub.add_parser("distill", help="distil a fine-tuned teacher into a smaller student",
+                       description="Knowledge distillation. sentiment/qa: logit distillation (temperature, alpha "
+                                   "mixing with the hard-label loss); summarize/translate/chat: sequence-level "
+                                   "distillation on the teacher's greedy outputs (cached in OUTPUT/teacher_outputs). "
+                                   "Reports teacher vs student quality, speed and cost side by side.")
+    add_training_args(p, with_model=False)
+    g = p.add_argument_group("distillation")
+    g.add_argument("--teacher", required=True, help="the fine-tuned teacher (local dir or hub id)")
+    g.add_argument("--student", default=None, help="student model (shares the teacher's tokenizer for sentiment/qa)")
+    g.add_argument("--student-layers", type=positive_int, default=None,
+                   help="sentiment/qa: student = the teacher's first N transformer layers")
+    g.add_argument("--temperature", type=float, default=2.0, help="softmax temperature (default 2)")
+    g.add_argument("--alpha", type=float, default=0.5,
+                   help="weight of the distillation loss; 1 - alpha weighs the hard-label loss (default 0.5)")
+    add_launch_args(p)
+    p.set_defaults(func=main, _parser=p)
+
+
+def main(args: argparse.Namespace) -> int:
+    import sys
+
+    from ..training.launch import launch, wants_launch
+    from ..training.tasks import get_task
+    from .cmd_finetune import _is_main, settings_from_args
+
+    task = get_task(args.task)
+    if wants_launch(args):
+        return launch(args, args._parser, "distill")
+    from ..training.distill import distill
+    from ..training.trainer import dumps
+
+    result = distill(task.name, args.teacher, args.train, args.validation, args.output, student=args.student,
+                     student_layers=args.student_layers, temperature=args.temperature, alpha=args.alpha,
+                     **settings_from_args(args))
+    if result.get("world_size", 1) == 1 or _is_main():
+        out = json.loads(dumps(result))
+        out.update({k: result.get(k) for k in ("quality_kept", "speedup")})
+        sys.stdout.write(json.dumps(out, default=str) + "\n")
+    return 0
+
+
+

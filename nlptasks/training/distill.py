@@ -1,0 +1,311 @@
+"""Knowledge distillation: a teacher's knowledge into a smaller student.
+
+* sentiment, qa — logit distillation: ``loss = alpha * T² * KL(softmax(teacher/T) || softmax(student/T))
+  + (1 - alpha) * hard-label loss``, with the teacher run on each batch (no gradient). The student is
+  ``--student`` (any model sharing the teacher's tokenizer) or ``--student-layers N``: a copy of the
+  teacher keeping its first N transformer blocks (initialised from the teacher's lower layers).
+* summarize, translate, chat — sequence-level distillation (Kim & Rush, 2016): the teacher's greedy
+  outputs on the training inputs replace the references, and the student is fine-tuned on them. The
+  outputs are cached in ``OUTPUT/teacher_outputs/<key>.jsonl`` (key: teacher, data and generation
+  settings), so a re-run or ``--resume`` does not generate them again.
+
+Both end by evaluating teacher and student on the validation data the same way and reporting quality,
+speed and cost side by side (in the result, the model card and on stderr).
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+from . import outputs
+from .models import has_head, load_config, load_model, load_tokenizer, model_path, truncate_layers
+from .settings import FinetuneSettings
+from .tasks import get_task
+
+log = logging.getLogger("nlptasks")
+
+HEAD = {"classification": "ForSequenceClassification", "qa": "ForQuestionAnswering"}
+
+
+def _distill_trainer_cls():
+    import torch
+    import torch.nn.functional as F
+    from transformers import Trainer
+
+    class DistillationTrainer(Trainer):
+        """Trainer whose loss mixes the hard-label loss with the KL divergence to the teacher's logits."""
+
+        def __init__(self, *args, teacher=None, temperature: float = 2.0, alpha: float = 0.5,
+                     logit_keys=("logits",), **kwargs):
+            super().__init__(*args, **kwargs)
+            self.teacher = teacher.to(self.args.device).eval()
+            for p in self.teacher.parameters():
+                p.requires_grad_(False)
+            self.temperature, self.alpha, self.logit_keys = temperature, alpha, logit_keys
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            outputs = model(**inputs)
+            hard = outputs.loss
+            if not model.training:  # evaluation: the task's own loss, comparable between teacher and student
+                return (hard, outputs) if return_outputs else hard
+            with torch.no_grad():
+                t_out = self.teacher(**{k: v for k, v in inputs.items() if k not in self._label_keys()})
+            T = self.temperature
+            mask = inputs.get("attention_mask")
+            soft = 0.0
+            for key in self.logit_keys:
+                s_logits, t_logits = getattr(outputs, key), getattr(t_out, key).to(getattr(outputs, key).dtype)
+                if s_logits.dim() == 2 and key != "logits" and mask is not None:  # qa: per-token logits
+                    s_logits = s_logits.masked_fill(mask == 0, -1e4)
+                    t_logits = t_logits.masked_fill(mask == 0, -1e4)
+                soft = soft + F.kl_div(F.log_softmax(s_logits / T, dim=-1), F.softmax(t_logits / T, dim=-1),
+                                       reduction="batchmean") * T * T
+            soft = soft / len(self.logit_keys)
+            loss = self.alpha * soft + (1 - self.alpha) * hard
+            return (loss, outputs) if return_outputs else loss
+
+        def _label_keys(self):
+            return set(self.label_names or ["labels"]) | {"labels", "start_positions", "end_positions"}
+
+    return DistillationTrainer
+
+
+def _load_teacher(task, ref: str):
+    path = model_path(ref)
+    config = load_config(path)
+    if task.kind in HEAD and not has_head(config, HEAD[task.kind]):
+        raise InputError(f"--teacher {ref}: not a trained {task.name} model (no {HEAD[task.kind][3:]} head); "
+                         f"fine-tune it first with `nlptasks finetune {task.name}`")
+    return load_model(path, task.auto_class), load_tokenizer(path), path
+
+
+def _same_vocab(a, b) -> bool:
+    return a.get_vocab() == b.get_vocab()
+
+
+def _student(task, s: FinetuneSettings, teacher, t_tok, student: str | None, student_layers: int | None):
+    """The student model (and its tokenizer) for logit distillation."""
+    if bool(student) == bool(student_layers):
+        raise InputError("give exactly one of --student MODEL or --student-layers N")
+    if student_layers:
+        import transformers
+
+        transformers.set_seed(s.seed)
+        model = truncate_layers(copy.deepcopy(teacher), student_layers)
+        return model, t_tok, f"{s.model} (first {student_layers} layers)"
+    path = model_path(student)
+    tok = load_tokenizer(path)
+    if task.kind in HEAD and not _same_vocab(tok, t_tok):
+        raise InputError(f"--student {student}: its tokenizer differs from the teacher's; logit distillation "
+                         f"needs the same vocabulary (or use --student-layers)")
+    kwargs = {}
+    if task.kind == "classification":
+        cfg = teacher.config
+        kwargs = dict(num_labels=cfg.num_labels, id2label=dict(cfg.id2label), label2id=dict(cfg.label2id),
+                      ignore_mismatched_sizes=True)
+    import transformers
+
+    transformers.set_seed(s.seed)
+    return load_model(path, task.auto_class, **kwargs), tok, student
+
+
+def _evaluate_model(trainer, model, label: str) -> dict:
+    """Evaluate ``model`` with ``trainer``'s data, metric and batch size; time, speed and cost."""
+    import time
+
+    from ..cost import CostTracker
+
+    original = trainer.model
+    trainer.model = model.to(trainer.args.device)
+    trainer.model_wrapped = trainer.model
+    try:
+        with CostTracker(device=str(trainer.args.device)) as tracker:
+            t0 = time.perf_counter()
+            metrics = trainer.evaluate(metric_key_prefix="cmp")
+            wall = time.perf_counter() - t0
+    finally:
+        trainer.model = trainer.model_wrapped = original
+    n = len(trainer.eval_dataset)
+    cost = tracker.result()
+    scores = {k[4:]: v for k, v in metrics.items() if k.startswith("cmp_")
+              and not k.endswith(("_runtime", "_per_second")) and k != "cmp_epoch"}
+    return {"model": label, "scores": scores, "eval_s": wall, "examples_per_s": n / wall if wall else None,
+            "parameters": sum(p.numel() for p in model.parameters()), "energy_kwh": cost.get("energy_kwh"),
+            "co2e_g": cost.get("co2e_g"), "energy_is_estimate": cost.get("energy_is_estimate")}
+
+
+def _comparison(teacher, teacher_label: str, student_label: str, metric_key: str):
+    def after_train(trainer, metrics):
+        if trainer.eval_dataset is None:
+            return {}
+        for cb in trainer.callback_handler.callbacks:  # no metric lines for these evaluations
+            if hasattr(cb, "final"):
+                cb.final = True
+        rows = [_evaluate_model(trainer, teacher, teacher_label),
+                _evaluate_model(trainer, trainer.accelerator.unwrap_model(trainer.model), student_label)]
+        keys = [k for k in rows[0]["scores"] if k != "loss"] or ["loss"]
+        cols = keys + ["examples/s", "eval s", "parameters", "energy Wh"]
+        table = [{"model": r["model"], "columns": cols,
+                  "values": [r["scores"].get(k) for k in keys] + [r["examples_per_s"], r["eval_s"], r["parameters"],
+                                                                  (r["energy_kwh"] or 0) * 1000]} for r in rows]
+        t, st = rows
+        kept = None
+        if metric_key in t["scores"] and t["scores"][metric_key]:
+            kept = st["scores"].get(metric_key, 0.0) / t["scores"][metric_key]
+        speedup = st["examples_per_s"] / t["examples_per_s"] if t["examples_per_s"] and st["examples_per_s"] else None
+        if trainer.is_world_process_zero():
+            for r in table:
+                print("nlptasks: " + r["model"] + ": " + ", ".join(
+                    f"{c} {v:.4g}" if isinstance(v, float) else f"{c} {v}" for c, v in zip(cols, r["values"])),
+                    file=sys.stderr)
+            if kept is not None and speedup is not None:
+                print(f"nlptasks: student keeps {kept:.1%} of the teacher's {metric_key}, "
+                      f"{speedup:.2f}x the speed", file=sys.stderr, flush=True)
+        return {"comparison": table, "teacher_eval": t, "student_eval": st, "quality_kept": kept,
+                "speedup": speedup}
+
+    return after_train
+
+
+# -- sequence-level distillation -------------------------------------------------------------------
+def _cache_key(teacher_path: str, fingerprint: str, settings: dict) -> str:
+    from ..backend.loading import weights_hash
+    from ..backend.resolve import resolve_model
+
+    try:
+        wh = weights_hash(resolve_model(teacher_path))
+    except Exception:
+        wh = None
+    blob = json.dumps({"teacher": teacher_path, "weights": wh, "data": fingerprint, **settings}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def teacher_outputs(task, s: FinetuneSettings, teacher, t_tok, records: list[dict], cache_dir: Path,
+                    key: str, is_main: bool) -> list[str]:
+    """Greedy teacher outputs for the training inputs, from the cache or generated (main process) and cached."""
+    from ..io import atomic_write
+
+    cache = cache_dir / f"{key}.jsonl"
+    if cache.exists():
+        rows = [json.loads(x) for x in cache.read_text(encoding="utf-8").splitlines() if x.strip()]
+        if len(rows) == len(records):
+            log.info("teacher outputs from the cache %s", cache)
+            return [r["output"] for r in rows]
+    if not is_main:
+        raise RuntimeError(f"teacher output cache {cache} missing on a non-main process")
+    outs = _generate(task, s, teacher, t_tok, records)
+    atomic_write(str(cache), "".join(json.dumps({"output": o}, ensure_ascii=False) + "\n" for o in outs))
+    return outs
+
+
+def _generate(task, s: FinetuneSettings, teacher, tok, records: list[dict]) -> list[str]:
+    import torch
+
+    from ..progress import progress
+    from . import preprocess
+    from .trainer import generate_responses
+
+    dev = torch.device("cuda" if torch.cuda.is_available() and s.device != "cpu" else "cpu")
+    teacher.to(dev).eval()
+    bs = s.eval_batch_size or s.batch_size
+    max_new = s.max_target_length or 128
+    if task.kind == "causal":
+        if tok.pad_token_id is None:
+            tok.pad_token = tok.eos_token
+        prompts = [preprocess.chat_prompt_ids(tok, r["history"])[-(s.max_length or 512) + max_new:] for r in records]
+        return generate_responses(teacher, tok, prompts, max_new, bs)
+    src, tgt = (preprocess.translation_langs(records, s.source_lang, s.target_lang)
+                if task.name == "translate" else (None, None))
+    prefix = preprocess.seq2seq_prefix(teacher.config, task.name, src, tgt, s.prefix)
+    sources, _ = preprocess.seq2seq_pairs(records, task.name, "--train", src, tgt)
+    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
+    out: dict[int, str] = {}
+    bar = progress(total=len(order), desc="teacher outputs", unit="ex")
+    with torch.no_grad():
+        for b in range(0, len(order), bs):
+            idx = order[b:b + bs]
+            enc = tok([prefix + sources[i] for i in idx], padding=True, truncation=True,
+                      max_length=s.max_length or 512, return_tensors="pt").to(dev)
+            gen = teacher.generate(**enc, max_new_tokens=max_new, do_sample=False, num_beams=1)
+            for i, text in zip(idx, tok.batch_decode(gen, skip_special_tokens=True)):
+                out[i] = text.strip()
+            bar.update(len(idx))
+    bar.close()
+    return [out[i] for i in range(len(sources))]
+
+
+def _with_targets(task, records: list[dict], outs: list[str], s: FinetuneSettings) -> list[dict]:
+    from . import preprocess
+
+    new = []
+    if task.name == "translate" and all("translation" in r for r in records):
+        src, tgt = preprocess.translation_langs(records, s.source_lang, s.target_lang)
+        for r, o in zip(records, outs):
+            new.append({**r, "translation": {**r["translation"], tgt: o}})
+        return new
+    field = {"summarize": "summary", "translate": "target", "chat": "response"}[task.name]
+    return [{**r, field: o} for r, o in zip(records, outs)]
+
+
+# -- entry point -------------------------------------------------------------------------------------
+def distill(task: str, teacher: str, train: str, validation: str | None = None, output: str = "distilled-model", *,
+            student: str | None = None, student_layers: int | None = None, temperature: float = 2.0,
+            alpha: float = 0.5, **settings) -> dict:
+    """Distil ``teacher`` into a student for ``task``; settings are those of ``finetune``.
+
+    Returns the result record, with ``comparison`` (teacher vs student quality, speed, cost),
+    ``quality_kept`` (student / teacher primary score) and ``speedup`` (evaluation examples/s ratio).
+    """
+    from .trainer import load_data, run
+
+    t = get_task(task)
+    if not 0.0 <= alpha <= 1.0:
+        raise InputError("--alpha must be between 0 and 1")
+    if temperature <= 0:
+        raise InputError("--temperature must be positive")
+    unknown = sorted(set(settings) - FinetuneSettings.names())
+    if unknown:
+        raise InputError(f"distill has no setting {', '.join(unknown)}")
+    s = FinetuneSettings(task=t.name, model=teacher, train=train, validation=validation, output=output, **settings)
+    data = load_data(s)
+    t_model, t_tok, t_path = _load_teacher(t, teacher)
+    teacher_label = f"teacher {teacher}"
+
+    if t.kind in HEAD:
+        model, tok, label = _student(t, s, t_model, t_tok, student, student_layers)
+        s.model = student or teacher
+        keys = ("logits",) if t.kind == "classification" else ("start_logits", "end_logits")
+        extra = {"teacher": teacher, "method": f"logit distillation (T={temperature}, alpha={alpha})",
+                 "student": label, "temperature": temperature, "alpha": alpha, "student_layers": student_layers}
+        s.extra = extra
+        return run(s, kind="distill", model=model, tokenizer=tok, trainer_cls=_distill_trainer_cls(),
+                   trainer_kwargs=dict(teacher=t_model, temperature=temperature, alpha=alpha, logit_keys=keys),
+                   data=data, extra_result=extra,
+                   after_train=_comparison(t_model, teacher_label, f"student {label}", t.metric_key))
+
+    # sequence-level: the student is trained on the teacher's greedy outputs
+    if not student:
+        raise InputError(f"distill {t.name}: pass --student MODEL (sequence-level distillation trains a "
+                         f"separate student on the teacher's outputs)")
+    import torch
+    from accelerate import PartialState
+
+    train_ds = data[0]
+    gen = {"max_length": s.max_length, "max_target_length": s.max_target_length, "prefix": s.prefix,
+           "source_lang": s.source_lang, "target_lang": s.target_lang, "greedy": True}
+    key = _cache_key(t_path, train_ds.fingerprint, gen)
+    cache_dir = Path(output) / outputs.TEACHER_CACHE
+    state = PartialState(cpu=not (torch.cuda.is_available() and s.device != "cpu"))
+    with state.main_process_first():  # the main process generates and caches; the others read the cache
+        outs = teacher_outputs(t, s, t_model, t_tok, train_ds.records, cache_dir, key, state.is_main_process)
+    records = _with_targets(t, train_ds.records, outs, s)
+    s.model = student
+    extra = {"teacher": teacher, "method": "sequence-level distillation (greedy teacher outputs)",
+             "student": student, "teacher_cache": str(cache_dir / f"{key}.jsonl")}
+    return run(s, kind="distill", train_records=records, data=data, extra_result=extra,
+               after_train=_comparison(t_model, teacher_label, f"student {student}", t.metric_key))

