@@ -17,7 +17,6 @@ import json
 import os
 import random
 import sqlite3
-import tempfile
 import time
 from pathlib import Path
 from typing import IO, Any, Iterable
@@ -328,16 +327,6 @@ def read_records(path: Path) -> list[dict]:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write a text file via a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from .io import atomic_write
+
+    atomic_write(str(path), text)
