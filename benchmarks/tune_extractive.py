@@ -12,8 +12,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np
-
 from nlptasks.backend.encoder import SentenceEncoder
 from nlptasks.metrics import compute
 from nlptasks.tasks.extractive import select_sentences

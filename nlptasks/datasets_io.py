@@ -116,18 +116,9 @@ def _read_json(path: Path) -> list[dict]:
         if not all(isinstance(r, dict) for r in rows):
             raise InputError(f"{path}: expected a JSON array of objects")
         return rows
-    rows = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: line {lineno}: malformed JSON ({exc.msg} at column {exc.colno})") from exc
-        if not isinstance(obj, dict):
-            raise InputError(f"{path}: line {lineno}: expected a JSON object, got {type(obj).__name__}")
-        rows.append(obj)
-    return rows
+    from .io import parse_jsonl
+
+    return parse_jsonl(text, str(path), line_key=None, require=False)
 
 
 def _read_csv(path: Path) -> list[dict]:

@@ -67,7 +67,9 @@ def detect_format(text: str, name: str, fmt: str = "auto") -> str:
     return "text"
 
 
-def parse_jsonl(text: str, name: str) -> list[dict]:
+def parse_jsonl(text: str, name: str, line_key: str | None = "__line__", require: bool = True) -> list[dict]:
+    """Parse JSON Lines into dicts; every error names the line. ``line_key``: where each record keeps its
+    line number (``None``: nowhere); ``require``: no records at all is an error."""
     records = []
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -78,9 +80,10 @@ def parse_jsonl(text: str, name: str) -> list[dict]:
             raise InputError(f"{name}: line {lineno}: malformed JSON ({exc.msg} at column {exc.colno})") from exc
         if not isinstance(obj, dict):
             raise InputError(f"{name}: line {lineno}: expected a JSON object, got {type(obj).__name__}")
-        obj["__line__"] = lineno
+        if line_key:
+            obj[line_key] = lineno
         records.append(obj)
-    if not records:
+    if require and not records:
         raise InputError(f"{name}: no JSON records")
     return records
 

@@ -1,7 +1,6 @@
 """Benchmark definitions: strict YAML validation, hashing, lookup, column paths, data loading errors."""
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 

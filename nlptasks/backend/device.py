@@ -34,7 +34,7 @@ def resolve_device(spec: str | None = "auto"):
     raise NlpTasksError(f"unknown device {spec!r}; use one of: auto, cpu, cuda, cuda:N, mps")
 
 
-def resolve_dtype(spec: str | None, device) -> "torch.dtype":
+def resolve_dtype(spec: str | None, device):
     """``auto`` is float32 everywhere except CUDA with bf16 support, where it is bfloat16."""
     import torch
 

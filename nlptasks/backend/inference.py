@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any, Sequence
+from typing import Sequence
 
 from .. import cost_hooks
 from ..errors import NlpTasksError

@@ -115,7 +115,6 @@ def clear_cache() -> None:
 
 def _load(source: ModelSource, auto_class: str, dev, dt, trust_remote_code: bool, quantize: str | None,
           tokenizer_kwargs: dict, model_kwargs: dict, allow_untrained: bool = False) -> LoadedModel:
-    import torch
     from transformers import AutoTokenizer
 
     common = dict(revision=source.revision, trust_remote_code=trust_remote_code,

@@ -8,7 +8,7 @@ entry-point group.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..errors import InputError, NlpTasksError

@@ -88,19 +88,9 @@ def _read_local(path: Path, name: str) -> list[dict]:
         raise
     if fmt in ("csv", "tsv"):
         return _parse_csv(text, path, "\t" if fmt == "tsv" else ",")
-    records = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: line {lineno}: malformed JSON ({exc.msg} at column {exc.colno})") from exc
-        if not isinstance(obj, dict):
-            raise InputError(f"{path}: line {lineno}: expected a JSON object, got {type(obj).__name__}")
-        obj["__row__"] = lineno
-        records.append(obj)
-    return records
+    from ..io import parse_jsonl
+
+    return parse_jsonl(text, str(path), line_key="__row__", require=False)
 
 
 def _parse_csv(text: str, path: Path, delimiter: str) -> list[dict]:
