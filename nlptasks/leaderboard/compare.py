@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import UnknownNameError
 from .pareto import pareto_front
-from .ranking import FRONTIER_X, Section, _latest, _sort_time, row_for
+from .ranking import FRONTIER_X, Section, _latest, by_benchmark, row_for
 
 _PRECISION_ORDER = ("float32", "bfloat16", "float16")
 
@@ -28,13 +28,8 @@ def compare_sections(records: list[dict], model: str, metric: str | None = None,
     if not mine:
         known = sorted({r["model"]["name"] for r in records})
         raise UnknownNameError(f"no results for model {model!r}; models in the store: {', '.join(known) or 'none'}")
-    groups: dict[tuple, list[dict]] = {}
-    for r in mine:
-        b = r.get("benchmark") or {}
-        groups.setdefault((str(b.get("name")), str(b.get("version")), str(b.get("hash"))), []).append(r)
     sections = []
-    for key in sorted(groups):
-        recs = sorted(groups[key], key=_sort_time)
+    for key, recs in by_benchmark(mine):
         newest = recs[-1]
         name = metric or newest.get("primary_metric")
         hib = (newest.get("higher_is_better") or {}).get(name, True)

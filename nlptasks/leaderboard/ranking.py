@@ -99,16 +99,21 @@ def row_for(record: dict, metric: str) -> dict:
             **cost_columns(record), "run_id": record.get("run_id"), "created_at": record.get("created_at")}
 
 
-def build_sections(records: list[dict], metric: str | None = None, frontier_x: str = "energy") -> list[Section]:
-    if frontier_x not in FRONTIER_X:
-        raise NlpTasksError(f"unknown frontier {frontier_x!r}; use one of: {', '.join(FRONTIER_X)}")
+def by_benchmark(records: list[dict]) -> list[tuple[tuple, list[dict]]]:
+    """Records grouped by (benchmark name, version, definition hash), oldest first within a group:
+    results of different benchmark versions are never ranked together."""
     groups: dict[tuple, list[dict]] = {}
     for r in records:
         b = r.get("benchmark") or {}
         groups.setdefault((str(b.get("name")), str(b.get("version")), str(b.get("hash"))), []).append(r)
+    return [(key, sorted(groups[key], key=_sort_time)) for key in sorted(groups)]
+
+
+def build_sections(records: list[dict], metric: str | None = None, frontier_x: str = "energy") -> list[Section]:
+    if frontier_x not in FRONTIER_X:
+        raise NlpTasksError(f"unknown frontier {frontier_x!r}; use one of: {', '.join(FRONTIER_X)}")
     sections = []
-    for key in sorted(groups):
-        recs = sorted(groups[key], key=_sort_time)
+    for key, recs in by_benchmark(records):
         newest = recs[-1]
         name = metric or newest.get("primary_metric")
         if not name or all(_score(r, name) is None for r in recs):
