@@ -23,6 +23,7 @@ def main() -> None:
     ap.add_argument("--batch-size", default="32")
     ap.add_argument("--max-length", default="256")
     ap.add_argument("--stride", default="64")
+    ap.add_argument("--no-group-by-length", action="store_true", help="random batches (more padding)")
     ap.add_argument("--limit-train", default=None)
     ap.add_argument("--limit-validation", default=None)
     a = ap.parse_args()
@@ -30,6 +31,8 @@ def main() -> None:
             "--validation", str(DATA / "qa/validation.jsonl"), "--output", a.output, "--epochs", a.epochs,
             "--lr", a.lr, "--warmup", "0.1", "--batch-size", a.batch_size, "--max-length", a.max_length,
             "--stride", a.stride, "--logging-steps", "50", "--overwrite"]
+    if not a.no_group_by_length:
+        args.append("--group-by-length")
     for flag, value in (("--limit-train", a.limit_train), ("--limit-validation", a.limit_validation)):
         if value:
             args += [flag, value]

@@ -285,3 +285,28 @@ def test_resume_after_kill_reaches_the_same_weights(tiny_models, tmp_path, cli):
     rb = json.loads((tmp_path / "b" / "training_result.json").read_text())
     assert ra["metrics"]["loss"] == pytest.approx(rb["metrics"]["loss"], abs=1e-6)
     assert json.loads(r.stdout)["train"]["steps"] == 6
+
+
+def test_group_by_length_batches_similar_lengths(tiny_models, tmp_path, monkeypatch):
+    """--group-by-length hands Trainer the length-grouped sampler; a run with it trains and records it."""
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    from nlptasks.training import trainer as tr
+
+    seen = {}
+    real = tr._trainer_classes
+
+    def spy():
+        classes = real()
+
+        class Spy(classes[0]):
+            def _get_train_sampler(self, *a, **k):
+                seen["sampler"] = super()._get_train_sampler(*a, **k)
+                return seen["sampler"]
+
+        return (Spy, *classes[1:])
+
+    monkeypatch.setattr(tr, "_trainer_classes", spy)
+    result = _train("sentiment", tiny_models, tmp_path, max_steps=2, group_by_length=True)
+    assert isinstance(seen["sampler"], LengthGroupedSampler)
+    assert result["settings"]["group_by_length"] is True

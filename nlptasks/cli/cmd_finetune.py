@@ -55,6 +55,8 @@ def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) ->
     t.add_argument("--lora-targets", type=_csv, default=None, help="module names to adapt (default: peft's "
                                                                    "choice for the architecture)")
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    t.add_argument("--group-by-length", action="store_true",
+                   help="batch examples of similar length: less padding, faster steps (still shuffled, seeded)")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: CUDA when available")
 
     e = p.add_argument_group("evaluation and checkpoints")
@@ -86,7 +88,7 @@ def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) ->
 
 SETTING_DESTS = ("epochs", "max_steps", "batch_size", "eval_batch_size", "grad_accum", "lr", "weight_decay",
                  "scheduler", "warmup", "precision", "gradient_checkpointing", "freeze_base", "lora", "lora_r",
-                 "lora_alpha", "lora_dropout", "lora_targets", "seed", "device", "eval_steps", "save_steps",
+                 "lora_alpha", "lora_dropout", "lora_targets", "seed", "group_by_length", "device", "eval_steps", "save_steps",
                  "save_total_limit", "early_stopping", "metric", "max_new_tokens", "logging_steps", "max_length",
                  "max_target_length", "stride", "prefix", "source_lang", "target_lang", "labels", "new_head",
                  "limit_train", "limit_validation", "resume", "overwrite")

@@ -38,6 +38,7 @@ class FinetuneSettings:
     lora_dropout: float = 0.05
     lora_targets: list[str] | None = None
     seed: int = 0
+    group_by_length: bool = False     # batch examples of similar length (less padding, faster)
     max_length: int | None = None     # input tokens (qa: window length)
     max_target_length: int | None = None
     stride: int = 128                 # qa: overlap between windows

@@ -75,6 +75,7 @@ def training_args(task: TrainTask, s: FinetuneSettings, out: Path, prepared: Pre
         metric_for_best_model=("eval_loss" if by_loss else f"eval_{task.metric_key}") if has_eval else None,
         greater_is_better=(not by_loss and task.greater_is_better) if has_eval else None,
         logging_strategy="steps", logging_steps=s.logging_steps, report_to=[], seed=s.seed, data_seed=s.seed,
+        train_sampling_strategy="group_by_length" if s.group_by_length else "random",
         bf16=precision == "bf16", fp16=precision == "fp16", use_cpu=not cuda,
         activation_checkpointing=s.gradient_checkpointing or None, disable_tqdm=True, remove_unused_columns=False,
         dataloader_num_workers=0, label_names=prepared.label_names, log_level="warning",
