@@ -152,12 +152,23 @@ def test_training_lowers_the_loss_and_keeps_the_best_checkpoint(task, tiny_model
     assert json.loads((out / "training_result.json").read_text())["train"]["steps"] == 12
 
 
-def test_saved_classifier_runs_with_nlptasks_run(tiny_models, tmp_path, cli):
+def test_saved_classifier_runs_with_nlptasks_run(tiny_models, tmp_path, cli, capsys):
     result = _train("sentiment", tiny_models, tmp_path, max_steps=2)
+    log = capsys.readouterr().err  # no terminal: one plain line per logging step instead of a bar
+    assert "step 1/2 (epoch" in log and "step 2/2 (epoch" in log and "s/step" in log, log
     assert result["labels"] == ["NEGATIVE", "POSITIVE"]
     proc = cli("run", "sentiment", "--model", tmp_path / "out", input="a dog likes the house.\n")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\t")[0] in ("NEGATIVE", "POSITIVE")
+
+
+def test_step_line_reports_speed_and_time_left():
+    from nlptasks.training.callbacks import step_line
+
+    assert step_line(50, 650, 0.17, 3.2101, 9.1e-05, 100.0, 50) == \
+        "step 50/650 (epoch 0.17): loss 3.21, lr 9.1e-05, 2.00 s/step, 20 min left"
+    assert step_line(9, 10, 1.0, 0.5, None, 9.0, 9).endswith("1.00 s/step, 1 s left")
+    assert step_line(1, 10, 0.1, 0.5, None, 0.0, 0) == "step 1/10 (epoch 0.10): loss 0.5"
 
 
 def test_new_head_from_base_model_and_model_card(tmp_path):

@@ -1,4 +1,5 @@
-"""Trainer callbacks: a progress bar and metric lines on stderr, and a test-only stop hook.
+"""Trainer callbacks: a progress bar (or, when stderr is not a terminal, one line per ``--logging-steps``
+with the loss, seconds per step and time left) and metric lines on stderr, and a test-only stop hook.
 
 ``NLPTASKS_TEST_STOP_AT_STEP=K`` (tests only) ends the process abruptly (``os._exit``, like a kill)
 right after the first checkpoint saved at or after step K, so a test can check that ``--resume``
@@ -9,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import time
 
 from transformers import TrainerCallback
 
@@ -22,6 +24,18 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def step_line(step: int, max_steps: int, epoch: float, loss: float, lr: float | None, elapsed: float,
+              done: int) -> str:
+    """``step 50/602 (epoch 0.17): loss 3.21, lr 9.1e-05, 2.10 s/step, 19 min left``."""
+    lr_part = f", lr {lr:.2g}" if lr is not None else ""
+    line = f"step {step}/{max_steps} (epoch {epoch:.2f}): loss {loss:.4g}{lr_part}"
+    if done > 0 and elapsed > 0:
+        per = elapsed / done
+        left = per * max(max_steps - step, 0)
+        line += f", {per:.2f} s/step, {left / 60:.0f} min left" if left >= 60 else f", {per:.2f} s/step, {left:.0f} s left"
+    return line
+
+
 class ProgressAndMetrics(TrainerCallback):
     """Training progress bar (when stderr is a terminal) and one line per evaluation, on the main process."""
 
@@ -32,13 +46,17 @@ class ProgressAndMetrics(TrainerCallback):
         self.last_loss = None
         self.best = None
         self.final = False  # set before the closing evaluation of the best model
+        self.lines = False  # plain step lines instead of a bar (stderr piped to a log file)
+        self.t0 = self.step0 = None
 
     def on_train_begin(self, args, state, control, **kw):
         if state.is_world_process_zero:
-            from ..progress import progress
+            from ..progress import progress, progress_enabled
 
             self.bar = progress(total=state.max_steps, desc="training", unit="step")
             self.bar.update(state.global_step)
+            self.lines = not progress_enabled()
+            self.t0, self.step0 = time.perf_counter(), state.global_step
 
     def on_step_end(self, args, state, control, **kw):
         if self.bar is not None:
@@ -49,6 +67,10 @@ class ProgressAndMetrics(TrainerCallback):
             self.last_loss = logs["loss"]
             if self.bar is not None:
                 self.bar.set_postfix(loss=f"{logs['loss']:.4g}", refresh=False)
+            if self.lines and self.t0 is not None:
+                print(step_line(state.global_step, state.max_steps, state.epoch or 0.0, logs["loss"],
+                                logs.get("learning_rate"), time.perf_counter() - self.t0,
+                                state.global_step - self.step0), file=sys.stderr, flush=True)
 
     def on_evaluate(self, args, state, control, metrics=None, **kw):
         if not state.is_world_process_zero or not any(k.startswith("eval_") for k in metrics or {}):
