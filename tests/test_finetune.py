@@ -298,8 +298,11 @@ def test_resume_after_kill_reaches_the_same_weights(tiny_models, tmp_path, cli):
     assert json.loads(r.stdout)["train"]["steps"] == 6
 
 
-def test_group_by_length_batches_similar_lengths(tiny_models, tmp_path, monkeypatch):
-    """--group-by-length hands Trainer the length-grouped sampler; a run with it trains and records it."""
+@pytest.mark.parametrize("task", ["qa", "translate"])
+def test_group_by_length_trains_grouped_but_evaluates_in_order(task, tiny_models, tmp_path, monkeypatch):
+    """--group-by-length hands Trainer the length-grouped sampler for training, while evaluation still
+    reads the validation features in order (transformers would group those too, and QA answers decoded
+    from reordered predictions would be scored against the wrong examples)."""
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
     from nlptasks.training import trainer as tr
@@ -308,16 +311,30 @@ def test_group_by_length_batches_similar_lengths(tiny_models, tmp_path, monkeypa
     real = tr._trainer_classes
 
     def spy():
-        classes = real()
+        def wrap(cls):
+            class Spy(cls):
+                def _get_train_sampler(self, *a, **k):
+                    seen["train"] = super()._get_train_sampler(*a, **k)
+                    return seen["train"]
 
-        class Spy(classes[0]):
-            def _get_train_sampler(self, *a, **k):
-                seen["sampler"] = super()._get_train_sampler(*a, **k)
-                return seen["sampler"]
-
-        return (Spy, *classes[1:])
+                def _get_eval_sampler(self, eval_dataset):
+                    seen["eval"] = list(super()._get_eval_sampler(eval_dataset))
+                    seen["n_eval"] = len(eval_dataset)
+                    return super()._get_eval_sampler(eval_dataset)
+            return Spy
+        return tuple(wrap(c) for c in real())
 
     monkeypatch.setattr(tr, "_trainer_classes", spy)
-    result = _train("sentiment", tiny_models, tmp_path, max_steps=2, group_by_length=True)
-    assert isinstance(seen["sampler"], LengthGroupedSampler)
+    rows = ROWS[task](4 if task == "qa" else 8)
+    if task == "qa":  # questions of clearly different lengths
+        for i, r in enumerate(rows):
+            r["question"] = r["question"] + " really" * (3 * i)
+    data = write_jsonl(tmp_path / "d.jsonl", rows)
+    from nlptasks.training import finetune
+
+    result = finetune(task, str(tiny_models[MODEL[task]]), data, data, str(tmp_path / "out"), max_steps=2,
+                      batch_size=2, eval_batch_size=8, lr=1e-3, logging_steps=1, max_length=64, stride=16,
+                      max_new_tokens=4, group_by_length=True)
+    assert isinstance(seen["train"], LengthGroupedSampler)
+    assert seen["eval"] == list(range(seen["n_eval"]))
     assert result["settings"]["group_by_length"] is True

@@ -35,7 +35,10 @@ HEAD = {"classification": "ForSequenceClassification", "qa": "ForQuestionAnsweri
 def _distill_trainer_cls():
     import torch
     import torch.nn.functional as F
-    from transformers import Trainer
+
+    from .trainer import _trainer_classes
+
+    Trainer = _trainer_classes()[0]  # evaluates in dataset order
 
     class DistillationTrainer(Trainer):
         """Trainer whose loss mixes the hard-label loss with the KL divergence to the teacher's logits."""

@@ -89,7 +89,27 @@ def training_args(task: TrainTask, s: FinetuneSettings, out: Path, prepared: Pre
 
 
 def _trainer_classes():
-    from transformers import Seq2SeqTrainer, Trainer
+    """(Trainer, Seq2SeqTrainer, ChatTrainer), each evaluating in dataset order.
+
+    transformers applies ``train_sampling_strategy="group_by_length"`` to the evaluation sampler too, which
+    reorders the predictions; metrics that map predictions back to their examples (QA windows -> answers)
+    then score garbage. Evaluation here always reads the dataset in order (sharded in order across
+    processes by accelerate)."""
+    from torch.utils.data import SequentialSampler
+    from transformers import Seq2SeqTrainer as HFSeq2SeqTrainer
+    from transformers import Trainer as HFTrainer
+
+    class OrderedEval:
+        def _get_eval_sampler(self, eval_dataset):
+            if eval_dataset is None or not hasattr(eval_dataset, "__len__"):
+                return None
+            return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
+
+    class Trainer(OrderedEval, HFTrainer):
+        pass
+
+    class Seq2SeqTrainer(OrderedEval, HFSeq2SeqTrainer):
+        pass
 
     class ChatTrainer(Trainer):
         """A Trainer whose evaluation adds the generation metric (greedy responses to the prompts)."""
