@@ -27,7 +27,11 @@ def run_cli(*args: str) -> tuple[dict, float]:
     if proc.returncode != 0:
         sys.exit(f"command failed ({proc.returncode}): nlptasks {' '.join(args)}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = proc.stdout.strip()
+    try:
+        result = json.loads(out.splitlines()[-1])  # `finetune`/`distill`: one JSON line last
+    except json.JSONDecodeError:
+        result = json.loads(out)  # `eval --json`: one indented record
     result["cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return result, wall
 

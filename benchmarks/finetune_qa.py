@@ -2,8 +2,10 @@
 
     python benchmarks/finetune_qa.py [--limit-train 2000] [--limit-validation 300] [--epochs 1]
 
-Runs the real `nlptasks finetune qa` CLI (windows of --max-length tokens, --stride overlap) and reports
-validation exact match / F1 (SQuAD v1.1 rules, nlptasks.metrics), wall time and CPU time. State the
+Runs the real `nlptasks finetune qa` CLI (windows of --max-length tokens, --stride overlap), then scores
+the saved model a second, independent way: `nlptasks eval squad_local --model OUTPUT` (the inference
+path users run: its own windows of 384 tokens, stride 128, n-best span search). Reports both exact match /
+F1 (SQuAD v1.1 rules, nlptasks.metrics) with the eval's 95% intervals, wall time and CPU time. State the
 subset (the --limit-* values) with any figure.
 """
 from __future__ import annotations
@@ -38,11 +40,27 @@ def main() -> None:
             args += [flag, value]
     print("command: python -m nlptasks " + " ".join(args), flush=True)
     result, wall = run_cli(*args)
-    report = {"validation": result.get("metrics"), "train_wall_s": round(wall, 1),
+    ev_args = ["eval", "squad_local", "--model", a.output, "--no-store", "--json"]
+    if a.limit_validation:
+        ev_args += ["--limit", a.limit_validation]
+    print("command: python -m nlptasks " + " ".join(ev_args), flush=True)
+    record, ev_wall = run_cli(*ev_args)
+    report = {"validation_during_training": result.get("metrics"),
+              "validation_nlptasks_eval": record.get("metrics"), "eval_wall_s": round(ev_wall, 1),
+              "train_wall_s": round(wall, 1),
               "train_cpu_s": round(result["cpu_s"], 1), "load_average_1_5_15": os.getloadavg(),
               "subset": {"train": a.limit_train or "all 8619", "validation": a.limit_validation or "all 1039"},
               "training_cost": result.get("cost")}
     print(json.dumps(report, indent=2))
+    m = record["metrics"]
+    print(f"nlptasks eval: EM {m['exact_match']['score']:.1f} {fmt_ci(m['exact_match'])}, "
+          f"F1 {m['f1']['score']:.1f} {fmt_ci(m['f1'])} on {record.get('n', '?')} questions; "
+          f"training {wall / 60:.1f} min wall, {result['cpu_s'] / 60:.1f} min CPU")
+
+
+def fmt_ci(metric: dict) -> str:
+    lo, hi = metric.get("ci") or (float("nan"), float("nan"))
+    return f"[{lo:.1f}-{hi:.1f}]"
 
 
 if __name__ == "__main__":
