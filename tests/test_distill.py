@@ -112,3 +112,12 @@ def test_distill_needs_one_student(tiny_models, tmp_path, cli):
     with pytest.raises(InputError, match="tokenizer differs from the teacher's"):
         distill("sentiment", str(tiny_models["bert-cls"]), data, None, str(tmp_path / "o"),
                 student=str(tiny_models["t5"]))
+
+
+def test_stdout_summary_carries_the_distillation_ratios():
+    """`nlptasks distill` prints the quality kept and the speed-up; `finetune` summaries have neither."""
+    from nlptasks.training.trainer import dumps
+
+    out = json.loads(dumps({"kind": "distill", "quality_kept": 0.97, "speedup": 2.0, "cost": {"wall_time_s": 1}}))
+    assert out["quality_kept"] == 0.97 and out["speedup"] == 2.0 and out["cost"]["wall_time_s"] == 1
+    assert "speedup" not in json.loads(dumps({"kind": "finetune"}))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 
 def register(sub) -> None:
@@ -29,25 +28,18 @@ def register(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import sys
-
     from ..training.launch import launch, wants_launch
     from ..training.tasks import get_task
-    from .cmd_finetune import _is_main, settings_from_args
+    from .cmd_finetune import print_result, settings_from_args
 
     task = get_task(args.task)
     if wants_launch(args):
         return launch(args, args._parser, "distill")
     from ..training.distill import distill
-    from ..training.trainer import dumps
 
-    result = distill(task.name, args.teacher, args.train, args.validation, args.output, student=args.student,
-                     student_layers=args.student_layers, temperature=args.temperature, alpha=args.alpha,
-                     **settings_from_args(args))
-    if result.get("world_size", 1) == 1 or _is_main():
-        out = json.loads(dumps(result))
-        out.update({k: result.get(k) for k in ("quality_kept", "speedup")})
-        sys.stdout.write(json.dumps(out, default=str) + "\n")
+    print_result(distill(task.name, args.teacher, args.train, args.validation, args.output, student=args.student,
+                         student_layers=args.student_layers, temperature=args.temperature, alpha=args.alpha,
+                         **settings_from_args(args)))
     return 0
 
 

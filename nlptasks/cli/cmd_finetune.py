@@ -112,8 +112,6 @@ def register(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import sys
-
     from ..errors import InputError
     from ..training.launch import launch, wants_launch
     from ..training.tasks import get_task
@@ -124,16 +122,19 @@ def main(args: argparse.Namespace) -> int:
     model = args.model or DEFAULT_MODEL.get(task.name)
     if not model:
         raise InputError(f"finetune {task.name}: pass --model (a seq2seq or causal LM hub id or local dir)")
-    from ..training.trainer import dumps, finetune
+    from ..training.trainer import finetune
 
-    result = finetune(task.name, model, args.train, args.validation, args.output, **settings_from_args(args))
-    if result.get("world_size", 1) == 1 or _is_main():
-        sys.stdout.write(dumps(result) + "\n")
-        sys.stdout.flush()
+    print_result(finetune(task.name, model, args.train, args.validation, args.output, **settings_from_args(args)))
     return 0
 
 
-def _is_main() -> bool:
+def print_result(result: dict) -> None:
+    """The run's JSON summary on stdout, written once: by the main process of a multi-process run."""
     import os
+    import sys
 
-    return os.environ.get("RANK", "0") == "0"
+    from ..training.trainer import dumps
+
+    if result.get("world_size", 1) == 1 or os.environ.get("RANK", "0") == "0":
+        sys.stdout.write(dumps(result) + "\n")
+        sys.stdout.flush()

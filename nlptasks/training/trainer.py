@@ -374,6 +374,7 @@ def dumps(result: dict) -> str:
     """A compact JSON summary of a result for stdout."""
     keep = {k: result.get(k) for k in ("kind", "task", "output", "base_model", "metrics", "best_checkpoint",
                                         "train", "comparison")}
+    keep.update({k: result[k] for k in ("quality_kept", "speedup") if k in result})  # distillation
     keep["cost"] = {k: (result.get("cost") or {}).get(k) for k in ("wall_time_s", "energy_kwh", "co2e_g",
                                                                    "energy_is_estimate")}
     return json.dumps(keep, default=str)
