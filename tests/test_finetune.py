@@ -338,3 +338,19 @@ def test_group_by_length_trains_grouped_but_evaluates_in_order(task, tiny_models
     assert isinstance(seen["train"], LengthGroupedSampler)
     assert seen["eval"] == list(range(seen["n_eval"]))
     assert result["settings"]["group_by_length"] is True
+
+
+def test_every_setting_has_a_cli_flag():
+    """A FinetuneSettings field without a `nlptasks finetune` flag could not be set from the CLI."""
+    import argparse
+
+    from nlptasks.cli.cmd_finetune import register, settings_from_args
+    from nlptasks.training.settings import FinetuneSettings
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["finetune", "qa", "--train", "t.jsonl", "-o", "out", "--group-by-length",
+                              "--stride", "32"])
+    got = settings_from_args(args)
+    assert set(got) == FinetuneSettings.names() - {"task", "model", "train", "validation", "output", "extra"}
+    assert got["group_by_length"] is True and got["stride"] == 32

@@ -86,16 +86,12 @@ def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) ->
     x.add_argument("--new-head", action="store_true", help="sentiment: replace the model's classification head")
 
 
-SETTING_DESTS = ("epochs", "max_steps", "batch_size", "eval_batch_size", "grad_accum", "lr", "weight_decay",
-                 "scheduler", "warmup", "precision", "gradient_checkpointing", "freeze_base", "lora", "lora_r",
-                 "lora_alpha", "lora_dropout", "lora_targets", "seed", "group_by_length", "device", "eval_steps", "save_steps",
-                 "save_total_limit", "early_stopping", "metric", "max_new_tokens", "logging_steps", "max_length",
-                 "max_target_length", "stride", "prefix", "source_lang", "target_lang", "labels", "new_head",
-                 "limit_train", "limit_validation", "resume", "overwrite")
-
-
 def settings_from_args(args: argparse.Namespace) -> dict:
-    return {k: getattr(args, k) for k in SETTING_DESTS if hasattr(args, k)}
+    """The FinetuneSettings keywords the parser filled (task, model, data and output are passed apart)."""
+    from ..training.settings import FinetuneSettings
+
+    apart = {"task", "model", "train", "validation", "output", "extra"}
+    return {k: getattr(args, k) for k in sorted(FinetuneSettings.names() - apart) if hasattr(args, k)}
 
 
 def register(sub) -> None:

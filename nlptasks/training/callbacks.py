@@ -32,7 +32,8 @@ def step_line(step: int, max_steps: int, epoch: float, loss: float, lr: float | 
     if done > 0 and elapsed > 0:
         per = elapsed / done
         left = per * max(max_steps - step, 0)
-        line += f", {per:.2f} s/step, {left / 60:.0f} min left" if left >= 60 else f", {per:.2f} s/step, {left:.0f} s left"
+        left_part = f"{left / 60:.0f} min" if left >= 60 else f"{left:.0f} s"
+        line += f", {per:.2f} s/step, {left_part} left"
     return line
 
 
