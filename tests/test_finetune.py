@@ -25,8 +25,10 @@ def test_classification_labels_by_name_and_id(tiny_models):
             {"text": "c", "label": "NEGATIVE", "__row__": 3}]
     feats = preprocess.classification(rows, tok, {"NEGATIVE": 0, "POSITIVE": 1}, max_length=16)
     assert [f["labels"] for f in feats] == [1, 0, 0]
-    assert preprocess.infer_labels({"t": [{"label": 1}, {"label": 0}]}, None, "sentiment") == ["negative", "positive"]
-    assert preprocess.infer_labels({"t": [{"label": "b"}, {"label": "a"}]}, None, "sentiment") == ["a", "b"]
+    binary = ("negative", "positive")  # sentiment's names for ids 0/1
+    assert preprocess.infer_labels({"t": [{"label": 1}, {"label": 0}]}, None, binary) == ["negative", "positive"]
+    assert preprocess.infer_labels({"t": [{"label": 1}, {"label": 0}]}, None) == ["LABEL_0", "LABEL_1"]
+    assert preprocess.infer_labels({"t": [{"label": "b"}, {"label": "a"}]}, None, binary) == ["a", "b"]
 
 
 def test_classification_bad_labels_list_rows(tiny_models):
@@ -83,18 +85,20 @@ def test_seq2seq_targets_and_t5_prefix(tiny_models):
     tok = _tok(tiny_models["t5"])
     from transformers import AutoConfig
 
+    from nlptasks.training.spec import training_spec
+
     cfg = AutoConfig.from_pretrained(tiny_models["t5"])
-    assert preprocess.seq2seq_prefix(cfg, "summarize", None, None, None) == "summarize: "
-    assert preprocess.seq2seq_prefix(cfg, "translate", "en", "de", None) == "translate English to German: "
+    assert training_spec("summarize").prefix(cfg, None, None, None) == "summarize: "
+    assert training_spec("translate").prefix(cfg, "en", "de", None) == "translate English to German: "
     rows = [dict(r, __row__=i) for i, r in enumerate(ROWS["translate"](2), 1)]
     src, tgt = preprocess.translation_langs(rows, None, None)
     assert (src, tgt) == ("en", "de")
-    xs, ys = preprocess.seq2seq_pairs(rows, "translate", "--train", src, tgt)
+    xs, ys = preprocess.translation_pairs(rows, "--train", src, tgt)
     feats = preprocess.seq2seq(xs, ys, tok, prefix="p: ", max_source=64, max_target=64)
     assert tok.decode(feats[0]["labels"], skip_special_tokens=True) == ys[0]
     assert tok.decode(feats[0]["input_ids"], skip_special_tokens=True).startswith("p: ")
     with pytest.raises(InputError, match="lacks 'en' or 'fr'"):
-        preprocess.seq2seq_pairs(rows, "translate", "--train", "en", "fr")
+        preprocess.translation_pairs(rows, "--train", "en", "fr")
 
 
 def test_chat_masks_the_history(tiny_models):
@@ -127,7 +131,7 @@ def _train(task, tiny_models, tmp_path, validate=True, **kw):
                     **settings)
 
 
-KEYS = {"sentiment": "accuracy", "qa": "f1", "summarize": "rougeL", "translate": "bleu", "chat": "unigram_f1"}
+KEYS = {"sentiment": "accuracy", "qa": "f1", "summarize": "rougeLsum", "translate": "bleu", "chat": "unigram_f1"}
 
 
 @pytest.mark.parametrize("task", ["sentiment", "qa", "summarize", "translate", "chat"])

@@ -29,10 +29,10 @@ def register(sub) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..training.launch import launch, wants_launch
-    from ..training.tasks import get_task
+    from ..training.spec import training_spec
     from .cmd_finetune import print_result, settings_from_args
 
-    task = get_task(args.task)
+    task = training_spec(args.task)
     if wants_launch(args):
         return launch(args, args._parser, "distill")
     from ..training.distill import distill

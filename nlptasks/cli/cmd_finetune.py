@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-TASK_CHOICES = ("sentiment", "qa", "summarize", "translate", "chat")
-DEFAULT_MODEL = {"sentiment": "minilm", "qa": "minilm"}
-
 
 def _csv(value: str) -> list[str]:
     items = [v.strip() for v in value.split(",") if v.strip()]
@@ -17,7 +14,7 @@ def _csv(value: str) -> list[str]:
 def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) -> None:
     from .common import positive_int
 
-    p.add_argument("task", metavar="TASK", help=f"one of {', '.join(TASK_CHOICES)} (or an alias)")
+    p.add_argument("task", metavar="TASK", help="a task name or alias (`nlptasks tasks` lists them)")
     d = p.add_argument_group("data and output")
     if with_model:
         d.add_argument("--model", "-m", default=None,
@@ -110,12 +107,12 @@ def register(sub) -> None:
 def main(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..training.launch import launch, wants_launch
-    from ..training.tasks import get_task
+    from ..training.spec import training_spec
 
-    task = get_task(args.task)
+    task = training_spec(args.task)
     if wants_launch(args):
         return launch(args, args._parser, "finetune")
-    model = args.model or DEFAULT_MODEL.get(task.name)
+    model = args.model or task.default_base_model
     if not model:
         raise InputError(f"finetune {task.name}: pass --model (a seq2seq or causal LM hub id or local dir)")
     from ..training.trainer import finetune

@@ -132,6 +132,14 @@ class Task:
         """One output as plain text (for ``--format text``)."""
         return str(output[self.output_fields[0]])
 
+    # -- training --------------------------------------------------------------------------------------
+    @classmethod
+    def training_spec(cls):
+        """What fine-tuning needs from this task (a ``nlptasks.training.spec.TrainingSpec``, usually one
+        of the families in ``nlptasks.training.families`` given this task's fields), or ``None`` when
+        the task cannot be fine-tuned. Imported lazily: defining a task does not import torch."""
+        return None
+
     # -- description --------------------------------------------------------------------------------
     @classmethod
     def info(cls) -> dict:

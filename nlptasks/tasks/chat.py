@@ -136,23 +136,33 @@ class ChatTask(Task):
         return [{"role": r, "content": t} for r, t in zip(self.roles(len(turns)), turns)]
 
     def _render(self, messages: list[dict], generation_prompt: bool) -> str:
-        tok = self._lm.tokenizer
+        return self.render_template(self._lm.tokenizer, messages, generation_prompt, self.model_name)
+
+    @classmethod
+    def render_template(cls, tok, messages: list[dict], generation_prompt: bool, model_name: str = "model") -> str:
+        """``messages`` through the tokenizer's chat template, as text."""
         try:
             return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
         except Exception as exc:  # jinja2 errors raised by the template itself (e.g. role order rules)
-            if messages and messages[0]["role"] == "assistant":
-                return self._render(messages[1:], generation_prompt)  # templates that must start with the user
-            raise NlpTasksError(f"model {self.model_name!r}: its chat template failed: "
+            if messages and messages[0]["role"] == "assistant":  # templates that must start with the user
+                return cls.render_template(tok, messages[1:], generation_prompt, model_name)
+            raise NlpTasksError(f"model {model_name!r}: its chat template failed: "
                                 f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
                                 ) from exc
 
     def encode(self, turns: list[str]) -> list[int]:
         """Prompt token ids for a conversation, as fed to the model (no budget applied)."""
-        tok = self._lm.tokenizer
-        if self.template:
-            return tok(self._render(self._messages(turns), True), add_special_tokens=False)["input_ids"]
-        if self.seq2seq:  # BlenderBot: user turns start with a space, turns joined by two spaces
-            text = "  ".join((" " + t) if r == "user" else t for r, t in zip(self.roles(len(turns)), turns))
+        return self.prompt_ids(self._lm.tokenizer, turns, seq2seq=self.seq2seq, model_name=self.model_name)
+
+    @classmethod
+    def prompt_ids(cls, tok, turns: list[str], *, seq2seq: bool = False, model_name: str = "model") -> list[int]:
+        """Prompt token ids for a conversation with tokenizer ``tok``: the one function that builds
+        prompts, for ``run``/``eval`` and for fine-tuning (``training.families.CausalChat``)."""
+        if getattr(tok, "chat_template", None):
+            messages = [{"role": r, "content": t} for r, t in zip(cls.roles(len(turns)), turns)]
+            return tok(cls.render_template(tok, messages, True, model_name), add_special_tokens=False)["input_ids"]
+        if seq2seq:  # BlenderBot: user turns start with a space, turns joined by two spaces
+            text = "  ".join((" " + t) if r == "user" else t for r, t in zip(cls.roles(len(turns)), turns))
             return tok(text)["input_ids"]
         ids: list[int] = []
         for t in turns:
@@ -216,16 +226,28 @@ class ChatTask(Task):
     # -- scoring ------------------------------------------------------------------------------------------
     def _target_ids(self, turns: list[str], reference: str) -> list[int]:
         """The reference response as the model would emit it after ``turns`` (end-of-turn token included)."""
-        tok = self._lm.tokenizer
-        if self.seq2seq:
+        return self.target_ids(self._lm.tokenizer, turns, reference, seq2seq=self.seq2seq, model_name=self.model_name)
+
+    @classmethod
+    def target_ids(cls, tok, turns: list[str], reference: str, *, seq2seq: bool = False,
+                   model_name: str = "model") -> list[int]:
+        """The ids of ``reference`` as the model would emit it after the prompt of ``turns`` (scoring and
+        fine-tuning targets)."""
+        if seq2seq:
             return tok(text_target=reference)["input_ids"]
-        if self.template:
-            msgs = self._messages(turns)
-            prompt = self._render(msgs, True)
-            full = self._render(msgs + [{"role": "assistant", "content": reference}], False)
+        if getattr(tok, "chat_template", None):
+            msgs = [{"role": r, "content": t} for r, t in zip(cls.roles(len(turns)), turns)]
+            prompt = cls.render_template(tok, msgs, True, model_name)
+            full = cls.render_template(tok, msgs + [{"role": "assistant", "content": reference}], False, model_name)
             if full.startswith(prompt) and len(full) > len(prompt):
                 return tok(full[len(prompt):], add_special_tokens=False)["input_ids"]
         return tok(reference, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+
+    @classmethod
+    def training_spec(cls):
+        from ..training.families import CausalChat
+
+        return CausalChat(cls)
 
     def reference_nll(self, records: list[dict], references: list[str]) -> list[dict]:
         """Teacher-forced negative log-likelihood (sum over the response tokens, in nats) of each gold

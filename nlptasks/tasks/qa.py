@@ -56,6 +56,12 @@ class QATask(Task):
     metrics = ("squad",)
     primary_metric = "f1"
 
+    @classmethod
+    def training_spec(cls):
+        from ..training.families import SpanQA
+
+        return SpanQA(cls, max_answer_length=next(o.default for o in cls.options if o.dest == "max_answer_length"))
+
     INPUT_OPTIONS = ("question", "context_file")
 
     def __init__(self, model: str | None = None, **kwargs):

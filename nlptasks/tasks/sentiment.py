@@ -38,6 +38,13 @@ class SentimentTask(Task):
     metrics = ("accuracy", "f1", "mcc")
     primary_metric = "accuracy"
 
+    @classmethod
+    def training_spec(cls):
+        from ..training.families import SequenceClassification
+
+        return SequenceClassification(cls, text_field="text", label_field="label",
+                                      binary_names=("negative", "positive"))
+
     def _load(self) -> None:
         name = self.model_name.lower()
         if name == "majority":

@@ -52,6 +52,13 @@ class SummarizeTask(Task):
     metrics = ("rouge",)
     primary_metric = "rougeLsum"
 
+    @classmethod
+    def training_spec(cls):
+        from ..training.families import Seq2Seq
+
+        return Seq2Seq(cls, source_field="document", target_field="summary", prefix_key="summarization",
+                       pipeline_tag="summarization")
+
     GEN_KEYS = ("max_new_tokens", "min_new_tokens", "num_beams", "no_repeat_ngram_size", "length_penalty")
 
     def _load(self) -> None:

@@ -63,6 +63,12 @@ class TranslateTask(Task):
     metrics = ("bleu", "chrf", "ter")
     primary_metric = "bleu"
 
+    @classmethod
+    def training_spec(cls):
+        from ..training.families import Translation
+
+        return Translation(cls)
+
     def __init__(self, model: str | None = None, **kwargs):
         super().__init__(model, **kwargs)
         src, tgt = self.settings["source_lang"], self.settings["target_lang"]

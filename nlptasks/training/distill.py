@@ -25,11 +25,9 @@ from ..errors import InputError
 from . import outputs
 from .models import has_head, load_config, load_model, load_tokenizer, model_path, truncate_layers
 from .settings import FinetuneSettings
-from .tasks import get_task
+from .spec import training_spec
 
 log = logging.getLogger("nlptasks")
-
-HEAD = {"classification": "ForSequenceClassification", "qa": "ForQuestionAnswering"}
 
 
 def _distill_trainer_cls():
@@ -81,8 +79,8 @@ def _distill_trainer_cls():
 def _load_teacher(task, ref: str):
     path = model_path(ref)
     config = load_config(path)
-    if task.kind in HEAD and not has_head(config, HEAD[task.kind]):
-        raise InputError(f"--teacher {ref}: not a trained {task.name} model (no {HEAD[task.kind][3:]} head); "
+    if task.head_suffix and not has_head(config, task.head_suffix):
+        raise InputError(f"--teacher {ref}: not a trained {task.name} model (no {task.head_suffix[3:]} head); "
                          f"fine-tune it first with `nlptasks finetune {task.name}`")
     return load_model(path, task.auto_class), load_tokenizer(path), path
 
@@ -103,14 +101,10 @@ def _student(task, s: FinetuneSettings, teacher, t_tok, student: str | None, stu
         return model, t_tok, f"{s.model} (first {student_layers} layers)"
     path = model_path(student)
     tok = load_tokenizer(path)
-    if task.kind in HEAD and not _same_vocab(tok, t_tok):
+    if task.logit_keys and not _same_vocab(tok, t_tok):
         raise InputError(f"--student {student}: its tokenizer differs from the teacher's; logit distillation "
                          f"needs the same vocabulary (or use --student-layers)")
-    kwargs = {}
-    if task.kind == "classification":
-        cfg = teacher.config
-        kwargs = dict(num_labels=cfg.num_labels, id2label=dict(cfg.id2label), label2id=dict(cfg.label2id),
-                      ignore_mismatched_sizes=True)
+    kwargs = task.student_kwargs(teacher)
     import transformers
 
     transformers.set_seed(s.seed)
@@ -209,50 +203,9 @@ def teacher_outputs(task, s: FinetuneSettings, teacher, t_tok, records: list[dic
 def _generate(task, s: FinetuneSettings, teacher, tok, records: list[dict]) -> list[str]:
     import torch
 
-    from ..progress import progress
-    from . import preprocess
-    from .trainer import generate_responses
-
     dev = torch.device("cuda" if torch.cuda.is_available() and s.device != "cpu" else "cpu")
     teacher.to(dev).eval()
-    bs = s.eval_batch_size or s.batch_size
-    max_new = s.max_target_length or 128
-    if task.kind == "causal":
-        if tok.pad_token_id is None:
-            tok.pad_token = tok.eos_token
-        prompts = [preprocess.chat_prompt_ids(tok, r["history"])[-(s.max_length or 512) + max_new:] for r in records]
-        return generate_responses(teacher, tok, prompts, max_new, bs)
-    src, tgt = (preprocess.translation_langs(records, s.source_lang, s.target_lang)
-                if task.name == "translate" else (None, None))
-    prefix = preprocess.seq2seq_prefix(teacher.config, task.name, src, tgt, s.prefix)
-    sources, _ = preprocess.seq2seq_pairs(records, task.name, "--train", src, tgt)
-    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
-    out: dict[int, str] = {}
-    bar = progress(total=len(order), desc="teacher outputs", unit="ex")
-    with torch.no_grad():
-        for b in range(0, len(order), bs):
-            idx = order[b:b + bs]
-            enc = tok([prefix + sources[i] for i in idx], padding=True, truncation=True,
-                      max_length=s.max_length or 512, return_tensors="pt").to(dev)
-            gen = teacher.generate(**enc, max_new_tokens=max_new, do_sample=False, num_beams=1)
-            for i, text in zip(idx, tok.batch_decode(gen, skip_special_tokens=True)):
-                out[i] = text.strip()
-            bar.update(len(idx))
-    bar.close()
-    return [out[i] for i in range(len(sources))]
-
-
-def _with_targets(task, records: list[dict], outs: list[str], s: FinetuneSettings) -> list[dict]:
-    from . import preprocess
-
-    new = []
-    if task.name == "translate" and all("translation" in r for r in records):
-        src, tgt = preprocess.translation_langs(records, s.source_lang, s.target_lang)
-        for r, o in zip(records, outs):
-            new.append({**r, "translation": {**r["translation"], tgt: o}})
-        return new
-    field = {"summarize": "summary", "translate": "target", "chat": "response"}[task.name]
-    return [{**r, field: o} for r, o in zip(records, outs)]
+    return task.teacher_outputs(s, teacher, tok, records)
 
 
 # -- entry point -------------------------------------------------------------------------------------
@@ -266,7 +219,7 @@ def distill(task: str, teacher: str, train: str, validation: str | None = None, 
     """
     from .trainer import load_data, run
 
-    t = get_task(task)
+    t = training_spec(task)
     if not 0.0 <= alpha <= 1.0:
         raise InputError("--alpha must be between 0 and 1")
     if temperature <= 0:
@@ -279,10 +232,10 @@ def distill(task: str, teacher: str, train: str, validation: str | None = None, 
     t_model, t_tok, t_path = _load_teacher(t, teacher)
     teacher_label = f"teacher {teacher}"
 
-    if t.kind in HEAD:
+    if t.logit_keys:
         model, tok, label = _student(t, s, t_model, t_tok, student, student_layers)
         s.model = student or teacher
-        keys = ("logits",) if t.kind == "classification" else ("start_logits", "end_logits")
+        keys = t.logit_keys
         extra = {"teacher": teacher, "method": f"logit distillation (T={temperature}, alpha={alpha})",
                  "student": label, "temperature": temperature, "alpha": alpha, "student_layers": student_layers}
         s.extra = extra
@@ -306,7 +259,7 @@ def distill(task: str, teacher: str, train: str, validation: str | None = None, 
     state = PartialState(cpu=not (torch.cuda.is_available() and s.device != "cpu"))
     with state.main_process_first():  # the main process generates and caches; the others read the cache
         outs = teacher_outputs(t, s, t_model, t_tok, train_ds.records, cache_dir, key, state.is_main_process)
-    records = _with_targets(t, train_ds.records, outs, s)
+    records = t.with_targets(train_ds.records, outs, s)
     s.model = student
     extra = {"teacher": teacher, "method": "sequence-level distillation (greedy teacher outputs)",
              "student": student, "teacher_cache": str(cache_dir / f"{key}.jsonl")}

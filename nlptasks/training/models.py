@@ -77,7 +77,8 @@ def add_lora(model, kind: str, r: int, alpha: int, dropout: float, targets: list
         from peft import LoraConfig, TaskType, get_peft_model
     except ImportError as exc:
         raise InputError("--lora needs peft: pip install 'nlptasks[lora]'") from exc
-    cfg = LoraConfig(task_type=getattr(TaskType, PEFT_TASK[kind]), r=r, lora_alpha=alpha, lora_dropout=dropout,
+    task_type = PEFT_TASK.get(kind, kind)  # a family name or a peft TaskType name (TrainingSpec.peft_task_type)
+    cfg = LoraConfig(task_type=getattr(TaskType, task_type), r=r, lora_alpha=alpha, lora_dropout=dropout,
                      target_modules=targets or None)
     try:
         return get_peft_model(model, cfg)

@@ -3,18 +3,22 @@
 Every check runs over the whole dataset before training starts and reports *all* offending rows (the
 first few by row number), so a bad file fails in seconds rather than mid-run.
 
+The functions are the shared code of the model families in ``families.py``; field names are the
+family's (defaults: the shared-data schema of the built-in tasks).
+
 * classification: ``{text, label}``; labels are names or ids, mapped onto the model's ``label2id``.
 * qa: ``{question, context, answers: {text: [...], answer_start: [...]}}``; start/end token labels from
   character answers, long contexts split into overlapping windows (``stride``); windows that do not
   contain the answer point at the first token (the "no answer" position).
 * seq2seq: summarize ``{document, summary}``, translate ``{translation: {SRC: ..., TGT: ...}}``;
   targets tokenised with ``text_target``.
-* causal (chat): ``{history: [...], response}``; the prompt (history through the chat template) is
-  masked out of the loss (label -100), only the response and its end token are learned.
+* causal (chat): ``{history: [...], response}``; the prompt is the task's (``ChatTask.prompt_ids``, the
+  one ``nlptasks run chat`` sends) and is masked out of the loss (label -100); only the response (the
+  task's ``target_ids``) and its end token are learned.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import InputError
 
@@ -46,22 +50,24 @@ def _short(v: Any, n: int = 40) -> str:
 
 
 # -- classification ---------------------------------------------------------------------------------
-def infer_labels(splits: dict[str, list[dict]], names: list[str] | None, task: str) -> list[str]:
+def infer_labels(splits: dict[str, list[dict]], names: list[str] | None,
+                 binary_names: tuple[str, str] | None = None, *, label_field: str = "label") -> list[str]:
     """Label names for a new classification head, from ``--labels`` or from the data.
 
-    String labels: sorted distinct values. Integer labels: must be 0..K-1; for binary sentiment they are
-    named ``negative``/``positive`` (the SST-2 convention of the shared data), otherwise ``LABEL_i``.
+    String labels: sorted distinct values. Integer labels: must be 0..K-1; ids 0/1 are named
+    ``binary_names`` when given (sentiment: ``negative``/``positive``, the SST-2 convention of the
+    shared data), otherwise ``LABEL_i``.
     """
     if names:
         return list(names)
-    raw = [r["label"] for recs in splits.values() for r in recs]
+    raw = [r[label_field] for recs in splits.values() for r in recs]
     if all(isinstance(v, str) and not v.strip().lstrip("-").isdigit() for v in raw):
         return sorted(set(raw))
     ints = set()
     bad = []
     for recs in splits.values():
         for r in recs:
-            v = r["label"]
+            v = r[label_field]
             try:
                 ints.add(_as_int(v))
             except ValueError:
@@ -71,8 +77,8 @@ def infer_labels(splits: dict[str, list[dict]], names: list[str] | None, task: s
     negative = sorted(i for i in ints if i < 0)
     if negative:
         raise InputError(f"labels: negative label ids {negative}; ids must be 0..K-1")
-    if task == "sentiment" and ints <= {0, 1}:
-        return ["negative", "positive"]
+    if binary_names and ints <= {0, 1}:
+        return list(binary_names)
     return [f"LABEL_{i}" for i in range(k)]
 
 
@@ -88,13 +94,13 @@ def _as_int(v: Any) -> int:
     raise ValueError
 
 
-def map_labels(records: list[dict], label2id: dict[str, int], name: str) -> list[int]:
+def map_labels(records: list[dict], label2id: dict[str, int], name: str, label_field: str = "label") -> list[int]:
     """Map every record's label (a name, case-insensitive, or an id) onto the model's ids."""
     by_name = {k.lower(): v for k, v in label2id.items()}
     n = len(set(label2id.values()))
     ids, bad = [], []
     for r in records:
-        v = r["label"]
+        v = r[label_field]
         if isinstance(v, str) and v.lower() in by_name:
             ids.append(by_name[v.lower()])
             continue
@@ -114,10 +120,10 @@ def map_labels(records: list[dict], label2id: dict[str, int], name: str) -> list
 
 
 def classification(records: list[dict], tokenizer, label2id: dict[str, int], *, max_length: int,
-                   name: str = "data") -> list[dict]:
-    require_fields(records, ("text", "label"), name)
-    labels = map_labels(records, label2id, name)
-    enc = tokenizer([str(r["text"]) for r in records], truncation=True, max_length=max_length)
+                   name: str = "data", text_field: str = "text", label_field: str = "label") -> list[dict]:
+    require_fields(records, (text_field, label_field), name)
+    labels = map_labels(records, label2id, name, label_field)
+    enc = tokenizer([str(r[text_field]) for r in records], truncation=True, max_length=max_length)
     keys = [k for k in enc.keys() if k in ("input_ids", "attention_mask", "token_type_ids")]
     return [{**{k: enc[k][i] for k in keys}, "labels": labels[i]} for i in range(len(records))]
 
@@ -161,7 +167,7 @@ def qa(records: list[dict], tokenizer, *, max_length: int, stride: int, name: st
     example index and the per-token context offsets (None outside the context) used to decode answers."""
     check_answers(records, name)
     pad_right = tokenizer.padding_side == "right"
-    qs = [str(r["question"]).lstrip() for r in records]
+    qs = [str(r["question"]).strip() for r in records]  # as QATask._encode
     cs = [str(r["context"]) for r in records]
     if max_length <= stride + 16:
         raise InputError(f"--stride {stride} must be well below --max-length {max_length}")
@@ -194,42 +200,36 @@ def qa(records: list[dict], tokenizer, *, max_length: int, stride: int, name: st
                 start_pos, end_pos = s, e
         features.append({**{k: enc[k][i] for k in keys}, "start_positions": start_pos, "end_positions": end_pos})
         if keep_offsets:
-            meta.append({"example": ex, "offsets": [tuple(o) if s == ctx_seq else None
-                                                    for o, s in zip(offsets, seq_ids)]})
+            meta.append({"example": ex, "null": cls, "offsets": [tuple(o) if s == ctx_seq else None
+                                                                  for o, s in zip(offsets, seq_ids)]})
     return features, meta
 
 
-def decode_qa(start_logits, end_logits, meta: list[dict], contexts: list[str], *, n_best: int = 20,
+def decode_qa(start_logits, end_logits, meta: list[dict], contexts: list[str], *,
               max_answer_tokens: int = 30) -> list[str]:
-    """Best answer text per example over all its windows (score = start + end logit)."""
+    """Best answer text per example over all its windows, chosen exactly as ``nlptasks run qa`` does
+    (``qa_postprocess.select_spans``: every window at once, whitespace trimmed)."""
     import numpy as np
 
-    best: dict[int, tuple[float, str]] = {}
+    from ..tasks.qa_postprocess import Window, select_spans
+
+    windows: list[list] = [[] for _ in contexts]
     for f, m in enumerate(meta):
-        sl, el, offs = np.asarray(start_logits[f]), np.asarray(end_logits[f]), m["offsets"]
-        n = min(len(offs), len(sl))
-        starts = np.argsort(sl[:n])[::-1][:n_best]
-        ends = np.argsort(el[:n])[::-1][:n_best]
-        for s in starts:
-            if offs[s] is None:
-                continue
-            for e in ends:
-                if offs[e] is None or e < s or e - s + 1 > max_answer_tokens:
-                    continue
-                score = float(sl[s] + el[e])
-                if m["example"] not in best or score > best[m["example"]][0]:
-                    ctx = contexts[m["example"]]
-                    best[m["example"]] = (score, ctx[offs[s][0]:offs[e][1]])
-    return [best.get(i, (0.0, ""))[1] for i in range(len(contexts))]
+        offs = m["offsets"]
+        n = min(len(offs), len(start_logits[f]))
+        windows[m["example"]].append(Window(np.asarray(start_logits[f])[:n], np.asarray(end_logits[f])[:n],
+                                            offs[:n], m.get("null", 0)))
+    answers = []
+    for ctx, ws in zip(contexts, windows):
+        span = select_spans(ws, max_answer_length=max_answer_tokens, context=ctx)[0] if ws else None
+        answers.append("" if span is None or span.is_null else ctx[span.start:span.end])
+    return answers
 
 
 # -- seq2seq -----------------------------------------------------------------------------------------
-def seq2seq_pairs(records: list[dict], task: str, name: str, source_lang: str | None = None,
-                  target_lang: str | None = None) -> tuple[list[str], list[str]]:
-    """(sources, targets) of a summarize or translate dataset."""
-    if task == "summarize":
-        require_fields(records, ("document", "summary"), name)
-        return [str(r["document"]) for r in records], [str(r["summary"]) for r in records]
+def translation_pairs(records: list[dict], name: str, source_lang: str | None = None,
+                      target_lang: str | None = None) -> tuple[list[str], list[str]]:
+    """(sources, targets) of a translation dataset: ``{translation: {SRC, TGT}}`` or ``{text, target}``."""
     if all("translation" in r for r in records):
         bad = []
         for r in records:
@@ -270,53 +270,54 @@ def seq2seq(sources: list[str], targets: list[str], tokenizer, *, prefix: str, m
     return [{k: enc[k][i] for k in keys} for i in range(len(sources))]
 
 
-def seq2seq_prefix(config, task: str, src: str | None, tgt: str | None, override: str | None) -> str:
-    """The input prefix a T5-style model expects (``task_specific_params``), unless given."""
-    if override is not None:
-        return override
-    params = getattr(config, "task_specific_params", None) or {}
-    key = "summarization" if task == "summarize" else f"translation_{src}_to_{tgt}"
-    return str((params.get(key) or {}).get("prefix", ""))
-
-
 # -- chat (causal LM) --------------------------------------------------------------------------------
+def _chat_task():
+    from ..tasks.chat import ChatTask
+
+    return ChatTask
+
+
 def chat_messages(history: list[str]) -> list[dict]:
     """History turns, oldest first, as alternating roles ending with the user's turn."""
-    n = len(history)
-    return [{"role": "user" if (n - i) % 2 == 1 else "assistant", "content": str(t)}
-            for i, t in enumerate(history)]
+    return [{"role": r, "content": str(t)} for r, t in zip(_chat_task().roles(len(history)), history)]
 
 
 def chat_prompt_ids(tokenizer, history: list[str]) -> list[int]:
-    """Token ids of the prompt for ``history`` (chat template with generation prompt, else plain turns)."""
-    if getattr(tokenizer, "chat_template", None):
-        out = tokenizer.apply_chat_template(chat_messages(history), add_generation_prompt=True, tokenize=True)
-        return list(out["input_ids"] if hasattr(out, "keys") else out)
-    text = "".join(f"{m['role']}: {m['content']}\n" for m in chat_messages(history)) + "assistant:"
-    return tokenizer(text, add_special_tokens=False)["input_ids"]
+    """Token ids of the prompt for ``history``: the chat task's own (``ChatTask.prompt_ids``)."""
+    return _chat_task().prompt_ids(tokenizer, [str(t) for t in history])
 
 
-def check_chat(records: list[dict], name: str) -> None:
-    require_fields(records, ("history", "response"), name)
-    bad = [(r.get("__row__"), "history must be a non-empty list of turns") for r in records
-           if not isinstance(r["history"], list) or not r["history"]]
+def turns(record: dict, field: str = "history") -> list[str]:
+    h = record[field]
+    return [str(t) for t in ([h] if isinstance(h, str) else h)]
+
+
+def check_chat(records: list[dict], name: str, history_field: str = "history",
+               response_field: str = "response") -> None:
+    require_fields(records, (history_field, response_field), name)
+    bad = [(r.get("__row__"), f"{history_field} must be a non-empty list of turns") for r in records
+           if not isinstance(r[history_field], list) or not r[history_field]]
     _fail(name, "are not dialogue examples", bad)
 
 
 def chat(records: list[dict], tokenizer, *, max_length: int, max_response: int, name: str = "data",
-         with_labels: bool = True) -> list[dict]:
-    """Prompt + response + end token; labels = -100 over the prompt. Long histories lose their oldest
-    tokens (the latest turns matter most); long responses are cut to ``max_response`` tokens."""
-    check_chat(records, name)
+         with_labels: bool = True, task=None, history_field: str = "history",
+         response_field: str = "response") -> list[dict]:
+    """Prompt + response + end token; labels = -100 over the prompt. The prompt and the response ids are
+    the task's (``task.prompt_ids``/``task.target_ids``, default the chat task's), so training sees what
+    ``nlptasks run`` sends. Long histories lose their oldest tokens (the latest turns matter most); long
+    responses are cut to ``max_response`` tokens."""
+    task = task or _chat_task()
+    check_chat(records, name, history_field, response_field)
     eos = tokenizer.eos_token_id
     feats = []
     for r in records:
-        prompt = chat_prompt_ids(tokenizer, r["history"])
-        sep = " " if tokenizer.decode(prompt[-1:]).rstrip(" ") == tokenizer.decode(prompt[-1:]) and prompt \
-            and not tokenizer.decode(prompt[-1:]).endswith("\n") else ""
-        resp = tokenizer(sep + str(r["response"]).strip(), add_special_tokens=False)["input_ids"][:max_response]
-        if eos is not None:
-            resp = resp + [eos]
+        history = turns(r, history_field)
+        prompt = task.prompt_ids(tokenizer, history)
+        resp = task.target_ids(tokenizer, history, str(r[response_field]).strip())
+        if eos is not None and resp[-1:] == [eos]:
+            resp = resp[:-1]
+        resp = resp[:max_response] + ([eos] if eos is not None else [])  # the model learns to stop
         room = max_length - len(resp)
         if room < 1:
             raise InputError(f"--max-length {max_length} leaves no room for the prompt")
@@ -327,7 +328,3 @@ def chat(records: list[dict], tokenizer, *, max_length: int, max_response: int, 
             f["labels"] = [IGNORE] * len(prompt) + resp
         feats.append(f)
     return feats
-
-
-PREPROCESSORS: dict[str, Callable] = {"classification": classification, "qa": qa, "seq2seq": seq2seq,
-                                      "causal": chat}

@@ -9,9 +9,6 @@ SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constan
               "inverse_sqrt")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
-# defaults that depend on the task: (max_length, max_target_length)
-LENGTHS = {"classification": (128, 0), "qa": (384, 0), "seq2seq": (512, 128), "causal": (512, 128)}
-
 
 @dataclass
 class FinetuneSettings:
@@ -39,7 +36,7 @@ class FinetuneSettings:
     lora_targets: list[str] | None = None
     seed: int = 0
     group_by_length: bool = False     # batch examples of similar length (less padding, faster)
-    max_length: int | None = None     # input tokens (qa: window length)
+    max_length: int | None = None     # input tokens (qa: window length); default: the task's training spec
     max_target_length: int | None = None
     stride: int = 128                 # qa: overlap between windows
     prefix: str | None = None         # seq2seq input prefix (default: the model's, e.g. T5's)

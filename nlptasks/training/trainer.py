@@ -20,17 +20,14 @@ from . import outputs
 from .callbacks import ProgressAndMetrics, stop_hook
 from .data import load_records
 from .features import Prepared, prepare
-from .models import (add_lora, freeze_base, has_head, load_config, load_model, load_tokenizer, merge_lora,
+from .models import (add_lora, freeze_base, load_config, load_model, load_tokenizer, merge_lora,
                      model_path)
-from .preprocess import infer_labels
 from .settings import FinetuneSettings
-from .tasks import TrainTask, get_task
+from .spec import TrainingSpec, training_spec
 
 log = logging.getLogger("nlptasks")
 
 DEBUG_WEIGHTS_ENV = "NLPTASKS_DEBUG_WEIGHTS_DIR"   # tests: each rank writes a digest of its final weights
-PIPELINE_TAG = {"sentiment": "text-classification", "qa": "question-answering", "summarize": "summarization",
-                "translate": "translation", "chat": "text-generation"}
 
 
 def weights_digest(model) -> str:
@@ -51,7 +48,7 @@ def _precision(s: FinetuneSettings, cuda: bool) -> str:
     return s.precision
 
 
-def training_args(task: TrainTask, s: FinetuneSettings, out: Path, prepared: Prepared, cuda: bool, precision: str):
+def training_args(task: TrainingSpec, s: FinetuneSettings, out: Path, prepared: Prepared, cuda: bool, precision: str):
     from transformers import Seq2SeqTrainingArguments, TrainingArguments
 
     has_eval = prepared.eval is not None
@@ -63,7 +60,7 @@ def training_args(task: TrainTask, s: FinetuneSettings, out: Path, prepared: Pre
         eval_strategy = "no"
         save_steps = s.save_steps or eval_steps
         save_strategy = "steps" if save_steps else "epoch"
-    by_loss = s.metric == "loss" or (task.kind == "causal" and not prepared.gen_prompts)
+    by_loss = s.metric == "loss" or (prepared.compute_metrics is None and not prepared.gen_prompts)
     kw = dict(
         output_dir=str(out / outputs.CHECKPOINTS), num_train_epochs=s.epochs, max_steps=s.max_steps,
         per_device_train_batch_size=s.batch_size, per_device_eval_batch_size=s.eval_batch_size or s.batch_size,
@@ -82,14 +79,15 @@ def training_args(task: TrainTask, s: FinetuneSettings, out: Path, prepared: Pre
         average_tokens_across_devices=False,  # plain per-rank mean losses (DDP averages the gradients)
         ddp_find_unused_parameters=False if s.freeze_base or s.lora else None,
     )
-    if task.kind == "seq2seq":
+    if task.trainer_kind == "seq2seq":
         return Seq2SeqTrainingArguments(**kw, predict_with_generate=prepared.compute_metrics is not None,
                                         generation_max_length=s.max_new_tokens, generation_num_beams=1)
     return TrainingArguments(**kw)
 
 
 def _trainer_classes():
-    """(Trainer, Seq2SeqTrainer, ChatTrainer), each evaluating in dataset order.
+    """(Trainer, Seq2SeqTrainer, GeneratingTrainer), each evaluating in dataset order; a task's spec picks
+    one by its ``trainer_kind`` ("plain", "seq2seq", "generate").
 
     transformers applies ``train_sampling_strategy="group_by_length"`` to the evaluation sampler too, which
     reorders the predictions; metrics that map predictions back to their examples (QA windows -> answers)
@@ -112,23 +110,21 @@ def _trainer_classes():
         pass
 
     class ChatTrainer(Trainer):
-        """A Trainer whose evaluation adds the generation metric (greedy responses to the prompts)."""
+        """A Trainer whose evaluation adds the task's metric on greedy responses to the prompts."""
 
         gen_prompts: list | None = None
         gen_references: list | None = None
-        task: TrainTask | None = None
+        task: TrainingSpec | None = None
         max_new_tokens: int = 64
 
         def evaluation_loop(self, *args, **kwargs):
             output = super().evaluation_loop(*args, **kwargs)
             prefix = kwargs.get("metric_key_prefix", args[4] if len(args) > 4 else "eval")
             if self.gen_prompts:
-                from .evaluation import score
-
                 responses = generate_responses(self.accelerator.unwrap_model(self.model), self.processing_class,
                                                self.gen_prompts, self.max_new_tokens,
                                                self.args.per_device_eval_batch_size)
-                for k, v in score(self.task, responses, self.gen_references).items():
+                for k, v in self.task.score(responses, self.gen_references).items():
                     output.metrics[f"{prefix}_{k}"] = v
             return output
 
@@ -176,32 +172,21 @@ def load_data(s: FinetuneSettings):
     return train, val
 
 
-def build_model(task: TrainTask, s: FinetuneSettings, path: str, config, train_records, val_records):
-    """The model to train and, for classification, its label names."""
+def build_model(task: TrainingSpec, s: FinetuneSettings, path: str, config, train_records, val_records):
+    """The model to train and its label names (classification heads; else None)."""
     import transformers
 
     transformers.set_seed(s.seed)
-    names = None
-    kwargs = {}
-    if task.kind == "classification":
-        if has_head(config, "ForSequenceClassification") and not s.new_head:
-            if s.labels:
-                raise InputError("--labels names the classes of a new head, but the model already has one; "
-                                 "add --new-head to replace it")
-            names = [config.id2label[i] for i in range(config.num_labels)]
-        else:
-            names = infer_labels({"train": train_records, "validation": val_records or []}, s.labels, task.name)
-            kwargs = dict(num_labels=len(names), id2label=dict(enumerate(names)),
-                          label2id={n: i for i, n in enumerate(names)}, ignore_mismatched_sizes=True)
+    if s.freeze_base and not task.freeze_base_ok:
+        raise InputError(f"--freeze-base trains the task head only: it does not apply to {task.name} "
+                         f"(use --lora for seq2seq and chat models)")
+    names, kwargs = task.model_labels(s, config, train_records, val_records)
     model = load_model(path, task.auto_class, **kwargs)
     if s.freeze_base:
-        if task.kind not in ("classification", "qa"):
-            raise InputError("--freeze-base trains the task head only: it applies to sentiment and qa "
-                             "(use --lora for seq2seq and chat models)")
         n = freeze_base(model)
         log.info("--freeze-base: %d trainable parameters", n)
     if s.lora:
-        model = add_lora(model, task.kind, s.lora_r, s.lora_alpha, s.lora_dropout, s.lora_targets)
+        model = add_lora(model, task.peft_task_type, s.lora_r, s.lora_alpha, s.lora_dropout, s.lora_targets)
         if s.gradient_checkpointing:
             model.enable_input_require_grads()
     return model, names
@@ -218,7 +203,7 @@ def run(s: FinetuneSettings, *, kind: str = "finetune", model=None, tokenizer=No
     """
     import torch
 
-    task = get_task(s.task)
+    task = training_spec(s.task)
     s.task = task.name
     out = Path(s.output)
     cuda = torch.cuda.is_available() and s.device != "cpu"
@@ -233,8 +218,7 @@ def run(s: FinetuneSettings, *, kind: str = "finetune", model=None, tokenizer=No
     if model is None:
         model, names = build_model(task, s, path, config, train_recs, val_ds.records if val_ds else None)
     else:
-        names = ([model.config.id2label[i] for i in range(model.config.num_labels)]
-                 if task.kind == "classification" else None)
+        names = task.labels_of(model)
     label2id = {n: i for i, n in enumerate(names)} if names else None
     prepared = prepare(task, s, tokenizer, model.config, train_recs, val_ds.records if val_ds else None, label2id)
 
@@ -252,7 +236,7 @@ def run(s: FinetuneSettings, *, kind: str = "finetune", model=None, tokenizer=No
 
     # 3. the trainer
     base_cls, s2s_cls, chat_cls = _trainer_classes()
-    cls = trainer_cls or (s2s_cls if task.kind == "seq2seq" else chat_cls if task.kind == "causal" else base_cls)
+    cls = trainer_cls or {"seq2seq": s2s_cls, "generate": chat_cls}.get(task.trainer_kind, base_cls)
     callbacks = [ProgressAndMetrics(args.metric_for_best_model[5:] if args.metric_for_best_model else None,
                                     bool(args.greater_is_better))]
     if s.early_stopping:
@@ -269,7 +253,7 @@ def run(s: FinetuneSettings, *, kind: str = "finetune", model=None, tokenizer=No
 
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
-    if task.kind == "causal":
+    if task.trainer_kind == "generate":
         trainer.gen_prompts, trainer.gen_references = prepared.gen_prompts, prepared.gen_references
         trainer.task, trainer.max_new_tokens = task, s.max_new_tokens
 
@@ -307,7 +291,7 @@ def run(s: FinetuneSettings, *, kind: str = "finetune", model=None, tokenizer=No
                for h in state.log_history if any(k.startswith("eval_") for k in h)]
     result = {
         "kind": kind, "task": task.name, "name": out.name, "base_model": s.model, "output": str(out),
-        "pipeline_tag": PIPELINE_TAG[task.name],
+        "pipeline_tag": task.pipeline_tag,
         "data": {"train": train_ds.describe(), "validation": val_ds.describe() if val_ds else None},
         "labels": names, "preprocessing": prepared.info, "settings": {**s.record(), "precision": precision},
         "metrics": metrics, "metric_for_best": args.metric_for_best_model, "best_checkpoint": best_step,

@@ -1,0 +1,266 @@
+"""The four model families of the built-in tasks, as reusable :class:`TrainingSpec` classes.
+
+A task points at a family from its ``training_spec()`` classmethod and gives it its own field names,
+e.g. ``SequenceClassification(cls, text_field="sentence", label_field="topic")``. Nothing here
+switches on a task name: what differs between tasks is a constructor argument or a method of the
+task class (chat prompts come from ``ChatTask.prompt_ids``/``target_ids``, the same functions
+``nlptasks run chat`` uses; QA answers are decoded by ``qa_postprocess.select_spans``, as in
+``nlptasks run/eval qa``).
+"""
+from __future__ import annotations
+
+from . import preprocess
+from .spec import Prepared, TrainingSpec
+
+
+def _logits(p):
+    return p.predictions[0] if isinstance(p.predictions, tuple) else p.predictions
+
+
+class SequenceClassification(TrainingSpec):
+    """``{text_field, label_field}`` -> an ``AutoModelForSequenceClassification`` head."""
+
+    lengths = (128, 0)
+    pipeline_tag = "text-classification"
+    peft_task_type = "SEQ_CLS"
+    head_suffix = "ForSequenceClassification"
+    logit_keys = ("logits",)
+    freeze_base_ok = True
+    default_base_model = "minilm"  # the packaged MiniLM encoder
+
+    def __init__(self, task_cls, *, text_field: str = "text", label_field: str = "label",
+                 binary_names: tuple[str, str] | None = None):
+        super().__init__(task_cls)
+        self.text_field, self.label_field, self.binary_names = text_field, label_field, binary_names
+
+    def model_labels(self, s, config, train_records, val_records):
+        from ..errors import InputError
+        from .models import has_head
+
+        if has_head(config, self.head_suffix) and not s.new_head:
+            if s.labels:
+                raise InputError("--labels names the classes of a new head, but the model already has one; "
+                                 "add --new-head to replace it")
+            return [config.id2label[i] for i in range(config.num_labels)], {}
+        names = preprocess.infer_labels({"train": train_records, "validation": val_records or []}, s.labels,
+                                        self.binary_names, label_field=self.label_field)
+        return names, dict(num_labels=len(names), id2label=dict(enumerate(names)),
+                           label2id={n: i for i, n in enumerate(names)}, ignore_mismatched_sizes=True)
+
+    def labels_of(self, model):
+        return [model.config.id2label[i] for i in range(model.config.num_labels)]
+
+    def student_kwargs(self, teacher):
+        cfg = teacher.config
+        return dict(num_labels=cfg.num_labels, id2label=dict(cfg.id2label), label2id=dict(cfg.label2id),
+                    ignore_mismatched_sizes=True)
+
+    def prepare(self, s, tokenizer, config, train_records, eval_records, label2id, max_length, max_target):
+        from transformers import DataCollatorWithPadding
+
+        fields = dict(text_field=self.text_field, label_field=self.label_field)
+        tr = preprocess.classification(train_records, tokenizer, label2id, max_length=max_length, name="--train",
+                                       **fields)
+        ev = None
+        if eval_records is not None:
+            ev = preprocess.classification(eval_records, tokenizer, label2id, max_length=max_length,
+                                           name="--validation", **fields)
+
+        def metrics(p):
+            return self.score(_logits(p).argmax(-1).tolist(), [int(x) for x in p.label_ids])
+
+        return Prepared(tr, ev, DataCollatorWithPadding(tokenizer), metrics if s.metric != "loss" else None,
+                        info={"max_length": max_length})
+
+
+class SpanQA(TrainingSpec):
+    """``{question, context, answers}`` -> an ``AutoModelForQuestionAnswering`` (start/end logits);
+    validation answers are decoded like ``nlptasks run qa`` does (``qa_postprocess.select_spans``)."""
+
+    lengths = (384, 0)
+    pipeline_tag = "question-answering"
+    peft_task_type = "QUESTION_ANS"
+    head_suffix = "ForQuestionAnswering"
+    logit_keys = ("start_logits", "end_logits")
+    freeze_base_ok = True
+    default_base_model = "minilm"  # the packaged MiniLM encoder
+
+    def __init__(self, task_cls, *, max_answer_length: int = 30):
+        super().__init__(task_cls)
+        self.max_answer_length = max_answer_length
+
+    def prepare(self, s, tokenizer, config, train_records, eval_records, label2id, max_length, max_target):
+        from transformers import DataCollatorWithPadding
+
+        stride = min(s.stride, max_length // 2)
+        tr, _ = preprocess.qa(train_records, tokenizer, max_length=max_length, stride=stride, name="--train")
+        ev = meta = None
+        if eval_records is not None:
+            ev, meta = preprocess.qa(eval_records, tokenizer, max_length=max_length, stride=stride,
+                                     name="--validation", keep_offsets=True)
+        contexts = [str(r["context"]) for r in eval_records or []]
+        refs = [[str(t) for t in r["answers"]["text"]] for r in eval_records or []]
+
+        def metrics(p):
+            start, end = p.predictions[:2]
+            answers = preprocess.decode_qa(start, end, meta, contexts, max_answer_tokens=self.max_answer_length)
+            return self.score(answers, refs)
+
+        return Prepared(tr, ev, DataCollatorWithPadding(tokenizer), metrics if s.metric != "loss" else None,
+                        label_names=["start_positions", "end_positions"],
+                        info={"max_length": max_length, "stride": stride, "windows_train": len(tr)})
+
+
+class Seq2Seq(TrainingSpec):
+    """``{source_field, target_field}`` -> an ``AutoModelForSeq2SeqLM``; evaluated by generating."""
+
+    pipeline_tag = "text2text-generation"
+    peft_task_type = "SEQ_2_SEQ_LM"
+    trainer_kind = "seq2seq"
+
+    def __init__(self, task_cls, *, source_field: str, target_field: str, prefix_key: str | None = None,
+                 pipeline_tag: str | None = None):
+        super().__init__(task_cls)
+        self.source_field, self.target_field, self.prefix_key = source_field, target_field, prefix_key
+        if pipeline_tag:
+            self.pipeline_tag = pipeline_tag
+
+    # overridable pieces -------------------------------------------------------------------------
+    def languages(self, records: list[dict], s) -> tuple[str | None, str | None]:
+        return None, None
+
+    def pairs(self, records: list[dict], name: str, src, tgt) -> tuple[list[str], list[str]]:
+        preprocess.require_fields(records, (self.source_field, self.target_field), name)
+        return [str(r[self.source_field]) for r in records], [str(r[self.target_field]) for r in records]
+
+    def prefix(self, config, src, tgt, override: str | None) -> str:
+        """The input prefix a T5-style model expects (``task_specific_params``), unless given."""
+        if override is not None:
+            return override
+        params = getattr(config, "task_specific_params", None) or {}
+        key = self.prefix_key.format(src=src, tgt=tgt) if self.prefix_key else None
+        return str((params.get(key) or {}).get("prefix", "")) if key else ""
+
+    def with_targets(self, records, outputs, s):
+        return [{**r, self.target_field: o} for r, o in zip(records, outputs)]
+
+    # -------------------------------------------------------------------------------------------
+    def prepare(self, s, tokenizer, config, train_records, eval_records, label2id, max_length, max_target):
+        from transformers import DataCollatorForSeq2Seq
+
+        src, tgt = self.languages(train_records, s)
+        prefix = self.prefix(config, src, tgt, s.prefix)
+        xs, ys = self.pairs(train_records, "--train", src, tgt)
+        tr = preprocess.seq2seq(xs, ys, tokenizer, prefix=prefix, max_source=max_length, max_target=max_target)
+        ev = None
+        refs: list[str] = []
+        if eval_records is not None:
+            exs, refs = self.pairs(eval_records, "--validation", src, tgt)
+            ev = preprocess.seq2seq(exs, refs, tokenizer, prefix=prefix, max_source=max_length,
+                                    max_target=max_target)
+
+        def metrics(p):
+            import numpy as np
+
+            ids = np.where(_logits(p) < 0, tokenizer.pad_token_id, _logits(p))
+            preds = [t.strip() for t in tokenizer.batch_decode(ids, skip_special_tokens=True)]
+            return self.score(preds, refs[:len(preds)])
+
+        info = {"max_length": max_length, "max_target_length": max_target, "prefix": prefix}
+        if src:
+            info.update(source_lang=src, target_lang=tgt)
+        return Prepared(tr, ev, DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=preprocess.IGNORE),
+                        metrics if s.metric != "loss" else None, info=info)
+
+    def teacher_outputs(self, s, teacher, tokenizer, records):
+        import torch
+
+        from ..progress import progress
+
+        dev = next(teacher.parameters()).device
+        src, tgt = self.languages(records, s)
+        prefix = self.prefix(teacher.config, src, tgt, s.prefix)
+        sources, _ = self.pairs(records, "--train", src, tgt)
+        bs = s.eval_batch_size or s.batch_size
+        order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
+        out: dict[int, str] = {}
+        bar = progress(total=len(order), desc="teacher outputs", unit="ex")
+        with torch.no_grad():
+            for b in range(0, len(order), bs):
+                idx = order[b:b + bs]
+                enc = tokenizer([prefix + sources[i] for i in idx], padding=True, truncation=True,
+                                max_length=s.max_length or 512, return_tensors="pt").to(dev)
+                gen = teacher.generate(**enc, max_new_tokens=s.max_target_length or 128, do_sample=False,
+                                       num_beams=1)
+                for i, text in zip(idx, tokenizer.batch_decode(gen, skip_special_tokens=True)):
+                    out[i] = text.strip()
+                bar.update(len(idx))
+        bar.close()
+        return [out[i] for i in range(len(sources))]
+
+
+class Translation(Seq2Seq):
+    """Seq2seq over ``{translation: {SRC: ..., TGT: ...}}`` pairs (or flat ``{text, target}``)."""
+
+    def __init__(self, task_cls):
+        super().__init__(task_cls, source_field="text", target_field="target",
+                         prefix_key="translation_{src}_to_{tgt}", pipeline_tag="translation")
+
+    def languages(self, records, s):
+        return preprocess.translation_langs(records, s.source_lang, s.target_lang)
+
+    def pairs(self, records, name, src, tgt):
+        return preprocess.translation_pairs(records, name, src, tgt)
+
+    def with_targets(self, records, outputs, s):
+        if all("translation" in r for r in records):
+            _, tgt = self.languages(records, s)
+            return [{**r, "translation": {**r["translation"], tgt: o}} for r, o in zip(records, outputs)]
+        return super().with_targets(records, outputs, s)
+
+
+class CausalChat(TrainingSpec):
+    """``{history, response}`` -> an ``AutoModelForCausalLM``. Prompts and targets are the task's own
+    (``prompt_ids``/``target_ids`` classmethods, shared with ``nlptasks run``); evaluation adds the
+    task's metric on greedy responses to the validation prompts."""
+
+    pipeline_tag = "text-generation"
+    peft_task_type = "CAUSAL_LM"
+    trainer_kind = "generate"
+
+    def __init__(self, task_cls, *, history_field: str = "history", response_field: str = "response"):
+        super().__init__(task_cls)
+        self.history_field, self.response_field = history_field, response_field
+
+    def prompt(self, tokenizer, record: dict) -> list[int]:
+        return self.task.prompt_ids(tokenizer, preprocess.turns(record, self.history_field))
+
+    def prepare(self, s, tokenizer, config, train_records, eval_records, label2id, max_length, max_target):
+        from transformers import DataCollatorForSeq2Seq
+
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        kw = dict(max_length=max_length, max_response=max_target, task=self.task, history_field=self.history_field,
+                  response_field=self.response_field)
+        tr = preprocess.chat(train_records, tokenizer, name="--train", **kw)
+        ev = prompts = refs = None
+        if eval_records is not None:
+            ev = preprocess.chat(eval_records, tokenizer, name="--validation", **kw)
+            if s.metric != "loss":
+                prompts = [self.prompt(tokenizer, r)[-(max_length - s.max_new_tokens):] for r in eval_records]
+                refs = [str(r[self.response_field]) for r in eval_records]
+        return Prepared(tr, ev, DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=preprocess.IGNORE), None,
+                        gen_prompts=prompts, gen_references=refs,
+                        info={"max_length": max_length, "max_response_length": max_target})
+
+    def teacher_outputs(self, s, teacher, tokenizer, records):
+        from .trainer import generate_responses
+
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        max_new = s.max_target_length or 128
+        prompts = [self.prompt(tokenizer, r)[-(s.max_length or 512) + max_new:] for r in records]
+        return generate_responses(teacher, tokenizer, prompts, max_new, s.eval_batch_size or s.batch_size)
+
+    def with_targets(self, records, outputs, s):
+        return [{**r, self.response_field: o} for r, o in zip(records, outputs)]

@@ -1,0 +1,118 @@
+"""The training half of a task plugin: what fine-tuning and distillation need from a task.
+
+A task class (``nlptasks.tasks.base.Task``) returns a :class:`TrainingSpec` from its
+``training_spec()`` classmethod; the trainer, the distiller and the training evaluation call only the
+spec, never switch on the task. The four model families of the built-in tasks (sequence
+classification, span QA, seq2seq, causal LM) live in :mod:`nlptasks.training.families` and are
+reusable by third-party tasks with their own field names.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..errors import InputError
+
+
+@dataclass
+class Prepared:
+    train: list[dict]
+    eval: list[dict] | None
+    collator: Any
+    compute_metrics: Callable | None
+    label_names: list[str] | None = None          # Trainer's label keys (qa: start/end positions)
+    gen_prompts: list[list[int]] | None = None    # generating trainers: prompt ids per validation record
+    gen_references: list[str] | None = None
+    info: dict = field(default_factory=dict)      # recorded in the result (labels, prefix, languages)
+
+
+class TrainingSpec:
+    """Everything training needs from one task. Subclasses (the families) fill in the methods."""
+
+    lengths: tuple[int, int] = (512, 128)  # default (max_length, max_target_length) in tokens
+    pipeline_tag: str = ""                 # the model card's pipeline tag
+    peft_task_type: str = ""               # peft.TaskType name for --lora
+    trainer_kind: str = "plain"            # "plain", "seq2seq" (generating Seq2SeqTrainer) or "generate"
+    head_suffix: str | None = None         # architecture suffix of a trained task head (encoders)
+    logit_keys: tuple[str, ...] = ()       # outputs matched by logit distillation; () = sequence-level
+    freeze_base_ok: bool = False           # --freeze-base (train the head only) makes sense
+    default_base_model: str | None = None  # `finetune` without --model starts from this model
+
+    def __init__(self, task_cls):
+        self.task = task_cls
+
+    # -- identity ---------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.task.name
+
+    @property
+    def auto_class(self) -> str:
+        return self.task.model_class
+
+    @property
+    def metric_key(self) -> str:
+        """The score that picks the best checkpoint: the task's primary metric (which also ranks it)."""
+        return self.task.primary_metric
+
+    @property
+    def metric_function(self) -> str:
+        """The metric (in ``nlptasks.metrics`` / the metric registry) that produces ``metric_key``."""
+        from ..metrics import METRIC_INFO
+
+        for name in self.task.metrics:
+            if self.metric_key in (METRIC_INFO.get(name) or {}).get("produces", ()):
+                return name
+        return self.task.metrics[0]
+
+    @property
+    def greater_is_better(self) -> bool:
+        from ..metrics import METRIC_INFO
+
+        info = METRIC_INFO.get(self.metric_function) or {}
+        return bool((info.get("higher_is_better") or {}).get(self.metric_key, True))
+
+    def score(self, predictions: list, references: list) -> dict[str, float]:
+        from .evaluation import score
+
+        return score(self, predictions, references)
+
+    # -- model ------------------------------------------------------------------------------------
+    def model_labels(self, s, config, train_records: list[dict], val_records: list[dict] | None
+                     ) -> tuple[list[str] | None, dict]:
+        """``(label names, extra from_pretrained keywords)`` for the model to train (a new head...)."""
+        return None, {}
+
+    def labels_of(self, model) -> list[str] | None:
+        """The label names of an already built model (distillation students)."""
+        return None
+
+    def student_kwargs(self, teacher) -> dict:
+        """``from_pretrained`` keywords that give a separate student the teacher's head layout."""
+        return {}
+
+    # -- data ---------------------------------------------------------------------------------------
+    def prepare(self, s, tokenizer, config, train_records: list[dict], eval_records: list[dict] | None,
+                label2id: dict | None, max_length: int, max_target: int) -> Prepared:
+        raise NotImplementedError
+
+    # -- sequence-level distillation ------------------------------------------------------------------
+    def teacher_outputs(self, s, teacher, tokenizer, records: list[dict]) -> list[str]:
+        """Greedy teacher outputs for the training inputs (sequence-level distillation)."""
+        raise InputError(f"distill {self.name}: this task has no sequence-level distillation")
+
+    def with_targets(self, records: list[dict], outputs: list[str], s) -> list[dict]:
+        """The records with their targets replaced by ``outputs``."""
+        raise NotImplementedError
+
+
+def training_spec(task: str | type) -> TrainingSpec:
+    """The training spec of a task (a name or alias from the task registry, or a task class)."""
+    from ..registry import TASKS
+
+    cls = TASKS.get(task) if isinstance(task, str) else task
+    fn = getattr(cls, "training_spec", None)
+    spec = fn() if fn is not None else None
+    if spec is None:
+        raise InputError(f"task {cls.name!r} cannot be fine-tuned: its plugin defines no training_spec()")
+    return spec
