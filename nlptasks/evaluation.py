@@ -195,6 +195,10 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
         raise InputError(f"--limit must be a positive integer, got {limit}")
     if log_samples and not output_dir:
         raise InputError("--log-samples needs --output DIR (the samples are written beside the result)")
+    if output_dir:
+        from .paths import check_output_folder
+
+        check_output_folder(output_dir)
     limit = limit if limit is not None else bench.limit
 
     rows, source = load_rows(bench.dataset, data_dir, where=f"benchmark {bench.name}")
@@ -270,11 +274,23 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
         "cost": cost, "data": {"fingerprint": fingerprint[:16], "n": len(inputs), "source": source},
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    # never lose a finished evaluation: whatever fails below, the record ends up on disk and we say where
+    problems, kept = [], None
     if output_dir:
-        write_record(record, output_dir, samples=_samples(inputs, outputs, predictions, refs, nll)
-                     if log_samples else None)
+        try:
+            kept = write_record(record, output_dir, samples=_samples(inputs, outputs, predictions, refs, nll)
+                                if log_samples else None)
+        except OSError as exc:  # checked before loading, yet it can still fail (disk full, folder removed)
+            problems.append(f"record not written ({record_path(record, output_dir)}: {exc.strerror or exc})")
+            kept = keep_record(record)
     if store is not False:
-        _store(record, store, output_dir)
+        try:
+            _store(record, store)
+        except NlpTasksError as exc:
+            problems.append(f"result not stored ({exc})")
+            kept = kept or keep_record(record)
+    if problems:
+        raise NlpTasksError("; ".join(problems) + f"; the record is saved in {kept}")
     return record
 
 
@@ -306,24 +322,32 @@ def write_record(record: dict, output_dir: str, samples: list[dict] | None = Non
     return path
 
 
-def _store(record: dict, store, output_dir) -> None:
+def keep_record(record: dict) -> Path:
+    """Save a finished record that could not go where it should: ``nlptasks-result-<run_id>.json`` in
+    the current directory (else the temporary directory), so an evaluation is never lost."""
+    import tempfile
+
+    from .io import atomic_write
+
+    text = json.dumps(record, indent=1, ensure_ascii=False, default=str) + "\n"
+    name = f"nlptasks-result-{record['run_id']}.json"
+    for folder in (Path.cwd(), Path(tempfile.gettempdir())):
+        kept = (folder / name).resolve()
+        try:
+            atomic_write(str(kept), text)
+            return kept
+        except OSError:
+            continue
+    raise NlpTasksError(f"the record could not be saved anywhere (tried {Path.cwd()} and {tempfile.gettempdir()})")
+
+
+def _store(record: dict, store) -> None:
     try:
         from .store import ResultStore
     except ImportError:  # pragma: no cover - store module not installed
         return
-    try:
-        st = ResultStore(store if isinstance(store, (str, os.PathLike)) else None)
-        st.add(record)
-    except NlpTasksError as exc:
-        # never lose a finished evaluation: keep the record on disk and say where
-        if output_dir:
-            kept = record_path(record, output_dir)
-        else:
-            kept = Path(f"nlptasks-result-{record['run_id']}.json").resolve()
-            from .io import atomic_write
-
-            atomic_write(str(kept), json.dumps(record, indent=1, ensure_ascii=False, default=str) + "\n")
-        raise NlpTasksError(f"result not stored ({exc}); the record is saved in {kept}") from None
+    st = ResultStore(store if isinstance(store, (str, os.PathLike)) else None)
+    st.add(record)
     print(f"nlptasks: stored run {record['run_id']} in {st.location}", file=sys.stderr)
 
 

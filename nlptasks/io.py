@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -121,8 +122,18 @@ def check_fields(records: list[dict], fields: Iterable[str], name: str) -> None:
 
 
 def atomic_write(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file + rename: a reader never sees a half-written file."""
+    """Write ``text`` to ``path`` via a temporary file + rename: a reader never sees a half-written file.
+    A device or pipe (``/dev/null``, ``/dev/stdout``) is written directly, never replaced by a file."""
     target = Path(path)
+    try:
+        mode = os.stat(target).st_mode
+        special = stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+    except OSError:
+        special = False
+    if special:
+        with open(target, "w", encoding="utf-8") as f:
+            f.write(text)
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:

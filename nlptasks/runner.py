@@ -9,10 +9,12 @@ import sys
 
 from .errors import InputError
 from .io import check_fields, clean_record, dumps_jsonl, emit, read_records
+from .paths import check_output_file
 
 
 def run_cli(cls, *, input_path, input_format="auto", field=None, output=None, output_format=None,
             show_cost=False, model=None, model_kwargs=None, options=None, cost_options=None) -> int:
+    check_output_file(output, inputs=[input_path])  # before reading the input or loading a model
     given = cls.records_from_options(options or {})
     if given is not None:
         if input_path is not None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -115,30 +116,11 @@ def clear_cache() -> None:
 
 def _load(source: ModelSource, auto_class: str, dev, dt, trust_remote_code: bool, quantize: str | None,
           tokenizer_kwargs: dict, model_kwargs: dict, allow_untrained: bool = False) -> LoadedModel:
-    from transformers import AutoTokenizer
-
-    common = dict(revision=source.revision, trust_remote_code=trust_remote_code,
-                  local_files_only=source.local_files_only)
-    cls = _auto_class(auto_class)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source.path, **common, **tokenizer_kwargs)
-        model, loading_info = cls.from_pretrained(source.path, dtype=dt, output_loading_info=True,
-                                                  **common, **model_kwargs)
-    except ValueError as exc:
-        msg = str(exc).splitlines()[0]
-        if "trust_remote_code" in msg:
-            raise ModelLoadError(f"model {source.ref!r} needs custom code from its repository; re-run with "
-                                 f"--trust-remote-code only if you trust it") from exc
-        raise ModelLoadError(f"model {source.ref!r} cannot be loaded as {auto_class}: {msg}") from exc
-    except OSError as exc:
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelLoadError(f"model {source.ref!r} could not be loaded: {msg}") from exc
-    except Exception as exc:
-        from huggingface_hub.errors import HfHubHTTPError
-
-        if isinstance(exc, HfHubHTTPError):
-            raise ModelLoadError(f"model {source.ref!r}: {str(exc).splitlines()[0]}") from exc
-        raise
+    common = dict(revision=source.revision, local_files_only=source.local_files_only)
+    tokenizer = load_tokenizer(source.path, trust_remote_code=trust_remote_code, ref=source.ref,
+                               **common, **tokenizer_kwargs)
+    model, loading_info = load_model(source.path, auto_class, trust_remote_code=trust_remote_code, ref=source.ref,
+                                     dtype=dt, **common, **model_kwargs)
     missing = sorted(loading_info.get("missing_keys") or [])
     if missing and not allow_untrained:
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
@@ -152,6 +134,82 @@ def _load(source: ModelSource, auto_class: str, dev, dt, trust_remote_code: bool
     log.info("loaded %s (%s) on %s as %s%s", source.ref, type(model).__name__, dev, dtype_name(dt),
              " int8" if quantize else "")
     return LoadedModel(model, tokenizer, source, dev, dt, quantize, info={"parameters": n_params})
+
+
+# -- the one way nlptasks calls from_pretrained: trust_remote_code always explicit --------------------
+def load_config(path: str, *, trust_remote_code: bool = False, ref: str | None = None, **kwargs):
+    """``AutoConfig`` of a model; custom code runs only with ``trust_remote_code=True``."""
+    from transformers import AutoConfig
+
+    _refuse_custom_code(path, ref, trust_remote_code)
+    with _load_errors(ref or path, "AutoConfig"):
+        return AutoConfig.from_pretrained(path, trust_remote_code=bool(trust_remote_code), **kwargs)
+
+
+def load_tokenizer(path: str, *, trust_remote_code: bool = False, ref: str | None = None, **kwargs):
+    """``AutoTokenizer`` of a model; custom code runs only with ``trust_remote_code=True``."""
+    from transformers import AutoTokenizer
+
+    _refuse_custom_code(path, ref, trust_remote_code)
+    with _load_errors(ref or path, "AutoTokenizer"):
+        return AutoTokenizer.from_pretrained(path, trust_remote_code=bool(trust_remote_code), **kwargs)
+
+
+def load_model(path: str, auto_class: str, *, trust_remote_code: bool = False, ref: str | None = None, **kwargs):
+    """``(model, loading_info)`` from ``transformers.<auto_class>``; custom code runs only with
+    ``trust_remote_code=True``. The model is returned as loaded (no device move, no ``eval()``)."""
+    cls = _auto_class(auto_class)
+    _refuse_custom_code(path, ref, trust_remote_code)
+    with _load_errors(ref or path, auto_class):
+        return cls.from_pretrained(path, output_loading_info=True, trust_remote_code=bool(trust_remote_code),
+                                   **kwargs)
+
+
+def _refuse_custom_code(path: str, ref: str | None, trust_remote_code: bool) -> None:
+    """A local model whose architecture exists only in its own Python files (``auto_map`` in
+    config.json, a model type transformers does not know) needs ``--trust-remote-code``: refused here,
+    with one clear line, whatever transformers' own checks would do."""
+    if trust_remote_code or not Path(path).is_dir():
+        return
+    try:
+        config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # the loader reports it
+    if not isinstance(config, dict) or not config.get("auto_map"):
+        return
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    if config.get("model_type") not in CONFIG_MAPPING:
+        raise ModelLoadError(f"model {ref or path!r} needs custom code from its repository (auto_map in its "
+                             f"config.json); re-run with --trust-remote-code only if you trust it")
+
+
+class _load_errors:
+    """Turn transformers' loading exceptions into one-line :class:`ModelLoadError`s."""
+
+    def __init__(self, ref: str, what: str):
+        self.ref, self.what = ref, what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, typ, exc, tb):
+        if exc is None or isinstance(exc, ModelLoadError) or not isinstance(exc, Exception):
+            return False
+        text = str(exc).strip()
+        msg = text.splitlines()[0] if text else type(exc).__name__
+        if isinstance(exc, ValueError) and "trust_remote_code" in text:
+            raise ModelLoadError(f"model {self.ref!r} needs custom code from its repository; re-run with "
+                                 f"--trust-remote-code only if you trust it") from exc
+        if isinstance(exc, ValueError):
+            raise ModelLoadError(f"model {self.ref!r} cannot be loaded as {self.what}: {msg}") from exc
+        if isinstance(exc, OSError):
+            raise ModelLoadError(f"model {self.ref!r} could not be loaded: {msg}") from exc
+        from huggingface_hub.errors import HfHubHTTPError
+
+        if isinstance(exc, HfHubHTTPError):
+            raise ModelLoadError(f"model {self.ref!r}: {msg}") from exc
+        return False
 
 
 def quantize_model(model, quantize: str | None):

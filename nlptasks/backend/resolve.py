@@ -65,6 +65,9 @@ def resolve_model(ref: str, revision: str | None = None) -> ModelSource:
             raise ModelLoadError(f"model path {ref!r} is a file; pass the directory that holds config.json")
         if not (path / "config.json").exists():
             raise ModelLoadError(f"model directory {ref!r} has no config.json (is it a Hugging Face model dir?)")
+        from .model_files import check_model_dir
+
+        check_model_dir(path, ref)
         return ModelSource(ref, "local", str(path.resolve()), None, True)
     looks_local = ref.startswith((".", "/", "~")) or ref.count("/") > 1 or os.sep in ref and ref.count("/") != 1
     if looks_local or not _HUB_ID.match(ref):

@@ -26,8 +26,10 @@ def register(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from ..paths import check_stdout
     from ..tasks.chat import ChatTask
 
+    check_stdout()  # the responses go there
     task = ChatTask(args.model, **model_kwargs(args), **task_options(args, ChatTask))
     task.load()  # a missing model fails here, before the first line is read
     interactive = sys.stdin.isatty()

@@ -30,9 +30,10 @@ def register(sub) -> None:
 def main(args: argparse.Namespace) -> int:
     from ..training.launch import launch, wants_launch
     from ..training.spec import training_spec
-    from .cmd_finetune import print_result, settings_from_args
+    from .cmd_finetune import check_outputs, print_result, settings_from_args
 
     task = training_spec(args.task)
+    check_outputs(args, "distill")
     if wants_launch(args):
         return launch(args, args._parser, "distill")
     from ..training.distill import distill

@@ -79,10 +79,14 @@ def main(args: argparse.Namespace) -> int:
     from ..benchmarks import BENCHMARKS, adhoc_benchmark, get_benchmark
     from ..errors import InputError, NlpTasksError
     from ..evaluation import evaluate, format_table
+    from ..paths import check_output_folder, check_stdout
     from ..registry import TASKS
 
     if args.limit is not None and args.limit < 1:
         raise InputError(f"--limit must be a positive integer, got {args.limit}")
+    check_stdout()  # the table goes there; checked (like --output) before any model loads
+    if args.output:
+        check_output_folder(args.output)
     if args.suite:
         return _suite(args)
     if args.render:
@@ -123,10 +127,13 @@ def main(args: argparse.Namespace) -> int:
 def _suite(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..leaderboard import leaderboard
+    from ..paths import check_output_folder
     from ..suites import run_suite
 
     if args.benchmark or args.data or args.model:
         raise InputError("--suite names its own benchmarks and models; drop BENCHMARK/--data/--model")
+    if args.render:
+        check_output_folder(args.render, flag="--render")
     store = False if args.no_store else args.store
     records = run_suite(args.suite, limit=args.limit, data_dir=args.data_dir, store=store, output_dir=args.output,
                         render_dir=args.render, batch_size=args.batch_size, country=args.country,

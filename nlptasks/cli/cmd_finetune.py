@@ -55,6 +55,8 @@ def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) ->
     t.add_argument("--group-by-length", action="store_true",
                    help="batch examples of similar length: less padding, faster steps (still shuffled, seeded)")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: CUDA when available")
+    t.add_argument("--trust-remote-code", action="store_true",
+                   help="allow model folders/repositories to run their own Python code (off by default)")
 
     e = p.add_argument_group("evaluation and checkpoints")
     e.add_argument("--eval-steps", type=positive_int, default=None,
@@ -110,6 +112,7 @@ def main(args: argparse.Namespace) -> int:
     from ..training.spec import training_spec
 
     task = training_spec(args.task)
+    check_outputs(args, "finetune")
     if wants_launch(args):
         return launch(args, args._parser, "finetune")
     model = args.model or task.default_base_model
@@ -119,6 +122,14 @@ def main(args: argparse.Namespace) -> int:
 
     print_result(finetune(task.name, model, args.train, args.validation, args.output, **settings_from_args(args)))
     return 0
+
+
+def check_outputs(args: argparse.Namespace, kind: str) -> None:
+    """The output folder and stdout (the JSON summary), before any data or model loads."""
+    from ..paths import check_output_dir, check_stdout
+
+    check_output_dir(args.output, kind=kind, overwrite=args.overwrite, resume=args.resume)
+    check_stdout()
 
 
 def print_result(result: dict) -> None:

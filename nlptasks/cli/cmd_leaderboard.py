@@ -23,8 +23,10 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from ..leaderboard import leaderboard
+    from ..paths import check_output_file
     from ..store import write_atomic
 
+    check_output_file(args.output)
     text = leaderboard(store=args.store, task=args.task, benchmark=args.benchmark, metric=args.metric,
                        fmt=args.fmt, compare=args.compare, frontier_x=args.frontier)
     if args.output:

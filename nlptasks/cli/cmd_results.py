@@ -75,6 +75,9 @@ def run_import(args) -> int:
 
 
 def run_export(args) -> int:
+    from ..paths import check_output_file
+
+    check_output_file(args.output)
     store = _store(args)
     n = store.export(args.output if args.output else sys.stdout)
     if args.output:

@@ -78,18 +78,12 @@ class ChatTask(Task):
                                 f"{self.gen_config.max_new_tokens} new tokens; lower --max-new-tokens")
 
     def _is_encoder_decoder(self) -> bool:
-        from transformers import AutoConfig
-
+        from ..backend.loading import load_config
         from ..backend.resolve import resolve_model
 
         source = resolve_model(self.model_name, self.revision)
-        try:
-            cfg = AutoConfig.from_pretrained(source.path, revision=source.revision,
-                                             trust_remote_code=self.trust_remote_code,
-                                             local_files_only=source.local_files_only)
-        except (OSError, ValueError) as exc:
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelLoadError(f"model {self.model_name!r}: cannot read its config: {msg}") from exc
+        cfg = load_config(source.path, trust_remote_code=self.trust_remote_code, ref=self.model_name,
+                          revision=source.revision, local_files_only=source.local_files_only)
         return bool(getattr(cfg, "is_encoder_decoder", False))
 
     def model_info(self) -> dict:

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..paths import check_output_dir, record_outputs
 from . import outputs
 from .models import has_head, load_config, load_model, load_tokenizer, model_path, truncate_layers
 from .settings import FinetuneSettings
@@ -76,13 +77,13 @@ def _distill_trainer_cls():
     return DistillationTrainer
 
 
-def _load_teacher(task, ref: str):
+def _load_teacher(task, ref: str, trust_remote_code: bool = False):
     path = model_path(ref)
-    config = load_config(path)
+    config = load_config(path, trust_remote_code)
     if task.head_suffix and not has_head(config, task.head_suffix):
         raise InputError(f"--teacher {ref}: not a trained {task.name} model (no {task.head_suffix[3:]} head); "
                          f"fine-tune it first with `nlptasks finetune {task.name}`")
-    return load_model(path, task.auto_class), load_tokenizer(path), path
+    return (load_model(path, task.auto_class, trust_remote_code), load_tokenizer(path, trust_remote_code), path)
 
 
 def _same_vocab(a, b) -> bool:
@@ -100,7 +101,7 @@ def _student(task, s: FinetuneSettings, teacher, t_tok, student: str | None, stu
         model = truncate_layers(copy.deepcopy(teacher), student_layers)
         return model, t_tok, f"{s.model} (first {student_layers} layers)"
     path = model_path(student)
-    tok = load_tokenizer(path)
+    tok = load_tokenizer(path, s.trust_remote_code)
     if task.logit_keys and not _same_vocab(tok, t_tok):
         raise InputError(f"--student {student}: its tokenizer differs from the teacher's; logit distillation "
                          f"needs the same vocabulary (or use --student-layers)")
@@ -108,7 +109,7 @@ def _student(task, s: FinetuneSettings, teacher, t_tok, student: str | None, stu
     import transformers
 
     transformers.set_seed(s.seed)
-    return load_model(path, task.auto_class, **kwargs), tok, student
+    return load_model(path, task.auto_class, s.trust_remote_code, **kwargs), tok, student
 
 
 def _evaluate_model(trainer, model, label: str) -> dict:
@@ -228,8 +229,9 @@ def distill(task: str, teacher: str, train: str, validation: str | None = None, 
     if unknown:
         raise InputError(f"distill has no setting {', '.join(unknown)}")
     s = FinetuneSettings(task=t.name, model=teacher, train=train, validation=validation, output=output, **settings)
+    check_output_dir(output, kind="distill", overwrite=s.overwrite, resume=s.resume)  # before any model loads
     data = load_data(s)
-    t_model, t_tok, t_path = _load_teacher(t, teacher)
+    t_model, t_tok, t_path = _load_teacher(t, teacher, s.trust_remote_code)
     teacher_label = f"teacher {teacher}"
 
     if t.logit_keys:
@@ -257,6 +259,8 @@ def distill(task: str, teacher: str, train: str, validation: str | None = None, 
     key = _cache_key(t_path, train_ds.fingerprint, gen)
     cache_dir = Path(output) / outputs.TEACHER_CACHE
     state = PartialState(cpu=not (torch.cuda.is_available() and s.device != "cpu"))
+    if state.is_main_process:
+        record_outputs(output, "distill", [outputs.TEACHER_CACHE])  # recorded before it is written
     with state.main_process_first():  # the main process generates and caches; the others read the cache
         outs = teacher_outputs(t, s, t_model, t_tok, train_ds.records, cache_dir, key, state.is_main_process)
     records = t.with_targets(train_ds.records, outs, s)

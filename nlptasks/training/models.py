@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from ..errors import InputError, ModelLoadError
+from ..errors import InputError
 
 log = logging.getLogger("nlptasks")
 
@@ -21,22 +21,16 @@ def model_path(ref: str) -> str:
     return resolve_model(ref).path
 
 
-def load_config(path: str):
-    from transformers import AutoConfig
+def load_config(path: str, trust_remote_code: bool = False):
+    from ..backend.loading import load_config as _load_config
 
-    try:
-        return AutoConfig.from_pretrained(path)
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"model {path!r}: no usable config ({str(exc).splitlines()[0]})") from exc
+    return _load_config(path, trust_remote_code=trust_remote_code)
 
 
-def load_tokenizer(path: str):
-    from transformers import AutoTokenizer
+def load_tokenizer(path: str, trust_remote_code: bool = False):
+    from ..backend.loading import load_tokenizer as _load_tokenizer
 
-    try:
-        return AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"model {path!r}: no usable tokenizer ({str(exc).splitlines()[0]})") from exc
+    return _load_tokenizer(path, trust_remote_code=trust_remote_code)
 
 
 def has_head(config, suffix: str) -> bool:
@@ -44,15 +38,11 @@ def has_head(config, suffix: str) -> bool:
     return any(a.endswith(suffix) for a in (getattr(config, "architectures", None) or []))
 
 
-def load_model(path: str, auto_class: str, **kwargs):
-    import transformers
+def load_model(path: str, auto_class: str, trust_remote_code: bool = False, **kwargs):
+    """The model to train (through the backend's loader: custom code only with ``trust_remote_code``)."""
+    from ..backend.loading import load_model as _load_model
 
-    cls = getattr(transformers, auto_class)
-    try:
-        model, info = cls.from_pretrained(path, output_loading_info=True, **kwargs)
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"model {path!r} cannot be loaded as {auto_class}: "
-                             f"{str(exc).strip().splitlines()[0]}") from exc
+    model, info = _load_model(path, auto_class, trust_remote_code=trust_remote_code, **kwargs)
     if info.get("missing_keys"):
         log.info("new (untrained) weights: %s", ", ".join(sorted(info["missing_keys"])[:6]))
     return model

@@ -9,6 +9,10 @@ Layout::
 
 The final files are written into ``DIR/.final-tmp`` and then renamed into place one by one, ending with
 ``training_result.json``; a run that dies before that leaves its checkpoints intact for ``--resume``.
+
+``DIR/.nlptasks-output.json`` (:data:`nlptasks.paths.MARKER`) records the kind of run and every top-level
+entry it wrote, before writing it: a later run of the same kind may continue there, ``--overwrite`` deletes
+exactly those entries, and a folder holding anything else is refused (:func:`nlptasks.paths.check_output_dir`).
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import os
 import shutil
 from pathlib import Path
 
+from .. import paths
 from ..errors import InputError
 from ..io import atomic_write
 
@@ -42,9 +47,10 @@ def checkpoints(out: Path) -> list[Path]:
     return sorted(cps, key=lambda p: int(p.name.split("-")[-1]))
 
 
-def check(out: Path, *, resume: bool, overwrite: bool, settings: dict) -> Path | None:
+def check(out: Path, *, resume: bool, overwrite: bool, settings: dict, kind: str = "finetune") -> Path | None:
     """Check the folder against ``--resume``/``--overwrite`` (read-only, so every rank can run it and
     all fail alike); returns the checkpoint to resume from."""
+    paths.check_output_dir(out, kind=kind, overwrite=overwrite, resume=resume)
     done = (out / RESULT).exists()
     cps = checkpoints(out)
     if resume:
@@ -64,24 +70,15 @@ def check(out: Path, *, resume: bool, overwrite: bool, settings: dict) -> Path |
     return None
 
 
-def start(out: Path, *, resume: bool, overwrite: bool, settings: dict) -> None:
-    """Main process, after :func:`check`: clear the folder for ``--overwrite`` and record the settings."""
-    if overwrite and not resume:
-        _clear(out)
-    out.mkdir(parents=True, exist_ok=True)
+def start(out: Path, *, resume: bool, overwrite: bool, settings: dict, kind: str = "finetune") -> None:
+    """Main process, after :func:`check`: for ``--overwrite`` delete what earlier runs wrote (only that;
+    cached teacher outputs are kept), then record the settings."""
+    if overwrite and not resume and out.exists():
+        kept = paths.remove_outputs(out, keep=[TEACHER_CACHE])
+        paths.record_outputs(out, kind, [CHECKPOINTS, TMP, *kept], fresh=True)
+    else:
+        paths.record_outputs(out, kind, [CHECKPOINTS, TMP])
     write_run(out, settings)
-
-
-def _clear(out: Path) -> None:
-    if not out.exists():
-        return
-    for p in out.iterdir():
-        if p.name == TEACHER_CACHE:
-            continue
-        if p.is_dir():
-            shutil.rmtree(p)
-        else:
-            p.unlink()
 
 
 def _read_run(out: Path) -> dict | None:
@@ -108,6 +105,7 @@ def publish(out: Path, tmp: Path, card: str, result: dict) -> None:
     (tmp / CARD).write_text(card, encoding="utf-8")
     (tmp / RESULT).write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     order = sorted((p for p in tmp.iterdir() if p.name not in (CARD, RESULT)), key=lambda p: p.name)
+    paths.record_outputs(out, result.get("kind") or "finetune", [p.name for p in order] + [CARD, RESULT])
     for p in order + [tmp / CARD, tmp / RESULT]:
         target = out / p.name
         if target.is_dir() and not p.is_dir():

@@ -54,6 +54,7 @@ class FinetuneSettings:
     max_new_tokens: int = 64          # generation length for seq2seq/chat evaluation
     logging_steps: int = 50
     device: str = "auto"
+    trust_remote_code: bool = False  # let model folders run their own Python code
     resume: bool = False
     overwrite: bool = False
     extra: dict = field(default_factory=dict)  # internal (distillation)

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..paths import check_output_dir
 from . import outputs
 from .callbacks import ProgressAndMetrics, stop_hook
 from .data import load_records
@@ -181,7 +182,7 @@ def build_model(task: TrainingSpec, s: FinetuneSettings, path: str, config, trai
         raise InputError(f"--freeze-base trains the task head only: it does not apply to {task.name} "
                          f"(use --lora for seq2seq and chat models)")
     names, kwargs = task.model_labels(s, config, train_records, val_records)
-    model = load_model(path, task.auto_class, **kwargs)
+    model = load_model(path, task.auto_class, s.trust_remote_code, **kwargs)
     if s.freeze_base:
         n = freeze_base(model)
         log.info("--freeze-base: %d trainable parameters", n)
@@ -213,8 +214,8 @@ def run(s: FinetuneSettings, *, kind: str = "finetune", model=None, tokenizer=No
     train_ds, val_ds = data or load_data(s)
     train_recs = train_records if train_records is not None else train_ds.records
     path = model_path(s.model)
-    config = model.config if model is not None else load_config(path)
-    tokenizer = tokenizer or load_tokenizer(path)
+    config = model.config if model is not None else load_config(path, s.trust_remote_code)
+    tokenizer = tokenizer or load_tokenizer(path, s.trust_remote_code)
     if model is None:
         model, names = build_model(task, s, path, config, train_recs, val_ds.records if val_ds else None)
     else:
@@ -226,13 +227,13 @@ def run(s: FinetuneSettings, *, kind: str = "finetune", model=None, tokenizer=No
     args = training_args(task, s, out, prepared, cuda, precision)
     run_settings = {**s.record(), "train_data": train_ds.fingerprint,
                     "validation_data": val_ds.fingerprint if val_ds else None}
-    resume_from = outputs.check(out, resume=s.resume, overwrite=s.overwrite, settings=run_settings)
+    resume_from = outputs.check(out, kind=kind, resume=s.resume, overwrite=s.overwrite, settings=run_settings)
     from accelerate import PartialState
 
     PartialState().wait_for_everyone()  # every rank has checked before the main process writes
     with args.main_process_first(local=False, desc="output folder"):
         if args.process_index == 0:
-            outputs.start(out, resume=s.resume, overwrite=s.overwrite, settings=run_settings)
+            outputs.start(out, kind=kind, resume=s.resume, overwrite=s.overwrite, settings=run_settings)
 
     # 3. the trainer
     base_cls, s2s_cls, chat_cls = _trainer_classes()
@@ -350,8 +351,9 @@ def finetune(task: str, model: str, train: str, validation: str | None = None, o
     unknown = sorted(set(settings) - FinetuneSettings.names())
     if unknown:
         raise InputError(f"finetune has no setting {', '.join(unknown)}")
-    return run(FinetuneSettings(task=task, model=model, train=train, validation=validation, output=output,
-                                **settings))
+    s = FinetuneSettings(task=task, model=model, train=train, validation=validation, output=output, **settings)
+    check_output_dir(output, kind="finetune", overwrite=s.overwrite, resume=s.resume)  # before any model loads
+    return run(s)
 
 
 def dumps(result: dict) -> str:
