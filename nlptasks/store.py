@@ -24,7 +24,7 @@ import os
 import random
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -149,7 +149,7 @@ class ResultStore:
                     cur.close()
             else:
                 engine = sa.create_engine(self._url, pool_pre_ping=True)
-        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError, ValueError) as exc:
             raise NlpTasksError(f"cannot open results store {self.location}: {mask_url(exc)}") from None
         return engine
 
@@ -361,7 +361,7 @@ class ImportBatch:
     path: Path
     items: list[tuple[int, dict]]
     count: int
-    facts: dict = None  # benchmark_key -> (first line, definition_facts)
+    facts: dict = field(default_factory=dict)  # benchmark_key -> (first line, definition_facts)
 
 
 def _facts_clash(key: tuple, new: tuple, old: tuple, where: str = "is stored with") -> str:

@@ -116,7 +116,7 @@ def test_store_password_is_never_printed(url, cmd, capsys):
     code = main(cmd[:1] + ["--store", url] + cmd[1:]) if cmd[0] == "leaderboard" else \
         main([cmd[0], "--store", url] + cmd[1:])
     out = capsys.readouterr()
-    assert code != 0
+    assert code == 2
     assert "s3cretpw" not in out.err + out.out
     assert out.err.startswith("nlptasks: error:") and out.err.count("\n") == 1
 
@@ -124,10 +124,7 @@ def test_store_password_is_never_printed(url, cmd, capsys):
 def test_store_object_hides_password():
     with pytest.raises(Exception) as info:
         ResultStore("postgresql://user:s3cretpw@host:notaport/db")
-    assert "s3cretpw" not in str(info.value)
-    st = ResultStore.__new__(ResultStore)  # attributes of an opened store
-    st.location = mask_url("postgresql://user:s3cretpw@h/db")
-    assert "s3cretpw" not in repr(st)
+    assert "s3cretpw" not in str(info.value) and "user:***@host" in str(info.value)
 
 
 # -- read-only commands create and change nothing (item 22) ------------------------------------------
