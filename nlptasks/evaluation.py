@@ -25,12 +25,10 @@ from typing import Any
 from .benchmarks import Benchmark, get_benchmark
 from .datasets_io import MissingColumn, get_path, load_rows
 from .errors import InputError, NlpTasksError
+from .records import RECORD_KEYS, SCHEMA_VERSION as SCHEMA  # noqa: F401  (the record schema lives in records.py)
 
 log = logging.getLogger("nlptasks")
 
-SCHEMA = 1
-RECORD_KEYS = ("schema", "run_id", "task", "benchmark", "model", "n", "metrics", "primary_metric",
-               "higher_is_better", "settings", "environment", "cost", "data", "created_at")
 PACKAGES = ("nlptasks", "torch", "transformers", "sacrebleu", "rouge-score")
 
 

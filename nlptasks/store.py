@@ -10,6 +10,12 @@ record as JSON (unknown keys are kept as they are), plus a schema-version marker
 (``nlptasks_meta``). SQLite files use WAL and a busy timeout, and writes retry while the database is
 locked, so several processes can add results at once. A file that is not SQLite, or a SQLite database
 that belongs to something else, is refused with a one-line error and never written to.
+
+``ResultStore(..., readonly=True)`` (leaderboard, ``results list/show/export``) creates and changes
+nothing: a missing store is an error ("no such store"), and a SQLite file is opened read-only without
+leaving ``-wal``/``-shm`` files beside it. Passwords in store URLs are never shown (``location`` is
+masked). Records are checked with ``records.check_record`` on every write; ``import_`` is
+all-or-nothing and refuses a run id that is stored with different content unless ``replace=True``.
 """
 from __future__ import annotations
 
@@ -18,10 +24,13 @@ import os
 import random
 import sqlite3
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import IO, Any
 
 from .errors import InputError, NlpTasksError
+from .records import benchmark_key, check_record, definition_facts, primary_score, variant_name  # noqa: F401
+from .urls import mask_url
 
 SCHEMA_VERSION = 1
 RESULTS_TABLE = "nlptasks_results"
@@ -39,56 +48,43 @@ def default_location() -> str:
     return str(Path(platformdirs.user_data_dir("nlptasks")) / "results.sqlite")
 
 
-def variant_name(record: dict) -> str:
-    """``dtype`` or ``dtype+quantize`` of a record's model variant (``?`` if unknown)."""
-    variant = (record.get("model") or {}).get("variant") or {}
-    name = str(variant.get("dtype") or "?")
-    if variant.get("quantize"):
-        name += f"+{variant['quantize']}"
-    return name
-
-
-def primary_score(record: dict) -> float | None:
-    metric = (record.get("metrics") or {}).get(record.get("primary_metric"))
-    score = metric.get("score") if isinstance(metric, dict) else None
-    return float(score) if isinstance(score, (int, float)) else None
-
-
 def validate_record(record: Any) -> dict:
-    if not isinstance(record, dict):
-        raise InputError(f"a result record must be a JSON object, got {type(record).__name__}")
-    for path in ("run_id", "task", "benchmark.name", "model.name"):
-        value: Any = record
-        for part in path.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        if value in (None, ""):
-            rid = record.get("run_id")
-            where = f" (run {rid})" if rid else ""
-            raise InputError(f"result record{where} has no {path!r}")
-    return record
+    """Old name of ``records.check_record``: the record, or ``InputError`` with its first problem."""
+    return check_record(record)
 
 
 class ResultStore:
     """Store of evaluation results; see the module docstring."""
 
-    def __init__(self, url_or_path: str | os.PathLike | None = None, *, lock_retries: int = 50):
+    def __init__(self, url_or_path: str | os.PathLike | None = None, *, readonly: bool = False,
+                 must_exist: bool = False, lock_retries: int = 50):
         location = str(url_or_path) if url_or_path is not None else default_location()
-        self.location = location
+        self.location = mask_url(location)  # what messages show: never a password
+        self.readonly = readonly
         self.lock_retries = lock_retries
         self._path: Path | None = None
+        self._has_tables = True
         if "://" in location:
-            self.url = location
+            self._url = location
             if location.startswith("sqlite:///") and location != "sqlite:///:memory:":
                 self._path = Path(location[len("sqlite:///"):].split("?")[0])
         else:
             self._path = Path(location).expanduser()
-            self.url = f"sqlite:///{self._path.resolve()}"
+            self._url = f"sqlite:///{self._path.resolve()}"
         if self._path is not None:
+            if (readonly or must_exist) and not self._path.exists():
+                raise NlpTasksError(f"no such store: {self.location}")
             self._check_sqlite_file(self._path)
-            self._path.parent.mkdir(parents=True, exist_ok=True)
+            if not readonly:
+                self._path.parent.mkdir(parents=True, exist_ok=True)
         self._engine = self._make_engine()
         self._tables()
         self._retry(self._ensure_schema)
+
+    @property
+    def url(self) -> str:
+        """The store's SQLAlchemy URL with any password masked."""
+        return mask_url(self._url)
 
     # -- opening ----------------------------------------------------------------------------------
     def _check_sqlite_file(self, path: Path) -> None:
@@ -103,7 +99,7 @@ class ResultStore:
             if f.read(16) != _SQLITE_MAGIC:
                 raise NlpTasksError(f"results store {path} is not a SQLite database (corrupt or another kind of file)")
         try:
-            con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+            con = connect_readonly(path)
             try:
                 names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
                 version = None
@@ -136,8 +132,12 @@ class ResultStore:
         from sqlalchemy import event
 
         try:
-            if self.url.startswith("sqlite"):
-                engine = sa.create_engine(self.url, connect_args={"timeout": 30})
+            if self.readonly and self._path is not None:
+                path = self._path
+                engine = sa.create_engine("sqlite://", creator=lambda: connect_readonly(path),
+                                          poolclass=sa.pool.NullPool)
+            elif self._url.startswith("sqlite"):
+                engine = sa.create_engine(self._url, connect_args={"timeout": 30})
 
                 @event.listens_for(engine, "connect")
                 def _pragmas(dbapi_con, _record):
@@ -148,9 +148,9 @@ class ResultStore:
                         cur.execute("PRAGMA synchronous=NORMAL")
                     cur.close()
             else:
-                engine = sa.create_engine(self.url, pool_pre_ping=True)
-        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
-            raise NlpTasksError(f"cannot open results store {self.url!r}: {exc}") from None
+                engine = sa.create_engine(self._url, pool_pre_ping=True)
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError, ValueError) as exc:
+            raise NlpTasksError(f"cannot open results store {self.location}: {mask_url(exc)}") from None
         return engine
 
     def _tables(self) -> None:
@@ -187,6 +187,9 @@ class ResultStore:
         self._check_tables(names, version, self.location, foreign_if_other_tables=False)
         if META_TABLE in names and RESULTS_TABLE in names:
             return
+        if self.readonly:  # an empty store: nothing to read, and nothing may be created
+            self._has_tables = False
+            return
         try:
             with self._engine.begin() as con:
                 self._md.create_all(con, checkfirst=True)
@@ -205,16 +208,22 @@ class ResultStore:
                 return fn(*args)
             except sa.exc.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc).lower():
-                    raise NlpTasksError(f"results store {self.location}: {str(exc).splitlines()[0]}") from None
+                    first = mask_url(str(exc).splitlines()[0])
+                    raise NlpTasksError(f"results store {self.location}: {first}") from None
                 if attempt == self.lock_retries - 1:
                     raise NlpTasksError(f"results store {self.location} stayed locked; try again") from None
                 time.sleep(min(0.05 * (attempt + 1), 0.5) * (0.5 + random.random()))
 
+    def _writable(self) -> None:
+        if self.readonly:
+            raise NlpTasksError(f"results store {self.location} was opened read-only")
+
     # -- API --------------------------------------------------------------------------------------
     def add(self, record: dict) -> None:
         """Insert a record, or replace the one with the same ``run_id``."""
-        row = self._row(validate_record(record))
-        self._retry(self._upsert, row)
+        self._writable()
+        row = self._row(check_record(record))
+        self._retry(self._upsert, [row])
 
     def _row(self, r: dict) -> dict:
         b = r.get("benchmark") or {}
@@ -224,25 +233,32 @@ class ResultStore:
                 "variant": variant_name(r), "primary_score": primary_score(r),
                 "created_at": r.get("created_at"), "record": json.dumps(r, sort_keys=True)}
 
-    def _upsert(self, row: dict) -> None:
+    def _upsert(self, rows: list[dict], check=None) -> None:
+        """Write ``rows`` in one transaction; ``check(connection)`` runs first, inside it."""
         dialect = self._engine.dialect.name
         t = self._results
         with self._engine.begin() as con:
-            if dialect in ("sqlite", "postgresql"):
-                if dialect == "sqlite":
-                    from sqlalchemy.dialects.sqlite import insert
+            if check is not None:
+                check(con)
+            for row in rows:
+                if dialect in ("sqlite", "postgresql"):
+                    if dialect == "sqlite":
+                        from sqlalchemy.dialects.sqlite import insert
+                    else:
+                        from sqlalchemy.dialects.postgresql import insert
+                    stmt = insert(t).values(**row)
+                    stmt = stmt.on_conflict_do_update(index_elements=[t.c.run_id],
+                                                      set_={k: stmt.excluded[k] for k in row if k != "run_id"})
+                    con.execute(stmt)
                 else:
-                    from sqlalchemy.dialects.postgresql import insert
-                stmt = insert(t).values(**row)
-                stmt = stmt.on_conflict_do_update(index_elements=[t.c.run_id],
-                                                  set_={k: stmt.excluded[k] for k in row if k != "run_id"})
-                con.execute(stmt)
-            else:
-                con.execute(t.delete().where(t.c.run_id == row["run_id"]))
-                con.execute(t.insert().values(**row))
+                    con.execute(t.delete().where(t.c.run_id == row["run_id"]))
+                    con.execute(t.insert().values(**row))
 
     def get(self, run_id: str) -> dict | None:
         import sqlalchemy as sa
+
+        if not self._has_tables:
+            return None
 
         def _get():
             with self._engine.connect() as con:
@@ -254,6 +270,8 @@ class ResultStore:
         """Records matching all given filters (exact task, benchmark name, model name), oldest first."""
         import sqlalchemy as sa
 
+        if not self._has_tables:
+            return []
         t = self._results
         stmt = sa.select(t.c.record).order_by(t.c.created_at, t.c.run_id)
         for col, value in ((t.c.task, task), (t.c.benchmark_name, benchmark), (t.c.model_name, model)):
@@ -267,6 +285,8 @@ class ResultStore:
 
     def delete(self, run_id: str) -> bool:
         """Remove a record; True if it existed."""
+        self._writable()
+
         def _delete():
             with self._engine.begin() as con:
                 return con.execute(self._results.delete().where(self._results.c.run_id == run_id)).rowcount > 0
@@ -282,14 +302,44 @@ class ResultStore:
             write_atomic(Path(path_or_file), text)
         return len(records)
 
-    def import_(self, path: str | os.PathLike) -> int:
-        """Add the records of a JSON file (a list, one record, or JSON lines); returns the count."""
-        records = read_records(Path(path))
-        for r in records:
-            validate_record(r)
-        for r in records:
-            self.add(r)
-        return len(records)
+    def import_(self, source: "str | os.PathLike | ImportBatch", *, replace: bool = False) -> int:
+        """Add the records of a JSON file (a list, one record, or JSON lines); returns the count.
+
+        All or nothing: every record is checked first (see ``read_import``), and a run id that is
+        already stored with different content is refused unless ``replace`` (so an imported record
+        cannot silently overwrite a result). Importing the same records again changes nothing.
+        """
+        import sqlalchemy as sa
+
+        self._writable()
+        batch = source if isinstance(source, ImportBatch) else read_import(source)
+        rows = [self._row(r) for _, r in batch.items]
+        line_of = {row["run_id"]: line for row, (line, _) in zip(rows, batch.items)}
+
+        def check(con):
+            t = self._results
+            # results of one benchmark definition agree on task, primary metric and its direction:
+            # a record that does not would change which metric (or direction) ranks everyone else
+            for key, (line, facts) in batch.facts.items():
+                stmt = sa.select(t.c.record).where(t.c.benchmark_name == key[0]).order_by(t.c.created_at.desc())
+                for text in con.execute(stmt).scalars():
+                    stored = json.loads(text)
+                    if benchmark_key(stored) == key:
+                        if definition_facts(stored) != facts:
+                            raise InputError(f"{batch.path}:{line}: {_facts_clash(key, facts, definition_facts(stored))}")
+                        break
+            if replace:
+                return
+            new = {row["run_id"]: json.loads(row["record"]) for row in rows}
+            ids = list(new)
+            for i in range(0, len(ids), 500):
+                stmt = sa.select(t.c.run_id, t.c.record).where(t.c.run_id.in_(ids[i:i + 500]))
+                for run_id, text in con.execute(stmt):
+                    if json.loads(text) != new[run_id]:
+                        raise InputError(f"{batch.path}:{line_of[run_id]}: run {run_id} is already stored with "
+                                         "different content; use --replace to overwrite it")
+        self._retry(self._upsert, rows, check)
+        return batch.count
 
     def close(self) -> None:
         self._engine.dispose()
@@ -304,25 +354,114 @@ class ResultStore:
         return f"ResultStore({self.location!r})"
 
 
+@dataclass
+class ImportBatch:
+    """Validated records of one import file: ``items`` are ``(line, record)`` with duplicates removed;
+    ``count`` is how many records the file held."""
+    path: Path
+    items: list[tuple[int, dict]]
+    count: int
+    facts: dict = field(default_factory=dict)  # benchmark_key -> (first line, definition_facts)
+
+
+def _facts_clash(key: tuple, new: tuple, old: tuple, where: str = "is stored with") -> str:
+    return (f"benchmark {key[0]} version {key[1]} (hash {key[2]}) {where} task {old[0]}, metric {old[1]} "
+            f"({'higher' if old[2] else 'lower'} is better); this record says task {new[0]}, metric {new[1]} "
+            f"({'higher' if new[2] else 'lower'} is better)")
+
+
+def read_import(path: str | os.PathLike) -> ImportBatch:
+    """Read and check an import file before any store is opened: a bad record is refused with
+    ``FILE:LINE: problem``, an empty file is an error, and a run id repeated with different content
+    in the same file is refused."""
+    src = Path(path)
+    lines_records = read_records_with_lines(src)
+    if not lines_records:
+        raise InputError(f"{src}: no result records to import")
+    seen: dict[str, tuple[int, dict]] = {}
+    facts: dict[tuple, tuple[int, tuple]] = {}
+    items = []
+    for line, r in lines_records:
+        check_record(r, f"{src}:{line}")
+        first = facts.setdefault(benchmark_key(r), (line, definition_facts(r)))
+        if first[1] != definition_facts(r):
+            clash = _facts_clash(benchmark_key(r), definition_facts(r), first[1], f"has on line {first[0]}")
+            raise InputError(f"{src}:{line}: {clash}")
+        prev = seen.get(r["run_id"])
+        if prev is not None:
+            if json.dumps(prev[1], sort_keys=True) != json.dumps(r, sort_keys=True):
+                raise InputError(f"{src}:{line}: run {r['run_id']} appears again (line {prev[0]}) "
+                                 "with different content")
+            continue
+        seen[r["run_id"]] = (line, r)
+        items.append((line, r))
+    return ImportBatch(src, items, len(lines_records), facts)
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection that creates no file beside the database.
+
+    SQLite opens a WAL database read-only only with ``-wal``/``-shm`` files beside it, and creates
+    them when missing. When neither exists no connection holds the database open (the last one
+    removes them), so it is read as immutable: no lock, no side file. Otherwise the existing files
+    are shared in ``mode=ro``.
+    """
+    uri = path.resolve().as_uri()
+    side = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+    if any(p.exists() for p in side):
+        return sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30)
+    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=30)
+
+
 def read_records(path: Path) -> list[dict]:
+    """The records of a JSON file (a list, one record, or JSON lines)."""
+    return [r for _, r in read_records_with_lines(path)]
+
+
+def read_records_with_lines(path: Path) -> list[tuple[int, Any]]:
+    """``(line, record)`` pairs of a JSON file: a list, one object, or JSON lines; the line is where
+    each record starts, for error messages."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read: {exc}") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
-        data = []
+        out = []
         for n, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
-                    data.append(json.loads(line))
+                    out.append((n, json.loads(line)))
                 except json.JSONDecodeError as exc:
                     raise InputError(f"{path}:{n}: not JSON or JSON lines: {exc.msg}") from None
-    records: Iterable = data if isinstance(data, list) else [data]
-    return list(records)
+        return out
+    if not isinstance(data, list):
+        return [(_first_line(text), data)]
+    return _list_items_with_lines(text, data)
+
+
+def _first_line(text: str) -> int:
+    stripped = text.lstrip()
+    return text.count("\n", 0, len(text) - len(stripped)) + 1
+
+
+def _list_items_with_lines(text: str, data: list) -> list[tuple[int, Any]]:
+    """Pair each item of a JSON list (already parsed as ``data``) with the line it starts on."""
+    decoder = json.JSONDecoder()
+    pos = text.index("[") + 1
+    lines = []
+    ws = " \t\r\n"
+    for _ in data:
+        while text[pos] in ws or text[pos] == ",":
+            pos += 1
+        lines.append(text.count("\n", 0, pos) + 1)
+        _, pos = decoder.raw_decode(text, pos)
+    return list(zip(lines, data))
 
 
 def write_atomic(path: Path, text: str) -> None:

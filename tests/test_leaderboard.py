@@ -167,6 +167,7 @@ def test_html_escapes_names():
 
 def test_empty_store_gives_a_message(tmp_path):
     store = str(tmp_path / "empty.sqlite")
+    ResultStore(store).close()  # an existing store without results
     assert leaderboard(store).startswith("No results in")
     assert json.loads(leaderboard(store, fmt="json")) == {"view": "ranking", "sections": []}
     assert "No results" in leaderboard(store, fmt="html")
@@ -201,6 +202,7 @@ def test_cli_import_list_show_export_leaderboard(tmp_path, capsys):
 
 
 def test_cli_empty_and_corrupt_store(tmp_path, capsys):
+    ResultStore(tmp_path / "new.sqlite").close()
     assert main(["leaderboard", "--store", str(tmp_path / "new.sqlite")]) == 0
     assert "No results in" in capsys.readouterr().out
     bad = tmp_path / "bad.sqlite"

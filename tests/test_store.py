@@ -63,7 +63,8 @@ def test_sqlalchemy_url_and_env_default(tmp_path, monkeypatch):
 def test_invalid_records_are_refused(tmp_path):
     store = ResultStore(tmp_path / "s.sqlite")
     with pytest.raises(InputError, match="'model.name'"):
-        store.add({"run_id": "x", "task": "t", "benchmark": {"name": "b"}, "model": {}})
+        store.add({"run_id": "x", "task": "sentiment", "benchmark": {"name": "b", "version": 1}, "model": {},
+                   "metrics": {"a": {"score": 1}}, "primary_metric": "a"})
     with pytest.raises(InputError, match="'run_id'"):
         store.add({"task": "t"})
     with pytest.raises(InputError, match="JSON object"):

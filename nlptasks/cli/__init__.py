@@ -14,6 +14,7 @@ import sys
 
 from .. import __version__
 from ..errors import NlpTasksError
+from ..urls import mask_url
 
 # The order here is the order in `nlptasks --help`.
 COMMANDS = ["run", "chat", "eval", "benchmarks", "finetune", "distill", "leaderboard", "results", "tasks", "models"]
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except NlpTasksError as exc:
-        print(f"nlptasks: error: {exc}", file=sys.stderr)
+        print(f"nlptasks: error: {mask_url(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("nlptasks: interrupted", file=sys.stderr)
@@ -76,6 +77,6 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # last resort: one line, and a hint for the full story
         if args.verbose:
             raise
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        msg = mask_url(str(exc).strip().splitlines()[0]) if str(exc).strip() else ""
         print(f"nlptasks: error: {type(exc).__name__}: {msg} (run with -v for the traceback)", file=sys.stderr)
         return 1

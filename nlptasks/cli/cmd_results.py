@@ -21,8 +21,11 @@ def register(subparsers) -> None:
     a = sub.add_parser("show", parents=[common], help="print one result as JSON")
     a.add_argument("run_id")
     a.set_defaults(func=run_show)
-    a = sub.add_parser("import", parents=[common], help="add results from a JSON file (a list, one record, or JSON lines)")
+    a = sub.add_parser("import", parents=[common], help="add results from a JSON file (a list, one record, or JSON lines)",
+                       description="Add result records, all or nothing: every record is validated first, and a run id "
+                                   "already stored with different content is refused unless --replace.")
     a.add_argument("file")
+    a.add_argument("--replace", action="store_true", help="overwrite stored results that have the same run id")
     a.set_defaults(func=run_import)
     a = sub.add_parser("export", parents=[common], help="write all results as one JSON list")
     a.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
@@ -32,17 +35,18 @@ def register(subparsers) -> None:
     a.set_defaults(func=run_delete)
 
 
-def _store(args):
+def _store(args, readonly: bool = False, must_exist: bool = False):
+    """The store named by --store; read-only actions create and change nothing."""
     from ..store import ResultStore
 
-    return ResultStore(getattr(args, "store", None))
+    return ResultStore(getattr(args, "store", None), readonly=readonly, must_exist=must_exist)
 
 
 def run_list(args) -> int:
-    from ..store import primary_score, variant_name
+    from ..records import primary_score, variant_name
 
-    store = _store(args)
-    records = store.query(task=args.task, benchmark=args.benchmark, model=args.model)
+    with _store(args, readonly=True) as store:
+        records = store.query(task=args.task, benchmark=args.benchmark, model=args.model)
     if not records:
         print(f"nlptasks: no results in {store.location}", file=sys.stderr)
         return 0
@@ -60,7 +64,8 @@ def run_list(args) -> int:
 def run_show(args) -> int:
     from ..errors import UnknownNameError
 
-    record = _store(args).get(args.run_id)
+    with _store(args, readonly=True) as store:
+        record = store.get(args.run_id)
     if record is None:
         raise UnknownNameError(f"no result with run id {args.run_id!r} (see `nlptasks results list`)")
     print(json.dumps(record, indent=1, sort_keys=True))
@@ -68,8 +73,11 @@ def run_show(args) -> int:
 
 
 def run_import(args) -> int:
-    store = _store(args)
-    n = store.import_(args.file)
+    from ..store import read_import
+
+    batch = read_import(args.file)  # every record checked before the store is opened or created
+    with _store(args) as store:
+        n = store.import_(batch, replace=args.replace)
     print(f"nlptasks: imported {n} result(s) into {store.location}", file=sys.stderr)
     return 0
 
@@ -78,8 +86,8 @@ def run_export(args) -> int:
     from ..paths import check_output_file
 
     check_output_file(args.output)
-    store = _store(args)
-    n = store.export(args.output if args.output else sys.stdout)
+    with _store(args, readonly=True) as store:
+        n = store.export(args.output if args.output else sys.stdout)
     if args.output:
         print(f"nlptasks: exported {n} result(s) to {args.output}", file=sys.stderr)
     return 0
@@ -88,6 +96,8 @@ def run_export(args) -> int:
 def run_delete(args) -> int:
     from ..errors import UnknownNameError
 
-    if not _store(args).delete(args.run_id):
+    with _store(args, must_exist=True) as store:
+        found = store.delete(args.run_id)
+    if not found:
         raise UnknownNameError(f"no result with run id {args.run_id!r}")
     return 0

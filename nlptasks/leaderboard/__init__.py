@@ -28,7 +28,7 @@ def _records(store: Any, task, benchmark, model=None) -> tuple[list[dict], str]:
         return recs, "the given records"
     from ..store import ResultStore
 
-    st = store if isinstance(store, ResultStore) else ResultStore(store)
+    st = store if isinstance(store, ResultStore) else ResultStore(store, readonly=True)
     try:
         return st.query(task=task, benchmark=benchmark, model=model), st.location
     finally:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from ..errors import NlpTasksError
-from ..store import variant_name
+from ..records import metric_score, variant_name
 from .pareto import pareto_front
 
 FRONTIER_X = {"energy": "energy_wh_per_1k", "latency": "latency_p50_s"}
@@ -63,10 +63,7 @@ def _latest(records: Iterable[dict]) -> dict:
     return best
 
 
-def _score(record: dict, metric: str) -> float | None:
-    m = (record.get("metrics") or {}).get(metric)
-    s = m.get("score") if isinstance(m, dict) else None
-    return float(s) if isinstance(s, (int, float)) and s == s else None
+_score = metric_score  # a record's score for a metric (None when missing or not a number)
 
 
 def cost_columns(record: dict) -> dict:
@@ -125,8 +122,10 @@ def build_sections(records: list[dict], metric: str | None = None, frontier_x: s
         b = newest.get("benchmark") or {}
         sec = Section(benchmark=b.get("name"), version=b.get("version"), hash=b.get("hash"),
                       task=newest.get("task"), metric=name, higher_is_better=bool(hib), frontier_x=frontier_x)
-        rows = [row_for(r, name) for r in _latest(recs).values()]
-        sec.rows = rank_rows([r for r in rows if r["score"] is not None], sec.higher_is_better, frontier_x)
+        # the newest *scored* result per model variant: a later record without this metric (or with a
+        # score that is not a number) must not hide an earlier real result
+        rows = [row_for(r, name) for r in _latest(r for r in recs if _score(r, name) is not None).values()]
+        sec.rows = rank_rows(rows, sec.higher_is_better, frontier_x)
         sections.append(sec)
     if records and not sections and metric:
         known = sorted({m for r in records for m in (r.get("metrics") or {})})

@@ -157,7 +157,7 @@ def _plot(sec: Section, ids: list[int]) -> str:
                f'{X_LABEL[sec.frontier_x]} {fmt(r, xkey, "energy" if sec.frontier_x == "energy" else "float")}'
                + (" (estimated)" if sec.frontier_x == "energy" and r.get("energy_is_estimate") else ""))
         out.append(f'<circle class="{cls}" data-row="{i}" data-model="{_e(r["model"])}" data-variant="{_e(r["variant"])}" '
-                   f'data-x="{r[xkey]!r}" data-y="{r["score"]!r}" cx="{cx:.1f}" cy="{cy:.1f}" r="5">'
+                   f'data-x="{_e(repr(r[xkey]))}" data-y="{_e(repr(r["score"]))}" cx="{cx:.1f}" cy="{cy:.1f}" r="5">'
                    f'<title>{_e(tip)}</title></circle>')
         label = r["model"].rsplit("/", 1)[-1] + ("" if r["variant"] == "float32" else f' {r["variant"]}')
         anchor = "end" if cx > W - MR - 120 else "start"

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
+import unicodedata
 
 from .columns import columns, fmt, legend
 from .ranking import Section
@@ -36,8 +38,16 @@ def render_table(sections: list[Section], kind: str) -> str:
     return "\n".join(out) + "\n"
 
 
+_MD_BACKSLASH = str.maketrans({c: "\\" + c for c in "\\|[]`"})
+
+
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
+    """A Markdown table cell or heading that shows ``text`` as it is: HTML special characters become
+    entities (no tag or attribute from a model name reaches a renderer), ``| [ ] ` \\`` are backslash
+    escaped (no cell break, link, image or code span), and line breaks and other control characters
+    become numeric entities, so a name can never add a row or end the table."""
+    out = html.escape(str(text), quote=True).translate(_MD_BACKSLASH)
+    return "".join(f"&#{ord(c)};" if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in out)
 
 
 def render_md(sections: list[Section], kind: str) -> str:
@@ -55,6 +65,19 @@ def render_md(sections: list[Section], kind: str) -> str:
     return "\n".join(out) + "\n"
 
 
+# Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV injection")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def csv_cell(value):
+    """A CSV cell that no spreadsheet evaluates: text starting with ``= + - @``, tab or a line break
+    gets a leading ``'`` (OWASP). Numbers stay numbers (a negative score delta is a real number, not
+    text); text that merely looks like a negative number is text and is prefixed too."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 CSV_SECTION_FIELDS = ["task", "benchmark", "benchmark_version", "benchmark_hash", "metric", "higher_is_better"]
 
 
@@ -65,14 +88,16 @@ def render_csv(sections: list[Section], kind: str) -> str:
             row_fields += [k for k in r if k not in row_fields and k != "ci"]
     fields = CSV_SECTION_FIELDS + row_fields + ["ci_low", "ci_high"]
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    # every text cell quoted (a CR inside one cannot split the row), numbers bare so they stay numbers
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
     w.writeheader()
     for sec in sections:
         for r in sec.rows:
             ci = r.get("ci") if isinstance(r.get("ci"), (list, tuple)) and len(r["ci"]) == 2 else (None, None)
-            w.writerow({"task": sec.task, "benchmark": sec.benchmark, "benchmark_version": sec.version,
-                        "benchmark_hash": sec.hash, "metric": sec.metric, "higher_is_better": sec.higher_is_better,
-                        **{k: v for k, v in r.items() if k != "ci"}, "ci_low": ci[0], "ci_high": ci[1]})
+            row = {"task": sec.task, "benchmark": sec.benchmark, "benchmark_version": sec.version,
+                   "benchmark_hash": sec.hash, "metric": sec.metric, "higher_is_better": sec.higher_is_better,
+                   **{k: v for k, v in r.items() if k != "ci"}, "ci_low": ci[0], "ci_high": ci[1]}
+            w.writerow({k: csv_cell(v) for k, v in row.items()})
     return buf.getvalue()
 
 
