@@ -17,8 +17,8 @@ def register(sub) -> None:
                     "--output and adds it to the results store.")
     p.add_argument("benchmark", metavar="BENCHMARK|TASK", nargs="?", default=None,
                    help="benchmark name or YAML file; a task name with --data")
-    p.add_argument("--suite", default=None, metavar="FILE",
-                   help="evaluate every benchmark x model of a suite YAML (eval/suites/*.yaml)")
+    p.add_argument("--suite", default=None, metavar="FILE|NAME",
+                   help="evaluate every benchmark x model of a suite: a YAML file, or the name of a suite shipped with nlptasks, e.g. offline")
     p.add_argument("--render", default=None, metavar="DIR",
                    help="with --suite: write the suite's leaderboard (md, html) and records to DIR")
     g = p.add_argument_group("data")
