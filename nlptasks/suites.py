@@ -155,7 +155,8 @@ def render_suite(name: str, records: list[dict], render_dir: str) -> list[Path]:
     paths = []
     for fmt, ext in (("md", "md"), ("html", "html")):
         p = out / f"{name}.{ext}"
-        atomic_write(str(p), leaderboard(records, fmt=fmt))
+        # a suite run with a limit is partial throughout: show it, marked as such
+        atomic_write(str(p), leaderboard(records, fmt=fmt, include_partial=True))
         paths.append(p)
     p = out / f"{name}.results.json"
     atomic_write(str(p), json.dumps(records, indent=1, ensure_ascii=False, default=str) + "\n")

@@ -131,6 +131,6 @@ def _suite(args: argparse.Namespace) -> int:
     records = run_suite(args.suite, limit=args.limit, data_dir=args.data_dir, store=store, output_dir=args.output,
                         render_dir=args.render, batch_size=args.batch_size, country=args.country,
                         log=lambda m: print(f"nlptasks: {m}", file=sys.stderr))
-    sys.stdout.write(leaderboard(records, fmt="table"))
+    sys.stdout.write(leaderboard(records, fmt="table", include_partial=True))
     sys.stdout.flush()
     return 0
