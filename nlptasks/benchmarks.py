@@ -8,8 +8,9 @@ description) is hashed; the hash goes into every result, so results of a changed
 never compared silently.
 
 Where definitions are found, first match wins: the directories in ``$NLPTASKS_BENCHMARKS_PATH``
-(``os.pathsep``-separated), then ``tasks/`` next to the package (the repository's folder). A path
-to a YAML file is accepted wherever a benchmark name is.
+(``os.pathsep``-separated), then the definitions shipped with the package (the repository's ``tasks/``
+folder, copied into the wheel as ``nlptasks/bundled/tasks``; see ``nlptasks.packaged``). A path to a
+YAML file is accepted wherever a benchmark name is.
 """
 from __future__ import annotations
 
@@ -22,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from .errors import NlpTasksError, UnknownNameError
+from .packaged import bundled_dir
 from .registry import Registry
 
 log = logging.getLogger("nlptasks")
 
 PATH_ENV = "NLPTASKS_BENCHMARKS_PATH"
-BUILTIN_DIR = Path(__file__).resolve().parents[1] / "tasks"
+BUILTIN_DIR = bundled_dir("tasks")
 
 
 class BenchmarkError(NlpTasksError):

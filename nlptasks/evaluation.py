@@ -202,6 +202,9 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
     rows, source = load_rows(bench.dataset, data_dir, where=f"benchmark {bench.name}")
     if not rows:
         raise InputError(f"benchmark {bench.name}: the data ({source}) has no examples")
+    # examples in a full run (the definition's own limit applies): a run with fewer is partial and is
+    # not ranked beside full runs (nlptasks.leaderboard.ranking)
+    full_n = min(len(rows), bench.limit) if bench.limit is not None else len(rows)
     if limit is not None:
         rows = rows[:limit]
     inputs, refs = prepare(bench, rows)
@@ -269,7 +272,8 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
         "n": len(inputs), "metrics": metrics, "primary_metric": bench.primary_metric,
         "higher_is_better": hib, "settings": settings,
         "environment": environment(resolved, variant.get("dtype"), versions),
-        "cost": cost, "data": {"fingerprint": fingerprint[:16], "n": len(inputs), "source": source},
+        "cost": cost, "data": {"fingerprint": fingerprint[:16], "n": len(inputs), "full_n": full_n,
+                                 "source": source},
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     # never lose a finished evaluation: whatever fails below, the record ends up on disk and we say where

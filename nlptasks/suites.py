@@ -11,6 +11,9 @@ runs:
 Each model entry is a name or a mapping with ``model`` and optional ``dtype``, ``quantize``,
 ``options`` (task options). Every result goes to the results store like any evaluation; the suite's
 own records are returned so its leaderboard can be rendered from exactly this run.
+
+A suite is named by a YAML path, or by the name of a suite shipped with the package (the
+repository's ``eval/suites/<name>.yaml``, in the wheel ``nlptasks/bundled/suites``): ``--suite offline``.
 """
 from __future__ import annotations
 
@@ -50,10 +53,28 @@ class Suite:
     path: str
 
 
+def packaged_suites() -> dict[str, Path]:
+    """Suites shipped with the package, by name (file stem)."""
+    from .packaged import bundled_dir
+
+    d = bundled_dir("suites")
+    return {f.stem: f for f in sorted(d.glob("*.yaml"))} if d.is_dir() else {}
+
+
+def find_suite(name_or_path: str) -> Path:
+    """A suite YAML file: an existing path, else a packaged suite of that name."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    known = packaged_suites()
+    if name_or_path in known:
+        return known[name_or_path]
+    raise SuiteError(f"suite {name_or_path}: no such file, and no packaged suite of that name "
+                     f"(packaged suites: {', '.join(known) or 'none'})")
+
+
 def load_suite(path: str) -> Suite:
-    p = Path(path)
-    if not p.is_file():
-        raise SuiteError(f"suite {path}: no such file")
+    p = find_suite(path)
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -134,7 +155,8 @@ def render_suite(name: str, records: list[dict], render_dir: str) -> list[Path]:
     paths = []
     for fmt, ext in (("md", "md"), ("html", "html")):
         p = out / f"{name}.{ext}"
-        atomic_write(str(p), leaderboard(records, fmt=fmt))
+        # a suite run with a limit is partial throughout: show it, marked as such
+        atomic_write(str(p), leaderboard(records, fmt=fmt, include_partial=True))
         paths.append(p)
     p = out / f"{name}.results.json"
     atomic_write(str(p), json.dumps(records, indent=1, ensure_ascii=False, default=str) + "\n")

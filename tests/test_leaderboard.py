@@ -9,22 +9,46 @@ import pytest
 
 from nlptasks.cli import main
 from nlptasks.errors import NlpTasksError, UnknownNameError
-from nlptasks.leaderboard import build_sections, leaderboard, pareto_front
+from nlptasks.leaderboard import build_sections, compare_sections, leaderboard, pareto_front
 from nlptasks.store import ResultStore
 
 
 def rec(run_id, model, score, kwh=1e-4, *, metric="accuracy", hib=True, version=1, bhash="h1", bench="sst2-mini",
         dtype="float32", quantize=None, created="2025-01-01T00:00:00+00:00", items=100, estimate=False,
-        latency=0.01, eps=50.0, size=None, task="sentiment"):
+        latency=0.01, eps=50.0, size=None, task="sentiment", data="d1", full_n=None, limit=None):
+    """A record with the keys ``evaluate`` writes (checked by test_helper_records_use_the_keys_evaluate_writes)."""
     return {"schema": 1, "run_id": run_id, "task": task,
             "benchmark": {"name": bench, "version": version, "hash": bhash},
             "model": {"name": model, "revision": None, "variant": {"dtype": dtype, "quantize": quantize}},
             "n": items, "metrics": {metric: {"score": score, "ci": None, "stats": {}}},
-            "primary_metric": metric, "higher_is_better": {metric: hib}, "settings": {}, "environment": {},
-            "cost": {"parameters": 1000, "items": items, "items_per_s": eps, "energy_kwh": kwh,
+            "primary_metric": metric, "higher_is_better": {metric: hib},
+            "settings": {"limit": limit, "batch_size": None}, "environment": {},
+            "cost": {"parameters": 1000, "items": items, "items_per_s": eps, "examples_per_s": eps, "energy_kwh": kwh,
                      "co2e_g": None if kwh is None else kwh * 400, "energy_is_estimate": estimate,
                      "latency_p50_s": latency, "size_bytes": size},
+            "data": {"fingerprint": data, "n": items, "full_n": items if full_n is None else full_n,
+                     "source": "json: sentiment/validation.jsonl"},
             "created_at": created}
+
+
+def real_records(tmp_path, limits=(None,)):
+    """Records from the real ``evaluate`` (majority baseline on a 5-line file: no model to load)."""
+    from nlptasks.benchmarks import adhoc_benchmark
+    from nlptasks.evaluation import evaluate
+
+    f = tmp_path / "five.jsonl"
+    rows = [("good", 1), ("bad", 0), ("fine", 1), ("nice", 1), ("awful", 0)]
+    f.write_text("".join(json.dumps({"text": t, "label": y}) + "\n" for t, y in rows))
+    return [evaluate(adhoc_benchmark("sentiment", str(f)), "majority", limit=lim, store=False) for lim in limits]
+
+
+def test_helper_records_use_the_keys_evaluate_writes(tmp_path):
+    (real,) = real_records(tmp_path)
+    made = rec("a", "m/a", 0.9)
+    assert set(made) <= set(real)
+    for section in ("benchmark", "model", "settings", "cost", "data"):
+        assert set(made[section]) <= set(real[section]), section
+    assert set(made["model"]["variant"]) <= set(real["model"]["variant"])
 
 
 # -- Pareto ---------------------------------------------------------------------------------------
@@ -110,6 +134,111 @@ def test_latency_frontier():
     assert energy == [True, True] and latency == [True, False]
     with pytest.raises(NlpTasksError, match="unknown frontier"):
         build_sections(recs, frontier_x="money")
+
+
+# -- data and partial runs ------------------------------------------------------------------------
+
+def sst2_runs():
+    """Two full runs (872 examples) and a --limit 8 run that scores best on its 8 examples."""
+    return [rec("full-a", "m/a", 80.0, items=872, data="full"), rec("full-b", "m/b", 85.0, items=872, data="full"),
+            rec("part-c", "m/c", 87.5, items=8, full_n=872, data="first8", limit=8)]
+
+
+def test_partial_runs_are_left_out_of_the_ranking():
+    recs = sst2_runs()
+    (sec,) = build_sections(recs)
+    assert [r["model"] for r in sec.rows] == ["m/b", "m/a"] and not sec.partial
+    assert (sec.data, sec.n) == ("full", 872)
+    table = leaderboard(recs)
+    assert "m/c" not in table and "1 partial result(s)" in table and "--include-partial" in table
+    assert "m/c" not in leaderboard(recs, fmt="md") and "partial result(s)" in leaderboard(recs, fmt="md")
+    page = leaderboard(recs, fmt="html")
+    assert 'data-model="m/c"' not in page and 'class="note partial"' in page
+    assert [r["model"] for r in csv.DictReader(io.StringIO(leaderboard(recs, fmt="csv")))] == ["m/b", "m/a"]
+    data = json.loads(leaderboard(recs, fmt="json"))
+    assert [r["model"] for s in data["sections"] for r in s["rows"]] == ["m/b", "m/a"]
+    assert data["omitted_partial"] == [{"benchmark": "sst2-mini", "version": 1, "hash": "h1", "data": "first8",
+                                        "n": 8, "full_n": 872, "results": 1}]
+
+
+def test_include_partial_shows_them_apart_and_marked_in_every_format():
+    recs = sst2_runs()
+    full, part = build_sections(recs, include_partial=True)
+    assert not full.partial and [r["model"] for r in full.rows] == ["m/b", "m/a"]
+    assert part.partial and (part.n, part.full_n) == (8, 872) and [r["model"] for r in part.rows] == ["m/c"]
+    assert "PARTIAL: 8 of 872 examples" in part.title and "PARTIAL" not in full.title
+    for fmt in ("table", "md", "html"):
+        text = leaderboard(recs, fmt=fmt, include_partial=True)
+        assert text.count("PARTIAL: 8 of 872") == 1 and "m/c" in text, fmt
+        assert text.index("m/b") < text.index("PARTIAL") < text.index("m/c"), fmt
+        assert "partial result(s)" not in text
+    rows = list(csv.DictReader(io.StringIO(leaderboard(recs, fmt="csv", include_partial=True))))
+    assert [(r["model"], r["rank"], r["partial"]) for r in rows] == [("m/b", "1", "False"), ("m/a", "2", "False"),
+                                                                    ("m/c", "1", "True")]
+    data = json.loads(leaderboard(recs, fmt="json", include_partial=True))
+    assert [(s["partial"], s["data"]["n"], s["data"]["full_n"]) for s in data["sections"]] == [
+        (False, 872, 872), (True, 8, 872)]
+    assert "omitted_partial" not in data
+    assert 'data-partial="true"' in leaderboard(recs, fmt="html", include_partial=True)
+
+
+def test_older_records_without_full_n_are_partial_beside_a_larger_run():
+    recs = sst2_runs()
+    for r in recs:
+        del r["data"]["full_n"]
+    assert [r["model"] for s in build_sections(recs) for r in s.rows] == ["m/b", "m/a"]
+    part = build_sections(recs, include_partial=True)[1]
+    assert part.partial and part.full_n == 872
+
+
+def test_different_data_of_one_definition_is_never_ranked_together():
+    recs = [rec("a", "m/a", 0.9, data="old"), rec("b", "m/b", 0.8, data="new"), rec("c", "m/c", 0.7, data="new")]
+    secs = build_sections(recs)
+    assert [(s.data, [r["model"] for r in s.rows]) for s in secs] == [("new", ["m/b", "m/c"]), ("old", ["m/a"])]
+    assert not any(s.partial for s in secs)
+    assert "data new" in leaderboard(recs) and "data old" in leaderboard(recs)
+
+
+def test_compare_leaves_out_partial_variants():
+    recs = [rec("f", "m/a", 0.90, items=872, data="full"), rec("q", "m/a", 0.95, quantize="int8", items=8,
+                                                               full_n=872, data="first8", limit=8)]
+    (sec,) = compare_sections(recs, "m/a")
+    assert [r["variant"] for r in sec.rows] == ["float32"]
+    assert "1 partial result(s)" in leaderboard(recs, compare="m/a")
+    secs = compare_sections(recs, "m/a", include_partial=True)
+    assert [(s.partial, [r["variant"] for r in s.rows]) for s in secs] == [(False, ["float32"]), (True, ["float32+int8"])]
+
+
+def test_partial_runs_from_evaluate_are_not_ranked(tmp_path):
+    full, limited = real_records(tmp_path, limits=(None, 2))
+    assert (full["data"]["n"], full["data"]["full_n"]) == (5, 5)
+    assert (limited["data"]["n"], limited["data"]["full_n"]) == (2, 5)
+    limited["model"]["name"] = "majority-limited"
+    (sec,) = build_sections([full, limited])
+    assert [r["model"] for r in sec.rows] == ["majority"]
+    assert [s.partial for s in build_sections([full, limited], include_partial=True)] == [False, True]
+
+
+def test_cli_include_partial(tmp_path, capsys):
+    store = str(tmp_path / "s.sqlite")
+    src = tmp_path / "in.json"
+    src.write_text(json.dumps(sst2_runs()))
+    assert main(["results", "--store", store, "import", str(src)]) == 0
+    capsys.readouterr()
+    assert main(["leaderboard", "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert "m/c" not in out and "1 partial result(s)" in out
+    assert main(["leaderboard", "--store", store, "--include-partial", "--format", "md"]) == 0
+    out = capsys.readouterr().out
+    assert "PARTIAL: 8 of 872" in out and "| 1 | * | m/c |" in out
+
+
+def test_only_partial_runs_give_the_note_not_an_empty_ranking():
+    recs = [rec("p", "m/a", 0.9, items=8, full_n=872, limit=8)]
+    assert leaderboard(recs).startswith("1 partial result(s)")
+    assert "partial result(s)" in leaderboard(recs, fmt="html")
+    assert "No results" not in leaderboard(recs, fmt="html")
+    assert leaderboard(recs, metric="accuracy").startswith("1 partial result(s)")
 
 
 # -- compare --------------------------------------------------------------------------------------

@@ -27,8 +27,9 @@ def rec(run_id, model, score, kwh=1e-4, version=1, estimate=False):
             "model": {"name": model, "revision": None, "variant": {"dtype": "float32", "quantize": None}},
             "n": 100, "metrics": {"accuracy": {"score": score, "ci": None, "stats": {}}},
             "primary_metric": "accuracy", "higher_is_better": {"accuracy": True},
-            "cost": {"parameters": 1000, "items": 100, "items_per_s": 50.0, "energy_kwh": kwh,
+            "cost": {"parameters": 1000, "items": 100, "items_per_s": 50.0, "examples_per_s": 50.0, "energy_kwh": kwh,
                      "co2e_g": None if kwh is None else kwh * 400, "energy_is_estimate": estimate},
+            "data": {"fingerprint": "d1", "n": 100, "full_n": 100, "source": "json: sentiment/validation.jsonl"},
             "created_at": "2025-01-01T00:00:00+00:00"}
 
 

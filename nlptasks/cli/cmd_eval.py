@@ -17,8 +17,8 @@ def register(sub) -> None:
                     "--output and adds it to the results store.")
     p.add_argument("benchmark", metavar="BENCHMARK|TASK", nargs="?", default=None,
                    help="benchmark name or YAML file; a task name with --data")
-    p.add_argument("--suite", default=None, metavar="FILE",
-                   help="evaluate every benchmark x model of a suite YAML (eval/suites/*.yaml)")
+    p.add_argument("--suite", default=None, metavar="FILE|NAME",
+                   help="evaluate every benchmark x model of a suite: a YAML file, or the name of a suite shipped with nlptasks, e.g. offline")
     p.add_argument("--render", default=None, metavar="DIR",
                    help="with --suite: write the suite's leaderboard (md, html) and records to DIR")
     g = p.add_argument_group("data")
@@ -138,6 +138,6 @@ def _suite(args: argparse.Namespace) -> int:
     records = run_suite(args.suite, limit=args.limit, data_dir=args.data_dir, store=store, output_dir=args.output,
                         render_dir=args.render, batch_size=args.batch_size, country=args.country,
                         log=lambda m: print(f"nlptasks: {m}", file=sys.stderr))
-    sys.stdout.write(leaderboard(records, fmt="table"))
+    sys.stdout.write(leaderboard(records, fmt="table", include_partial=True))
     sys.stdout.flush()
     return 0

@@ -7,7 +7,8 @@ import sys
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "leaderboard", help="rank stored results by quality, with energy and CO2e cost",
-        description="Rank stored evaluation results per benchmark version by quality, with cost columns "
+        description="Rank stored evaluation results by quality, per benchmark definition and data (partial --limit runs "
+                    "apart, with --include-partial), with cost columns "
                     "(params, examples/s, Wh and gCO2e per 1,000 examples) and the quality/cost Pareto front.")
     p.add_argument("--store", metavar="PATH|URL", help="results store (default: $NLPTASKS_STORE or the user data dir)")
     p.add_argument("--task", help="only this task")
@@ -18,6 +19,9 @@ def register(subparsers) -> None:
     p.add_argument("--compare", metavar="MODEL", help="show the variants (dtype/quantize) of one model side by side")
     p.add_argument("--frontier", default="energy", choices=["energy", "latency"],
                    help="cost axis of the Pareto front (default: energy per example)")
+    p.add_argument("--include-partial", action="store_true",
+                   help="also show partial runs (fewer examples than the benchmark has, e.g. --limit), "
+                        "in sections of their own marked PARTIAL; by default they are left out of the ranking")
     p.set_defaults(func=run)
 
 
@@ -28,7 +32,8 @@ def run(args) -> int:
 
     check_output_file(args.output)
     text = leaderboard(store=args.store, task=args.task, benchmark=args.benchmark, metric=args.metric,
-                       fmt=args.fmt, compare=args.compare, frontier_x=args.frontier)
+                       fmt=args.fmt, compare=args.compare, frontier_x=args.frontier,
+                       include_partial=args.include_partial)
     if args.output:
         from pathlib import Path
 

@@ -1,8 +1,11 @@
 """Leaderboards: rank stored results by quality and show what each result cost.
 
 ``leaderboard()`` is the Python API behind ``nlptasks leaderboard``. Results of different benchmark
-versions or data hashes are never ranked together (one section each); see ``ranking`` for the rules,
-``pareto`` for the quality/cost front and ``render_*`` for the output formats.
+definitions, or scored on different examples (data fingerprint and n), are never ranked together
+(one section each). Partial runs (``--limit``: fewer examples than the benchmark has) are left out
+of the ranking, with a note saying so, unless ``include_partial``: then they get sections of their
+own marked partial. See ``ranking`` for the rules, ``pareto`` for the quality/cost front and
+``render_*`` for the output formats.
 """
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from typing import Any
 from ..errors import NlpTasksError
 from .compare import compare_sections
 from .pareto import pareto_front
-from .ranking import Section, build_sections, rank_rows
+from .ranking import Section, build_sections, partial_note, partial_summary, rank_rows
 
 FORMATS = ("table", "md", "csv", "json", "html")
 
@@ -43,13 +46,17 @@ def _empty_message(where: str, task, benchmark, model) -> str:
 
 
 def leaderboard(store=None, task: str | None = None, benchmark: str | None = None, metric: str | None = None,
-                fmt: str = "table", compare: str | None = None, frontier_x: str = "energy") -> str:
+                fmt: str = "table", compare: str | None = None, frontier_x: str = "energy",
+                include_partial: bool = False) -> str:
     """Render a leaderboard (or, with ``compare=MODEL``, that model's variants side by side).
 
     ``store``: a ``ResultStore``, a path or SQLAlchemy URL, None for the default store, or a list of
     result records. ``fmt``: table, md, csv, json or html. ``frontier_x``: "energy" or "latency",
-    the cost axis of the Pareto front. Returns the rendered text; with no matching results it
-    returns a message (table/md/html), an empty list (json) or just the header (csv).
+    the cost axis of the Pareto front. ``include_partial``: also show partial runs (fewer examples
+    than the benchmark has), in sections of their own marked partial; without it they are left out
+    and a note counts them (table, md, html; json lists them under ``omitted_partial``). Returns the
+    rendered text; with no matching results it returns a message (table/md/html), an empty list
+    (json) or just the header (csv).
     """
     if fmt not in FORMATS:
         raise NlpTasksError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")
@@ -59,21 +66,28 @@ def leaderboard(store=None, task: str | None = None, benchmark: str | None = Non
         if not records:
             sections = []
         else:
-            sections = compare_sections(records, compare, metric=metric, frontier_x=frontier_x)
+            sections = compare_sections(records, compare, metric=metric, frontier_x=frontier_x,
+                                        include_partial=include_partial)
     else:
-        sections = build_sections(records, metric=metric, frontier_x=frontier_x)
-    message = None if sections else _empty_message(where, task, benchmark, compare)
+        sections = build_sections(records, metric=metric, frontier_x=frontier_x, include_partial=include_partial)
+    omitted = [] if include_partial else partial_summary(records, model=compare)
+    note = partial_note(omitted)
+    message = None
+    if not sections:  # nothing ranked: the note (only partial runs) or the empty-store message
+        message, note = note or _empty_message(where, task, benchmark, compare), None
     if fmt == "html":
         from .render_html import render_html
 
         title = f"nlptasks: {compare} variants" if compare else "nlptasks leaderboard"
-        return render_html(sections, kind, title=title, message=message)
+        return render_html(sections, kind, title=title, message=message, note=note)
     from . import render_text
 
     if fmt == "json":
-        return render_text.render_json(sections, kind)
+        return render_text.render_json(sections, kind, omitted_partial=omitted)
     if fmt == "csv":
         return render_text.render_csv(sections, kind)
     if message:
         return message + "\n"
-    return render_text.render_md(sections, kind) if fmt == "md" else render_text.render_table(sections, kind)
+    if fmt == "md":
+        return render_text.render_md(sections, kind) + (f"\n_{note}_\n" if note else "")
+    return render_text.render_table(sections, kind) + (f"{note}\n" if note else "")

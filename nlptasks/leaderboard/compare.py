@@ -1,10 +1,12 @@
-"""``--compare MODEL``: the variants (dtype / quantisation) of one model side by side, per benchmark,
-with the quality change and the cost saved relative to the float32 baseline."""
+"""``--compare MODEL``: the variants (dtype / quantisation) of one model side by side, per benchmark
+and data (the grouping of ``ranking.by_benchmark``), with the quality change and the cost saved
+relative to the float32 baseline. Partial runs (``--limit``) are left out unless ``include_partial``;
+variants scored on different examples are never compared."""
 from __future__ import annotations
 
 from ..errors import UnknownNameError
 from .pareto import pareto_front
-from .ranking import FRONTIER_X, Section, _latest, by_benchmark, row_for
+from .ranking import FRONTIER_X, Section, _latest, by_benchmark, row_for, section_for
 
 _PRECISION_ORDER = ("float32", "bfloat16", "float16")
 
@@ -23,13 +25,15 @@ def _ratio(new, base):
 
 
 def compare_sections(records: list[dict], model: str, metric: str | None = None,
-                     frontier_x: str = "energy") -> list[Section]:
-    mine = [r for r in records if r["model"]["name"] == model]
-    if not mine:
+                     frontier_x: str = "energy", include_partial: bool = False) -> list[Section]:
+    if not any(r["model"]["name"] == model for r in records):
         known = sorted({r["model"]["name"] for r in records})
         raise UnknownNameError(f"no results for model {model!r}; models in the store: {', '.join(known) or 'none'}")
     sections = []
-    for key, recs in by_benchmark(mine):
+    for key, recs in by_benchmark(records):  # all records: whether a run is partial depends on the others
+        recs = [r for r in recs if r["model"]["name"] == model]
+        if not recs or (key[5] and not include_partial):
+            continue
         newest = recs[-1]
         name = metric or newest.get("primary_metric")
         hib = (newest.get("higher_is_better") or {}).get(name, True)
@@ -51,8 +55,9 @@ def compare_sections(records: list[dict], model: str, metric: str | None = None,
         xkey = FRONTIER_X[frontier_x]
         for r, front in zip(rows, pareto_front([(r["score"], r[xkey]) for r in rows], bool(hib))):
             r["pareto"] = front
-        b = newest.get("benchmark") or {}
-        sections.append(Section(benchmark=b.get("name"), version=b.get("version"), hash=b.get("hash"),
-                                task=newest.get("task"), metric=name, higher_is_better=bool(hib),
-                                frontier_x=frontier_x, rows=rows))
+        for r in rows:
+            r["partial"] = key[5]
+        sec = section_for(key, recs, name, bool(hib), frontier_x)
+        sec.rows = rows
+        sections.append(sec)
     return sections

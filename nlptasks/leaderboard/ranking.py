@@ -1,10 +1,17 @@
-"""Turn stored result records into ranked leaderboard sections (one per benchmark version).
+"""Turn stored result records into ranked leaderboard sections.
 
-A section holds the results of exactly one (benchmark name, version, hash): different versions or
-data are never ranked together. Within it the latest result per (model, variant) is kept, rows are
-ranked by the chosen metric in its own direction (ties share a rank), and cost columns are
-normalised per 1,000 examples. The Pareto front is computed over quality against energy (or
-latency) per example.
+A section holds the results of exactly one benchmark definition (name, version, definition hash) on
+exactly one set of examples (data fingerprint and example count ``n``, both written by
+``evaluate``): results on different versions, definitions or data are never ranked together.
+
+A *partial* run scored fewer examples than the benchmark has (``--limit``, or a suite's ``limit``):
+its record says so (``data.n < data.full_n``); for older records without ``full_n`` a run counts as
+partial when another result of the same definition scored more examples. Partial runs get sections
+of their own, marked partial, and ``build_sections`` leaves them out unless ``include_partial``.
+
+Within a section the latest result per (model, variant) is kept, rows are ranked by the chosen
+metric in its own direction (ties share a rank), and cost columns are normalised per 1,000
+examples. The Pareto front is computed over quality against energy (or latency) per example.
 """
 from __future__ import annotations
 
@@ -29,16 +36,31 @@ class Section:
     higher_is_better: bool
     frontier_x: str
     rows: list[dict] = field(default_factory=list)
+    data: str | None = None  # fingerprint of the examples scored
+    n: int | None = None  # examples scored
+    full_n: int | None = None  # examples in a full run, when known
+    partial: bool = False
 
     @property
     def title(self) -> str:
-        h = f", data {self.hash[:12]}" if self.hash else ""
-        return f"{self.benchmark} (version {self.version}{h})"
+        parts = [f"version {self.version}"]
+        if self.hash:
+            parts.append(f"definition {self.hash[:12]}")
+        if self.data:
+            parts.append(f"data {self.data[:12]}")
+        if self.n is not None:
+            parts.append(f"n={self.n}")
+        text = f"{self.benchmark} ({', '.join(parts)})"
+        if self.partial:
+            of = f" of {self.full_n}" if self.full_n else ""
+            text += f" [PARTIAL: {self.n}{of} examples, not comparable with full runs]"
+        return text
 
     def to_dict(self) -> dict:
         return {"benchmark": {"name": self.benchmark, "version": self.version, "hash": self.hash},
-                "task": self.task, "metric": self.metric, "higher_is_better": self.higher_is_better,
-                "frontier_x": self.frontier_x, "rows": self.rows}
+                "data": {"fingerprint": self.data, "n": self.n, "full_n": self.full_n},
+                "partial": self.partial, "task": self.task, "metric": self.metric,
+                "higher_is_better": self.higher_is_better, "frontier_x": self.frontier_x, "rows": self.rows}
 
 
 def _sort_time(r: dict) -> tuple:
@@ -96,21 +118,73 @@ def row_for(record: dict, metric: str) -> dict:
             **cost_columns(record), "run_id": record.get("run_id"), "created_at": record.get("created_at")}
 
 
-def by_benchmark(records: list[dict]) -> list[tuple[tuple, list[dict]]]:
-    """Records grouped by (benchmark name, version, definition hash), oldest first within a group:
-    results of different benchmark versions are never ranked together."""
-    groups: dict[tuple, list[dict]] = {}
+def definition_key(record: dict) -> tuple[str, str, str]:
+    b = record.get("benchmark") or {}
+    return (str(b.get("name")), str(b.get("version")), str(b.get("hash")))
+
+
+def _int(x) -> int | None:
+    return x if isinstance(x, int) and not isinstance(x, bool) else None
+
+
+def full_size(record: dict) -> int | None:
+    """Examples in a full run of the record's benchmark, as the record states it (None if it does not)."""
+    return _int((record.get("data") or {}).get("full_n"))
+
+
+def effective_full_sizes(records: list[dict]) -> list[int | None]:
+    """For each record, the examples of a full run of its benchmark: ``data.full_n`` when the record
+    has it, else the most examples any result of the same definition scored (older records)."""
+    largest: dict[tuple, int] = {}
     for r in records:
-        b = r.get("benchmark") or {}
-        groups.setdefault((str(b.get("name")), str(b.get("version")), str(b.get("hash"))), []).append(r)
-    return [(key, sorted(groups[key], key=_sort_time)) for key in sorted(groups)]
+        sizes = [x for x in (_int(r.get("n")), full_size(r)) if x is not None]
+        if sizes:
+            key = definition_key(r)
+            largest[key] = max(largest.get(key, 0), *sizes)
+    return [full_size(r) if full_size(r) is not None else largest.get(definition_key(r)) for r in records]
 
 
-def build_sections(records: list[dict], metric: str | None = None, frontier_x: str = "energy") -> list[Section]:
+def by_benchmark(records: list[dict]) -> list[tuple[tuple, list[dict]]]:
+    """Records grouped by benchmark definition (name, version, hash) and data (fingerprint, n, partial),
+    oldest first within a group: results on different definitions or different examples are never
+    ranked together. Groups are ordered by definition, then full before partial, then most examples
+    first. The key is ``(name, version, hash, fingerprint, n, partial, full_n)``."""
+    groups: dict[tuple, list[dict]] = {}
+    fulls: dict[tuple, int | None] = {}
+    for r, full in zip(records, effective_full_sizes(records)):
+        fp = (r.get("data") or {}).get("fingerprint")
+        n = _int(r.get("n"))
+        partial = n is not None and full is not None and n < full
+        key = (*definition_key(r), None if fp is None else str(fp), n, partial)
+        groups.setdefault(key, []).append(r)
+        if full is not None:
+            fulls[key] = max(fulls.get(key) or 0, full)
+
+    def order(key):
+        name, version, bhash, fp, n, partial = key
+        return (name, version, bhash, partial, -(n or 0), str(fp))
+    return [((*key, fulls.get(key)), sorted(groups[key], key=_sort_time)) for key in sorted(groups, key=order)]
+
+
+def section_for(key: tuple, recs: list[dict], metric: str, higher_is_better: bool, frontier_x: str) -> Section:
+    """An empty section for the group ``key`` of ``by_benchmark``."""
+    newest = recs[-1]
+    b = newest.get("benchmark") or {}
+    return Section(benchmark=b.get("name"), version=b.get("version"), hash=b.get("hash"), task=newest.get("task"),
+                   metric=metric, higher_is_better=higher_is_better, frontier_x=frontier_x,
+                   data=key[3], n=key[4], full_n=key[6], partial=key[5])
+
+
+def build_sections(records: list[dict], metric: str | None = None, frontier_x: str = "energy",
+                   include_partial: bool = False) -> list[Section]:
+    """Ranked sections; partial runs (see the module docstring) only with ``include_partial``,
+    in sections of their own marked ``partial``."""
     if frontier_x not in FRONTIER_X:
         raise NlpTasksError(f"unknown frontier {frontier_x!r}; use one of: {', '.join(FRONTIER_X)}")
     sections = []
     for key, recs in by_benchmark(records):
+        if key[5] and not include_partial:
+            continue
         newest = recs[-1]
         name = metric or newest.get("primary_metric")
         if not name or all(_score(r, name) is None for r in recs):
@@ -119,18 +193,42 @@ def build_sections(records: list[dict], metric: str | None = None, frontier_x: s
         if hib is None:
             hib = next(((r.get("higher_is_better") or {}).get(name) for r in reversed(recs)
                         if (r.get("higher_is_better") or {}).get(name) is not None), True)
-        b = newest.get("benchmark") or {}
-        sec = Section(benchmark=b.get("name"), version=b.get("version"), hash=b.get("hash"),
-                      task=newest.get("task"), metric=name, higher_is_better=bool(hib), frontier_x=frontier_x)
+        sec = section_for(key, recs, name, bool(hib), frontier_x)
         # the newest *scored* result per model variant: a later record without this metric (or with a
         # score that is not a number) must not hide an earlier real result
         rows = [row_for(r, name) for r in _latest(r for r in recs if _score(r, name) is not None).values()]
         sec.rows = rank_rows(rows, sec.higher_is_better, frontier_x)
+        for r in sec.rows:
+            r["partial"] = sec.partial
         sections.append(sec)
     if records and not sections and metric:
         known = sorted({m for r in records for m in (r.get("metrics") or {})})
-        raise NlpTasksError(f"no result has metric {metric!r}; available: {', '.join(known)}")
+        if metric not in known:
+            raise NlpTasksError(f"no result has metric {metric!r}; available: {', '.join(known)}")
     return sections
+
+
+def partial_summary(records: list[dict], model: str | None = None) -> list[dict]:
+    """The groups of partial runs (of ``model`` only, if given): what ``build_sections`` and
+    ``compare_sections`` leave out without ``include_partial``."""
+    out = []
+    for key, recs in by_benchmark(records):  # all records: whether a run is partial depends on the others
+        recs = [r for r in recs if model is None or r["model"]["name"] == model]
+        if key[5] and recs:
+            b = recs[-1].get("benchmark") or {}
+            out.append({"benchmark": key[0], "version": b.get("version"), "hash": b.get("hash"), "data": key[3],
+                        "n": key[4], "full_n": key[6], "results": len(_latest(recs))})
+    return out
+
+
+def partial_note(summary: list[dict]) -> str | None:
+    """One line saying how many partial results were left out of the ranking, or None."""
+    if not summary:
+        return None
+    count = sum(s["results"] for s in summary)
+    where = ", ".join(sorted({s["benchmark"] for s in summary}))
+    return (f"{count} partial result(s) ({where}: scored on fewer examples than the benchmark has, e.g. with "
+            f"--limit) are not ranked; --include-partial shows them in sections of their own.")
 
 
 def rank_rows(rows: list[dict], higher_is_better: bool, frontier_x: str = "energy") -> list[dict]:

@@ -191,7 +191,8 @@ def _table(sec: Section, kind: str, ids: list[int]) -> str:
             f'<tbody>{"".join(body)}</tbody></table>')
 
 
-def render_html(sections: list[Section], kind: str, title: str = "nlptasks leaderboard", message: str | None = None) -> str:
+def render_html(sections: list[Section], kind: str, title: str = "nlptasks leaderboard", message: str | None = None,
+                note: str | None = None) -> str:
     parts = []
     counter = 0
     for sec in sections:
@@ -199,10 +200,13 @@ def render_html(sections: list[Section], kind: str, title: str = "nlptasks leade
         counter += len(sec.rows)
         parts.append(
             f'<section class="benchmark" data-benchmark="{_e(sec.benchmark)}" data-version="{_e(sec.version)}" '
-            f'data-hash="{_e(sec.hash or "")}" data-metric="{_e(sec.metric)}">'
+            f'data-hash="{_e(sec.hash or "")}" data-metric="{_e(sec.metric)}" '
+            f'data-partial="{str(sec.partial).lower()}">'
             f'<h2>{_e(_heading(sec, kind))}</h2>{_plot(sec, ids)}{_table(sec, kind, ids)}</section>')
     if message:
         parts.append(f'<p class="note empty">{_e(message)}</p>')
+    if note:
+        parts.append(f'<p class="note partial">{_e(note)}</p>')
     foot = legend(kind, sections[0].frontier_x) if sections else ""
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

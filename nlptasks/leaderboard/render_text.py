@@ -101,5 +101,8 @@ def render_csv(sections: list[Section], kind: str) -> str:
     return buf.getvalue()
 
 
-def render_json(sections: list[Section], kind: str) -> str:
-    return json.dumps({"view": kind, "sections": [s.to_dict() for s in sections]}, indent=1) + "\n"
+def render_json(sections: list[Section], kind: str, omitted_partial: list[dict] | None = None) -> str:
+    out = {"view": kind, "sections": [s.to_dict() for s in sections]}
+    if omitted_partial:  # partial runs left out of the ranking (ranking.partial_summary)
+        out["omitted_partial"] = omitted_partial
+    return json.dumps(out, indent=1) + "\n"
