@@ -108,11 +108,6 @@ def load_pretrained(ref: str, auto_class: str, *, revision: str | None = None, d
     return loaded
 
 
-def clear_cache() -> None:
-    with _LOCK:
-        _CACHE.clear()
-
-
 def _load(source: ModelSource, auto_class: str, dev, dt, trust_remote_code: bool, quantize: str | None,
           tokenizer_kwargs: dict, model_kwargs: dict, allow_untrained: bool = False) -> LoadedModel:
     from transformers import AutoTokenizer
