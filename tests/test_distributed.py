@@ -4,21 +4,25 @@ process writes: exactly one checkpoint, one model, one model card, one result li
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
+from rank_digests.sitecustomize import DIGESTS_ENV, weights_digest
 from train_data import ROWS, write_jsonl
+
+PROBE = Path(__file__).resolve().parent / "rank_digests"  # its sitecustomize reaches every rank
 
 
 def test_two_processes_train_identical_weights(tiny_models, tmp_path, cli):
     from transformers import AutoModelForSequenceClassification
-
-    from nlptasks.training.trainer import weights_digest
 
     data = write_jsonl(tmp_path / "d.jsonl", ROWS["sentiment"](8))
     digests = tmp_path / "digests"
     proc = cli("finetune", "sentiment", "--model", tiny_models["bert-cls"], "--train", data, "--validation", data,
                "--output", tmp_path / "out", "--max-steps", "3", "--batch-size", "2", "--lr", "1e-3",
                "--metric", "loss", "--num-processes", "2",
-               env={"NLPTASKS_DEBUG_WEIGHTS_DIR": str(digests), "OMP_NUM_THREADS": "1"}, timeout=240)
+               env={DIGESTS_ENV: str(digests), "OMP_NUM_THREADS": "1",
+                    "PYTHONPATH": os.pathsep.join([str(PROBE), os.environ.get("PYTHONPATH", "")])}, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "accelerate.commands.launch" in proc.stderr and "--num_processes 2" in proc.stderr
     assert "2 process(es)" in proc.stderr

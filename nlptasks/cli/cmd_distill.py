@@ -5,8 +5,8 @@ import argparse
 
 
 def register(sub) -> None:
-    from ..training.launch import add_launch_args
-    from .cmd_finetune import add_training_args
+    from ..training.distill import ALPHA, TEMPERATURE
+    from .cmd_finetune import add_launch_args, add_training_args
     from .common import positive_int
 
     p = sub.add_parser("distill", help="distil a fine-tuned teacher into a smaller student",
@@ -20,22 +20,25 @@ def register(sub) -> None:
     g.add_argument("--student", default=None, help="student model (shares the teacher's tokenizer for sentiment/qa)")
     g.add_argument("--student-layers", type=positive_int, default=None,
                    help="sentiment/qa: student = the teacher's first N transformer layers")
-    g.add_argument("--temperature", type=float, default=2.0, help="softmax temperature (default 2)")
-    g.add_argument("--alpha", type=float, default=0.5,
-                   help="weight of the distillation loss; 1 - alpha weighs the hard-label loss (default 0.5)")
+    g.add_argument("--temperature", type=float, default=TEMPERATURE,
+                   help="softmax temperature (default %(default)s)")
+    g.add_argument("--alpha", type=float, default=ALPHA,
+                   help="weight of the distillation loss; 1 - alpha weighs the hard-label loss (default %(default)s)")
     add_launch_args(p)
-    p.set_defaults(func=main, _parser=p)
+    p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..training.launch import launch, wants_launch
     from ..training.spec import training_spec
-    from .cmd_finetune import check_outputs, print_result, settings_from_args
+    from .cmd_finetune import check_outputs, launch_settings, print_result, relaunch, run_options, settings_from_args
 
     task = training_spec(args.task)
     check_outputs(args, "distill")
-    if wants_launch(args):
-        return launch(args, args._parser, "distill")
+    how = launch_settings(args)
+    if how.wanted():
+        options = {"teacher": args.teacher, "student": args.student, "student_layers": args.student_layers,
+                   "temperature": args.temperature, "alpha": args.alpha, **run_options(args)}
+        return relaunch(args, how, "distill", options)
     from ..training.distill import distill
 
     print_result(distill(task.name, args.teacher, args.train, args.validation, args.output, student=args.student,

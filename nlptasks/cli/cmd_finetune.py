@@ -12,7 +12,19 @@ def _csv(value: str) -> list[str]:
 
 
 def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) -> None:
+    """The arguments of ``finetune`` and ``distill``: the task, the data and output, and one ``--flag`` per
+    :class:`FinetuneSettings` field (its name with dashes), whose default is the field's."""
+    from ..training.settings import PRECISIONS, FinetuneSettings
     from .common import positive_int
+
+    defaults = FinetuneSettings.defaults()
+
+    def setting(group, name: str, *short: str, **kw) -> None:
+        if isinstance(defaults[name], bool):
+            kw.setdefault("action", "store_true")
+        else:
+            kw.setdefault("default", defaults[name])
+        group.add_argument("--" + name.replace("_", "-"), *short, **kw)
 
     p.add_argument("task", metavar="TASK", help="a task name or alias (`nlptasks tasks` lists them)")
     d = p.add_argument_group("data and output")
@@ -25,77 +37,107 @@ def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) ->
     d.add_argument("--validation", default=None, help="validation data (same forms); enables evaluation, "
                                                      "best-checkpoint selection and early stopping")
     d.add_argument("--output", "-o", required=True, help="output folder (model, tokenizer, README.md model card)")
-    d.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
-    d.add_argument("--overwrite", action="store_true", help="delete what --output holds and start over")
-    d.add_argument("--limit-train", type=positive_int, default=None, help="use the first N training rows")
-    d.add_argument("--limit-validation", type=positive_int, default=None, help="use the first N validation rows")
+    setting(d, "resume", help="continue an interrupted run from its last checkpoint")
+    setting(d, "overwrite", help="delete what --output holds and start over")
+    setting(d, "limit_train", type=positive_int, help="use the first N training rows")
+    setting(d, "limit_validation", type=positive_int, help="use the first N validation rows")
 
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=float, default=3.0, help="epochs (default 3)")
-    t.add_argument("--max-steps", type=int, default=-1, help="stop after N optimizer steps (overrides --epochs)")
-    t.add_argument("--batch-size", type=positive_int, default=16, help="examples per device per step (default 16)")
-    t.add_argument("--eval-batch-size", type=positive_int, default=None)
-    t.add_argument("--grad-accum", type=positive_int, default=1, help="gradient accumulation steps")
-    t.add_argument("--lr", type=float, default=5e-5, help="peak learning rate (default 5e-5)")
-    t.add_argument("--weight-decay", type=float, default=0.0)
-    t.add_argument("--scheduler", default="linear", help="learning-rate schedule: linear (default), cosine, "
-                                                         "constant, constant_with_warmup, polynomial, ...")
-    t.add_argument("--warmup", type=float, default=0.0, help="warm-up: a fraction of the steps (<1) or steps")
-    t.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                   help="auto: bf16 (fp16 if unsupported) on CUDA, fp32 on CPU")
-    t.add_argument("--gradient-checkpointing", action="store_true", help="trade compute for memory")
-    t.add_argument("--freeze-base", action="store_true", help="train the task head only (sentiment, qa)")
-    t.add_argument("--lora", action="store_true", help="train LoRA adapters (peft); merged into the saved model")
-    t.add_argument("--lora-r", type=positive_int, default=8)
-    t.add_argument("--lora-alpha", type=positive_int, default=16)
-    t.add_argument("--lora-dropout", type=float, default=0.05)
-    t.add_argument("--lora-targets", type=_csv, default=None, help="module names to adapt (default: peft's "
-                                                                   "choice for the architecture)")
-    t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    t.add_argument("--group-by-length", action="store_true",
-                   help="batch examples of similar length: less padding, faster steps (still shuffled, seeded)")
-    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: CUDA when available")
-    t.add_argument("--trust-remote-code", action="store_true",
-                   help="allow model folders/repositories to run their own Python code (off by default)")
+    setting(t, "epochs", type=float, help="epochs (default %(default)s)")
+    setting(t, "max_steps", type=int, help="stop after N optimizer steps (overrides --epochs)")
+    setting(t, "batch_size", type=positive_int, help="examples per device per step (default %(default)s)")
+    setting(t, "eval_batch_size", type=positive_int)
+    setting(t, "grad_accum", type=positive_int, help="gradient accumulation steps")
+    setting(t, "lr", type=float, help="peak learning rate (default %(default)s)")
+    setting(t, "weight_decay", type=float)
+    setting(t, "scheduler", help="learning-rate schedule: linear (default), cosine, "
+                                 "constant, constant_with_warmup, polynomial, ...")
+    setting(t, "warmup", type=float, help="warm-up: a fraction of the steps (<1) or steps")
+    setting(t, "precision", choices=PRECISIONS, help="auto: bf16 (fp16 if unsupported) on CUDA, fp32 on CPU")
+    setting(t, "gradient_checkpointing", help="trade compute for memory")
+    setting(t, "freeze_base", help="train the task head only (sentiment, qa)")
+    setting(t, "lora", help="train LoRA adapters (peft); merged into the saved model")
+    setting(t, "lora_r", type=positive_int)
+    setting(t, "lora_alpha", type=positive_int)
+    setting(t, "lora_dropout", type=float)
+    setting(t, "lora_targets", type=_csv, help="module names to adapt (default: peft's choice for the architecture)")
+    setting(t, "seed", type=int, help="random seed (default %(default)s)")
+    setting(t, "group_by_length",
+            help="batch examples of similar length: less padding, faster steps (still shuffled, seeded)")
+    setting(t, "device", choices=["auto", "cpu", "cuda"], help="auto: CUDA when available")
+    setting(t, "trust_remote_code",
+            help="allow model folders/repositories to run their own Python code (off by default)")
 
     e = p.add_argument_group("evaluation and checkpoints")
-    e.add_argument("--eval-steps", type=positive_int, default=None,
-                   help="evaluate and checkpoint every N steps (default: every epoch)")
-    e.add_argument("--save-steps", type=positive_int, default=None, help="checkpoint every N steps (no validation)")
-    e.add_argument("--save-total-limit", type=positive_int, default=2, help="checkpoints kept (the best is kept)")
-    e.add_argument("--early-stopping", type=positive_int, default=None, metavar="PATIENCE",
-                   help="stop after PATIENCE evaluations without improvement")
-    e.add_argument("--metric", default=None, choices=["loss"],
-                   help="select checkpoints by validation loss instead of the task's metric (no generation)")
-    e.add_argument("--max-new-tokens", type=positive_int, default=64, help="generation length when evaluating "
-                                                                          "summarize/translate/chat")
-    e.add_argument("--logging-steps", type=positive_int, default=50)
+    setting(e, "eval_steps", type=positive_int, help="evaluate and checkpoint every N steps (default: every epoch)")
+    setting(e, "save_steps", type=positive_int, help="checkpoint every N steps (no validation)")
+    setting(e, "save_total_limit", type=positive_int, help="checkpoints kept (the best is kept)")
+    setting(e, "early_stopping", type=positive_int, metavar="PATIENCE",
+            help="stop after PATIENCE evaluations without improvement")
+    setting(e, "metric", choices=["loss"],
+            help="select checkpoints by validation loss instead of the task's metric (no generation)")
+    setting(e, "max_new_tokens", type=positive_int,
+            help="generation length when evaluating summarize/translate/chat")
+    setting(e, "logging_steps", type=positive_int)
 
     x = p.add_argument_group("preprocessing")
-    x.add_argument("--max-length", type=positive_int, default=None,
-                   help="input tokens (default: sentiment 128, qa 384, summarize/translate/chat 512)")
-    x.add_argument("--max-target-length", type=positive_int, default=None,
-                   help="target/response tokens (default 128)")
-    x.add_argument("--stride", type=positive_int, default=128, help="qa: overlap of context windows in tokens")
-    x.add_argument("--prefix", default=None, help="seq2seq input prefix (default: the model's, e.g. T5's)")
-    x.add_argument("--source-lang", default=None, help="translate: source language key (default: en)")
-    x.add_argument("--target-lang", default=None, help="translate: target language key")
-    x.add_argument("--labels", type=_csv, default=None,
-                   help="sentiment: names of the label ids for a new head, comma-separated, in id order")
-    x.add_argument("--new-head", action="store_true", help="sentiment: replace the model's classification head")
+    setting(x, "max_length", type=positive_int,
+            help="input tokens (default: sentiment 128, qa 384, summarize/translate/chat 512)")
+    setting(x, "max_target_length", type=positive_int, help="target/response tokens (default 128)")
+    setting(x, "stride", type=positive_int, help="qa: overlap of context windows in tokens")
+    setting(x, "prefix", help="seq2seq input prefix (default: the model's, e.g. T5's)")
+    setting(x, "source_lang", help="translate: source language key (default: en)")
+    setting(x, "target_lang", help="translate: target language key")
+    setting(x, "labels", type=_csv,
+            help="sentiment: names of the label ids for a new head, comma-separated, in id order")
+    setting(x, "new_head", help="sentiment: replace the model's classification head")
+
+
+def add_launch_args(p: argparse.ArgumentParser) -> None:
+    """One flag per :class:`nlptasks.training.launch.Launch` field."""
+    g = p.add_argument_group("distributed (re-launches itself with `accelerate launch`)")
+    g.add_argument("--num-processes", type=int, default=None,
+                   help="train data-parallel on N processes in all (one per GPU; CPU processes use gloo)")
+    g.add_argument("--num-machines", type=int, default=None, help="machines taking part (multi-node)")
+    g.add_argument("--machine-rank", type=int, default=None, help="rank of this machine (0 = main)")
+    g.add_argument("--main-process-ip", default=None, help="address of the machine of rank 0")
+    g.add_argument("--main-process-port", type=int, default=None, help="port on the machine of rank 0")
+    g.add_argument("--accelerate-config", default=None,
+                   help="an `accelerate config` file (FSDP, DeepSpeed, mixed precision...)")
+
+
+def launch_settings(args: argparse.Namespace):
+    from dataclasses import fields
+
+    from ..training.launch import Launch
+
+    return Launch(**{f.name: getattr(args, f.name) for f in fields(Launch)})
+
+
+def relaunch(args: argparse.Namespace, how, command: str, options: dict) -> int:
+    """Run this command again in every process of ``how``: the task and ``options`` (setting -> value)."""
+    from ..training.launch import command_argv, launch
+    from ..training.settings import FinetuneSettings
+
+    verbosity = ["-v"] * (args.verbose or 0) + (["-q"] if args.quiet else [])
+    return launch(how, verbosity + command_argv(command, args.task, options, FinetuneSettings.defaults()))
+
+
+def run_options(args: argparse.Namespace) -> dict:
+    """The data, output and settings of a parsed finetune/distill command, by setting name."""
+    data = {k: getattr(args, k) for k in ("model", "train", "validation", "output") if hasattr(args, k)}
+    return {**data, **settings_from_args(args)}
 
 
 def settings_from_args(args: argparse.Namespace) -> dict:
     """The FinetuneSettings keywords the parser filled (task, model, data and output are passed apart)."""
     from ..training.settings import FinetuneSettings
 
-    apart = {"task", "model", "train", "validation", "output", "extra"}
+    apart = {"task", "model", "train", "validation", "output"}
     return {k: getattr(args, k) for k in sorted(FinetuneSettings.names() - apart) if hasattr(args, k)}
 
 
 def register(sub) -> None:
-    from ..training.launch import add_launch_args
-
     p = sub.add_parser("finetune", help="fine-tune a model for a task (transformers Trainer, accelerate)",
                        description="Fine-tune a model for a task on transformers' Trainer. Evaluates on "
                                    "--validation with the task's metric, keeps the best checkpoint, and writes "
@@ -103,18 +145,18 @@ def register(sub) -> None:
                                    "--num-processes N, or `accelerate launch -m nlptasks finetune ...`.")
     add_training_args(p)
     add_launch_args(p)
-    p.set_defaults(func=main, _parser=p)
+    p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     from ..errors import InputError
-    from ..training.launch import launch, wants_launch
     from ..training.spec import training_spec
 
     task = training_spec(args.task)
     check_outputs(args, "finetune")
-    if wants_launch(args):
-        return launch(args, args._parser, "finetune")
+    how = launch_settings(args)
+    if how.wanted():
+        return relaunch(args, how, "finetune", run_options(args))
     model = args.model or task.default_base_model
     if not model:
         raise InputError(f"finetune {task.name}: pass --model (a seq2seq or causal LM hub id or local dir)")

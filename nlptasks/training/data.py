@@ -6,13 +6,12 @@ plus a short description of where the rows came from and a fingerprint of their 
 
 A spec is, in this order of precedence:
   * a local file: ``.jsonl``/``.ndjson``/``.json`` (JSON Lines), ``.csv``/``.tsv``, ``.parquet``;
-  * a benchmark name from ``tasks/`` (when ``nlptasks.benchmarks`` is installed);
+  * a benchmark name (``nlptasks benchmarks`` lists them);
   * a hub dataset: ``NAME[:CONFIG][@SPLIT]`` (``datasets.load_dataset``; honours ``HF_HUB_OFFLINE``).
 """
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,10 +116,8 @@ def _parse_csv(text: str, path: Path, delimiter: str) -> list[dict]:
 
 
 def _read_parquet(path: Path, name: str) -> list[dict]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError as exc:  # pragma: no cover - pyarrow comes with datasets
-        raise InputError("reading parquet needs pyarrow (pip install pyarrow)") from exc
+    import pyarrow.parquet as pq  # a dependency of datasets
+
     try:
         rows = pq.read_table(path).to_pylist()
     except Exception as exc:
@@ -132,8 +129,6 @@ def _read_parquet(path: Path, name: str) -> list[dict]:
 
 # -- benchmarks and hub datasets -------------------------------------------------------------------
 def _benchmark_exists(spec: str) -> bool:
-    if importlib.util.find_spec("nlptasks.benchmarks") is None:
-        return False
     from ..benchmarks import BENCHMARKS
 
     try:
@@ -143,37 +138,22 @@ def _benchmark_exists(spec: str) -> bool:
 
 
 def _read_benchmark(spec: str, split: str) -> list[dict]:
-    """A benchmark's rows (its own dataset and split), mapped into the task's training schema."""
+    """A benchmark's rows (its own dataset and split): its columns mapped onto the task's input fields, its
+    reference onto the training fields that the task's training spec names (``reference_fields``)."""
     from ..benchmarks import get_benchmark
     from ..datasets_io import get_path, load_rows
+    from .spec import training_spec
 
     bench = get_benchmark(spec)
+    task = training_spec(bench.task)
     rows, _ = load_rows(bench.dataset, None, f"benchmark {bench.name}")
-    cols, ref, task = bench.columns, bench.references, bench.task
+    cols, ref = bench.columns, bench.references
     names = bench.definition.get("label_names")
     out = []
     for i, row in enumerate(rows, 1):
         rec = {field: get_path(row, path) for field, path in cols.items()}
-        value = get_path(row, ref)
-        if task == "sentiment":
-            rec["label"] = names[value] if names and isinstance(value, int) and 0 <= value < len(names) else value
-        elif task == "qa":
-            texts = value if isinstance(value, list) else [value]
-            starts = None
-            if ref.endswith(".text"):
-                try:
-                    starts = get_path(row, ref[:-len(".text")] + ".answer_start")
-                except Exception:
-                    starts = None
-            rec["answers"] = {"text": texts, **({"answer_start": list(starts)} if starts is not None else {})}
-        elif task == "summarize":
-            rec["summary"] = value
-        elif task == "translate":
-            rec["target"] = value
-        elif task == "chat":
-            rec["response"] = value
-        else:
-            rec["reference"] = value
+        rec.update(task.reference_fields(get_path(row, ref), path=ref, label_names=names,
+                                         lookup=lambda path, row=row: get_path(row, path)))
         rec["__row__"] = i
         out.append(rec)
     return out

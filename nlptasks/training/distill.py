@@ -11,6 +11,11 @@
 
 Both end by evaluating teacher and student on the validation data the same way and reporting quality,
 speed and cost side by side (in the result, the model card and on stderr).
+
+Both run the fine-tuning pipeline (:func:`nlptasks.training.trainer.run`) with a :class:`Distillation`
+strategy, which the trainer calls where distillation differs: the records to train on
+(``training_records``), the student (``student``), the Trainer and its loss (``trainer``), and the result
+(``result_fields``, ``summary``).
 """
 from __future__ import annotations
 
@@ -30,19 +35,23 @@ from .spec import training_spec
 
 log = logging.getLogger("nlptasks")
 
+TEMPERATURE = 2.0  # default softmax temperature of logit distillation
+ALPHA = 0.5        # default weight of the distillation loss (1 - ALPHA: the hard-label loss)
 
-def _distill_trainer_cls():
+
+def _distill_trainer_cls(base=None):
+    """``base`` (default: the plain Trainer, evaluating in dataset order) with the distillation loss."""
     import torch
     import torch.nn.functional as F
 
     from .trainer import _trainer_classes
 
-    Trainer = _trainer_classes()[0]  # evaluates in dataset order
+    Trainer = base or _trainer_classes()[0]
 
     class DistillationTrainer(Trainer):
         """Trainer whose loss mixes the hard-label loss with the KL divergence to the teacher's logits."""
 
-        def __init__(self, *args, teacher=None, temperature: float = 2.0, alpha: float = 0.5,
+        def __init__(self, *args, teacher=None, temperature: float = TEMPERATURE, alpha: float = ALPHA,
                      logit_keys=("logits",), **kwargs):
             super().__init__(*args, **kwargs)
             self.teacher = teacher.to(self.args.device).eval()
@@ -137,37 +146,97 @@ def _evaluate_model(trainer, model, label: str) -> dict:
             "co2e_g": cost.get("co2e_g"), "energy_is_estimate": cost.get("energy_is_estimate")}
 
 
-def _comparison(teacher, teacher_label: str, student_label: str, metric_key: str):
-    def after_train(trainer, metrics):
-        if trainer.eval_dataset is None:
-            return {}
-        for cb in trainer.callback_handler.callbacks:  # no metric lines for these evaluations
-            if hasattr(cb, "final"):
-                cb.final = True
-        rows = [_evaluate_model(trainer, teacher, teacher_label),
-                _evaluate_model(trainer, trainer.accelerator.unwrap_model(trainer.model), student_label)]
-        keys = [k for k in rows[0]["scores"] if k != "loss"] or ["loss"]
-        cols = keys + ["examples/s", "eval s", "parameters", "energy Wh"]
-        table = [{"model": r["model"], "columns": cols,
-                  "values": [r["scores"].get(k) for k in keys] + [r["examples_per_s"], r["eval_s"], r["parameters"],
-                                                                  (r["energy_kwh"] or 0) * 1000]} for r in rows]
-        t, st = rows
-        kept = None
-        if metric_key in t["scores"] and t["scores"][metric_key]:
-            kept = st["scores"].get(metric_key, 0.0) / t["scores"][metric_key]
-        speedup = st["examples_per_s"] / t["examples_per_s"] if t["examples_per_s"] and st["examples_per_s"] else None
-        if trainer.is_world_process_zero():
-            for r in table:
-                print("nlptasks: " + r["model"] + ": " + ", ".join(
-                    f"{c} {v:.4g}" if isinstance(v, float) else f"{c} {v}" for c, v in zip(cols, r["values"])),
-                    file=sys.stderr)
-            if kept is not None and speedup is not None:
-                print(f"nlptasks: student keeps {kept:.1%} of the teacher's {metric_key}, "
-                      f"{speedup:.2f}x the speed", file=sys.stderr, flush=True)
-        return {"comparison": table, "teacher_eval": t, "student_eval": st, "quality_kept": kept,
-                "speedup": speedup}
+def compare(trainer, teacher, teacher_label: str, student_label: str, metric_key: str) -> dict:
+    """Teacher and student evaluated alike on the validation data: quality, speed and cost side by side
+    (printed by the main process), ``quality_kept`` and ``speedup``."""
+    if trainer.eval_dataset is None:
+        return {}
+    for cb in trainer.callback_handler.callbacks:  # no metric lines for these evaluations
+        if hasattr(cb, "final"):
+            cb.final = True
+    rows = [_evaluate_model(trainer, teacher, teacher_label),
+            _evaluate_model(trainer, trainer.accelerator.unwrap_model(trainer.model), student_label)]
+    keys = [k for k in rows[0]["scores"] if k != "loss"] or ["loss"]
+    cols = keys + ["examples/s", "eval s", "parameters", "energy Wh"]
+    table = [{"model": r["model"], "columns": cols,
+              "values": [r["scores"].get(k) for k in keys] + [r["examples_per_s"], r["eval_s"], r["parameters"],
+                                                              (r["energy_kwh"] or 0) * 1000]} for r in rows]
+    t, st = rows
+    kept = None
+    if metric_key in t["scores"] and t["scores"][metric_key]:
+        kept = st["scores"].get(metric_key, 0.0) / t["scores"][metric_key]
+    speedup = st["examples_per_s"] / t["examples_per_s"] if t["examples_per_s"] and st["examples_per_s"] else None
+    if trainer.is_world_process_zero():
+        for r in table:
+            print("nlptasks: " + r["model"] + ": " + ", ".join(
+                f"{c} {v:.4g}" if isinstance(v, float) else f"{c} {v}" for c, v in zip(cols, r["values"])),
+                file=sys.stderr)
+        if kept is not None and speedup is not None:
+            print(f"nlptasks: student keeps {kept:.1%} of the teacher's {metric_key}, "
+                  f"{speedup:.2f}x the speed", file=sys.stderr, flush=True)
+    return {"comparison": table, "teacher_eval": t, "student_eval": st, "quality_kept": kept, "speedup": speedup}
 
-    return after_train
+
+# -- the strategy the trainer calls ------------------------------------------------------------------
+class Distillation:
+    """What distillation changes in a fine-tuning run (``trainer.run(s, distillation)``), at the stages
+    where it changes it: the data and the records to train on, the student model, the Trainer (its
+    loss), and the result (method, teacher, the teacher/student comparison)."""
+
+    kind = "distill"
+
+    def __init__(self, task, data, teacher, teacher_label: str, student_label: str, fields: dict):
+        self.task, self.data, self.teacher = task, data, teacher
+        self.teacher_label, self.student_label, self.fields = teacher_label, student_label, fields
+
+    def training_records(self, train) -> list[dict]:
+        """The records to train on (default: the training data's)."""
+        return train.records
+
+    def student(self):
+        """``(model, tokenizer)`` to train, or None: the trainer builds the model from ``settings.model``."""
+        return None
+
+    def trainer(self, cls) -> tuple[type, dict]:
+        """The Trainer class to use instead of ``cls`` and its extra keywords."""
+        return cls, {}
+
+    def result_fields(self) -> dict:
+        return dict(self.fields)
+
+    def summary(self, trainer, metrics: dict) -> dict:
+        """Added to the result after training: the teacher/student comparison."""
+        return compare(trainer, self.teacher, self.teacher_label, f"student {self.student_label}",
+                       self.task.metric_key)
+
+
+class LogitDistillation(Distillation):
+    """The student learns the teacher's logits: the loss mixes ``T²·KL`` to the teacher with the hard-label
+    loss (``DistillationTrainer``)."""
+
+    def __init__(self, task, data, teacher, teacher_label, student, student_tokenizer, student_label, fields, *,
+                 temperature: float, alpha: float):
+        super().__init__(task, data, teacher, teacher_label, student_label, fields)
+        self._student = (student, student_tokenizer)
+        self.temperature, self.alpha = temperature, alpha
+
+    def student(self):
+        return self._student
+
+    def trainer(self, cls):
+        return _distill_trainer_cls(cls), dict(teacher=self.teacher, temperature=self.temperature, alpha=self.alpha,
+                                               logit_keys=self.task.logit_keys)
+
+
+class SequenceDistillation(Distillation):
+    """The student (built like a fine-tuned model) learns the teacher's greedy outputs as targets."""
+
+    def __init__(self, task, data, teacher, teacher_label, student_label, fields, records: list[dict]):
+        super().__init__(task, data, teacher, teacher_label, student_label, fields)
+        self.records = records
+
+    def training_records(self, train):
+        return self.records
 
 
 # -- sequence-level distillation -------------------------------------------------------------------
@@ -211,8 +280,8 @@ def _generate(task, s: FinetuneSettings, teacher, tok, records: list[dict]) -> l
 
 # -- entry point -------------------------------------------------------------------------------------
 def distill(task: str, teacher: str, train: str, validation: str | None = None, output: str = "distilled-model", *,
-            student: str | None = None, student_layers: int | None = None, temperature: float = 2.0,
-            alpha: float = 0.5, **settings) -> dict:
+            student: str | None = None, student_layers: int | None = None, temperature: float = TEMPERATURE,
+            alpha: float = ALPHA, **settings) -> dict:
     """Distil ``teacher`` into a student for ``task``; settings are those of ``finetune``.
 
     Returns the result record, with ``comparison`` (teacher vs student quality, speed, cost),
@@ -237,14 +306,10 @@ def distill(task: str, teacher: str, train: str, validation: str | None = None, 
     if t.logit_keys:
         model, tok, label = _student(t, s, t_model, t_tok, student, student_layers)
         s.model = student or teacher
-        keys = t.logit_keys
-        extra = {"teacher": teacher, "method": f"logit distillation (T={temperature}, alpha={alpha})",
-                 "student": label, "temperature": temperature, "alpha": alpha, "student_layers": student_layers}
-        s.extra = extra
-        return run(s, kind="distill", model=model, tokenizer=tok, trainer_cls=_distill_trainer_cls(),
-                   trainer_kwargs=dict(teacher=t_model, temperature=temperature, alpha=alpha, logit_keys=keys),
-                   data=data, extra_result=extra,
-                   after_train=_comparison(t_model, teacher_label, f"student {label}", t.metric_key))
+        fields = {"teacher": teacher, "method": f"logit distillation (T={temperature}, alpha={alpha})",
+                  "student": label, "temperature": temperature, "alpha": alpha, "student_layers": student_layers}
+        return run(s, LogitDistillation(t, data, t_model, teacher_label, model, tok, label, fields,
+                                        temperature=temperature, alpha=alpha))
 
     # sequence-level: the student is trained on the teacher's greedy outputs
     if not student:
@@ -263,9 +328,8 @@ def distill(task: str, teacher: str, train: str, validation: str | None = None, 
         record_outputs(output, "distill", [outputs.TEACHER_CACHE])  # recorded before it is written
     with state.main_process_first():  # the main process generates and caches; the others read the cache
         outs = teacher_outputs(t, s, t_model, t_tok, train_ds.records, cache_dir, key, state.is_main_process)
-    records = t.with_targets(train_ds.records, outs, s)
     s.model = student
-    extra = {"teacher": teacher, "method": "sequence-level distillation (greedy teacher outputs)",
-             "student": student, "teacher_cache": str(cache_dir / f"{key}.jsonl")}
-    return run(s, kind="distill", train_records=records, data=data, extra_result=extra,
-               after_train=_comparison(t_model, teacher_label, f"student {student}", t.metric_key))
+    fields = {"teacher": teacher, "method": "sequence-level distillation (greedy teacher outputs)",
+              "student": student, "teacher_cache": str(cache_dir / f"{key}.jsonl")}
+    return run(s, SequenceDistillation(t, data, t_model, teacher_label, student, fields,
+                                       t.with_targets(train_ds.records, outs, s)))

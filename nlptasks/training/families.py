@@ -50,6 +50,11 @@ class SequenceClassification(TrainingSpec):
     def labels_of(self, model):
         return [model.config.id2label[i] for i in range(model.config.num_labels)]
 
+    def reference_fields(self, value, *, path, lookup, label_names):
+        if label_names and isinstance(value, int) and 0 <= value < len(label_names):
+            value = label_names[value]
+        return {self.label_field: value}
+
     def student_kwargs(self, teacher):
         cfg = teacher.config
         return dict(num_labels=cfg.num_labels, id2label=dict(cfg.id2label), label2id=dict(cfg.label2id),
@@ -88,6 +93,17 @@ class SpanQA(TrainingSpec):
     def __init__(self, task_cls, *, max_answer_length: int = 30):
         super().__init__(task_cls)
         self.max_answer_length = max_answer_length
+
+    def reference_fields(self, value, *, path, lookup, label_names):
+        """``answers.text`` references bring their ``answers.answer_start`` along when the row has them."""
+        starts = None
+        if path.endswith(".text"):
+            try:
+                starts = lookup(path[:-len(".text")] + ".answer_start")
+            except Exception:
+                starts = None
+        texts = value if isinstance(value, list) else [value]
+        return {"answers": {"text": texts, **({"answer_start": list(starts)} if starts is not None else {})}}
 
     def prepare(self, s, tokenizer, config, train_records, eval_records, label2id, max_length, max_target):
         from transformers import DataCollatorWithPadding
@@ -143,6 +159,9 @@ class Seq2Seq(TrainingSpec):
 
     def with_targets(self, records, outputs, s):
         return [{**r, self.target_field: o} for r, o in zip(records, outputs)]
+
+    def reference_fields(self, value, *, path, lookup, label_names):
+        return {self.target_field: value}
 
     # -------------------------------------------------------------------------------------------
     def prepare(self, s, tokenizer, config, train_records, eval_records, label2id, max_length, max_target):
@@ -231,6 +250,9 @@ class CausalChat(TrainingSpec):
     def __init__(self, task_cls, *, history_field: str = "history", response_field: str = "response"):
         super().__init__(task_cls)
         self.history_field, self.response_field = history_field, response_field
+
+    def reference_fields(self, value, *, path, lookup, label_names):
+        return {self.response_field: value}
 
     def prompt(self, tokenizer, record: dict) -> list[int]:
         return self.task.prompt_ids(tokenizer, preprocess.turns(record, self.history_field))

@@ -1,7 +1,7 @@
 """Settings of a fine-tuning run (the CLI flags and the API keywords are the same names)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 
 from ..errors import InputError
 
@@ -57,7 +57,6 @@ class FinetuneSettings:
     trust_remote_code: bool = False  # let model folders run their own Python code
     resume: bool = False
     overwrite: bool = False
-    extra: dict = field(default_factory=dict)  # internal (distillation)
 
     def __post_init__(self):
         if self.scheduler not in SCHEDULERS:
@@ -79,7 +78,6 @@ class FinetuneSettings:
     def record(self) -> dict:
         """The settings as plain data (for run.json, the result and the model card)."""
         d = asdict(self)
-        d.pop("extra")
         d.pop("resume")
         d.pop("overwrite")
         return d
@@ -87,3 +85,8 @@ class FinetuneSettings:
     @classmethod
     def names(cls) -> set[str]:
         return {f.name for f in fields(cls)}
+
+    @classmethod
+    def defaults(cls) -> dict:
+        """The default of each setting that has one (the CLI flags' defaults)."""
+        return {f.name: f.default for f in fields(cls) if f.default is not MISSING}

@@ -92,6 +92,13 @@ class TrainingSpec:
         return {}
 
     # -- data ---------------------------------------------------------------------------------------
+    def reference_fields(self, value, *, path: str, lookup: Callable[[str], Any],
+                         label_names: list[str] | None) -> dict:
+        """The training-record fields that a benchmark's reference fills (training on a benchmark name):
+        ``value`` is the reference, read at ``path`` in the benchmark's row; ``lookup(path)`` reads another
+        column of that row; ``label_names`` are the benchmark's names of integer labels."""
+        return {"reference": value}
+
     def prepare(self, s, tokenizer, config, train_records: list[dict], eval_records: list[dict] | None,
                 label2id: dict | None, max_length: int, max_target: int) -> Prepared:
         raise NotImplementedError

@@ -1,42 +1,46 @@
 """Fine-tuning on ``transformers.Trainer`` / ``Seq2SeqTrainer`` (data-parallel when launched by accelerate).
 
-``run(settings)`` does, in order: check the output folder (``--resume``/``--overwrite``), load and check
-the data, load the model (new head, ``--freeze-base``, ``--lora``), preprocess (all input errors are
-raised here, before any training), train inside a cost tracker with evaluation + best-checkpoint
-selection + early stopping, evaluate the best model, and publish model, tokenizer, model card and
-``training_result.json`` atomically (main process only).
+``run(settings)`` is a pipeline of small stages, each a function below, in this order:
+
+1. :func:`_setup`          the task's training spec, device and precision (``--precision fp16`` on CPU is refused)
+2. :func:`_data`           training and validation records
+3. :func:`_model`          tokenizer and model: :func:`build_model` (new head, ``--freeze-base``, ``--lora``)
+4. :func:`_features`       records -> features, collator, metric; every input error is raised by here
+5. :func:`_output_folder`  ``TrainingArguments``; ``--resume``/``--overwrite`` checks, then ``run.json``
+6. :func:`_trainer`        the Trainer of the spec's ``trainer_kind``, with its callbacks
+7. :func:`_train`          train inside the cost tracker with evaluation, best-checkpoint selection and
+                           early stopping; evaluate the best model
+8. :func:`_result`         the result record (``training_result.json``)
+9. :func:`_publish`        model (LoRA merged), tokenizer, model card and result, atomically (main process)
+
+Distillation is not a variant of this code but a strategy object (:class:`nlptasks.training.distill.Distillation`)
+that ``run`` calls at stages 2, 3, 6 and 8: it provides the data and teacher targets, the student model,
+the distillation loss, and the teacher/student comparison of the result.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..paths import check_output_dir
 from . import outputs
 from .callbacks import ProgressAndMetrics, stop_hook
-from .data import load_records
+from .data import Dataset, load_records
 from .features import Prepared, prepare
 from .models import (add_lora, freeze_base, load_config, load_model, load_tokenizer, merge_lora,
                      model_path)
 from .settings import FinetuneSettings
 from .spec import TrainingSpec, training_spec
 
+if TYPE_CHECKING:
+    from .distill import Distillation
+
 log = logging.getLogger("nlptasks")
-
-DEBUG_WEIGHTS_ENV = "NLPTASKS_DEBUG_WEIGHTS_DIR"   # tests: each rank writes a digest of its final weights
-
-
-def weights_digest(model) -> str:
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(t.detach().float().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 
 def _precision(s: FinetuneSettings, cuda: bool) -> str:
@@ -167,7 +171,7 @@ def _environment() -> dict:
             "accelerate": accelerate.__version__, "python": sys.version.split()[0]}
 
 
-def load_data(s: FinetuneSettings):
+def load_data(s: FinetuneSettings) -> tuple[Dataset, Dataset | None]:
     train = load_records(s.train, "train", s.limit_train, name="train")
     val = load_records(s.validation, "validation", s.limit_validation, name="validation") if s.validation else None
     return train, val
@@ -193,155 +197,204 @@ def build_model(task: TrainingSpec, s: FinetuneSettings, path: str, config, trai
     return model, names
 
 
-def run(s: FinetuneSettings, *, kind: str = "finetune", model=None, tokenizer=None, trainer_cls=None,
-        trainer_kwargs: dict | None = None, train_records: list[dict] | None = None, extra_result: dict | None = None,
-        data=None, after_train=None) -> dict:
-    """Fine-tune per ``s``; returns the result record (also written to ``training_result.json``).
+@dataclass
+class TrainingRun:
+    """What the stages of one run hand on to the next (each stage fills its part)."""
 
-    ``model``/``tokenizer``/``trainer_cls``/``trainer_kwargs``/``train_records``/``data`` let distillation
-    reuse this path with a student model, a distillation trainer or teacher-generated targets;
-    ``after_train(trainer, metrics) -> dict`` adds fields (e.g. a teacher comparison) to the result.
-    """
+    s: FinetuneSettings
+    task: TrainingSpec
+    out: Path
+    cuda: bool
+    precision: str
+    kind: str = "finetune"                       # "finetune" or "distill" (result, model card, messages)
+    distillation: Distillation | None = None
+    train: Dataset | None = None                 # _data
+    validation: Dataset | None = None
+    train_records: list[dict] = field(default_factory=list)
+    model: Any = None                            # _model
+    tokenizer: Any = None
+    labels: list[str] | None = None
+    prepared: Prepared | None = None             # _features
+    args: Any = None                             # _output_folder
+    resume_from: Path | None = None
+
+    @property
+    def val_records(self) -> list[dict] | None:
+        return self.validation.records if self.validation else None
+
+
+def run(s: FinetuneSettings, distillation: Distillation | None = None) -> dict:
+    """Fine-tune per ``s`` (or distil, with a ``distillation`` strategy); returns the result record (also
+    written to ``training_result.json``)."""
+    r = _setup(s, distillation)
+    _data(r)
+    _model(r)
+    _features(r)
+    _output_folder(r)
+    trainer = _trainer(r)
+    train_out, metrics, tracker = _train(r, trainer)
+    result = _result(r, trainer, train_out, metrics, tracker)
+    _publish(r, trainer, result, metrics, tracker)
+    return result
+
+
+# -- the stages ------------------------------------------------------------------------------------
+def _setup(s: FinetuneSettings, distillation: Distillation | None) -> TrainingRun:
     import torch
 
     task = training_spec(s.task)
     s.task = task.name
-    out = Path(s.output)
     cuda = torch.cuda.is_available() and s.device != "cpu"
-    precision = _precision(s, cuda)
+    return TrainingRun(s, task, Path(s.output), cuda, _precision(s, cuda),
+                       kind=distillation.kind if distillation else "finetune", distillation=distillation)
 
-    # 1. data and preprocessing: every input error surfaces here, before anything is written
-    train_ds, val_ds = data or load_data(s)
-    train_recs = train_records if train_records is not None else train_ds.records
-    path = model_path(s.model)
-    config = model.config if model is not None else load_config(path, s.trust_remote_code)
-    tokenizer = tokenizer or load_tokenizer(path, s.trust_remote_code)
-    if model is None:
-        model, names = build_model(task, s, path, config, train_recs, val_ds.records if val_ds else None)
-    else:
-        names = task.labels_of(model)
-    label2id = {n: i for i, n in enumerate(names)} if names else None
-    prepared = prepare(task, s, tokenizer, model.config, train_recs, val_ds.records if val_ds else None, label2id)
 
-    # 2. the output folder (after the data checks: a bad file leaves an earlier run untouched)
-    args = training_args(task, s, out, prepared, cuda, precision)
-    run_settings = {**s.record(), "train_data": train_ds.fingerprint,
-                    "validation_data": val_ds.fingerprint if val_ds else None}
-    resume_from = outputs.check(out, kind=kind, resume=s.resume, overwrite=s.overwrite, settings=run_settings)
+def _data(r: TrainingRun) -> None:
+    """The data (a distillation brings its own, loaded before the teacher) and the records to train on
+    (sequence-level distillation: the teacher's outputs as targets)."""
+    d = r.distillation
+    r.train, r.validation = d.data if d else load_data(r.s)
+    r.train_records = d.training_records(r.train) if d else r.train.records
+
+
+def _model(r: TrainingRun) -> None:
+    """The tokenizer and the model to train: a distillation's student, or :func:`build_model`."""
+    student = r.distillation.student() if r.distillation else None
+    if student is not None:
+        r.model, r.tokenizer = student
+        r.labels = r.task.labels_of(r.model)
+        return
+    path = model_path(r.s.model)
+    config = load_config(path, r.s.trust_remote_code)
+    r.tokenizer = load_tokenizer(path, r.s.trust_remote_code)
+    r.model, r.labels = build_model(r.task, r.s, path, config, r.train_records, r.val_records)
+
+
+def _features(r: TrainingRun) -> None:
+    label2id = {n: i for i, n in enumerate(r.labels)} if r.labels else None
+    r.prepared = prepare(r.task, r.s, r.tokenizer, r.model.config, r.train_records, r.val_records, label2id)
+
+
+def _output_folder(r: TrainingRun) -> None:
+    """Training arguments and the output folder, checked after the data (a bad file leaves an earlier run
+    untouched) by every rank, then started by the main process."""
     from accelerate import PartialState
 
+    s = r.s
+    r.args = training_args(r.task, s, r.out, r.prepared, r.cuda, r.precision)
+    run_settings = {**s.record(), "train_data": r.train.fingerprint,
+                    "validation_data": r.validation.fingerprint if r.validation else None}
+    r.resume_from = outputs.check(r.out, kind=r.kind, resume=s.resume, overwrite=s.overwrite, settings=run_settings)
     PartialState().wait_for_everyone()  # every rank has checked before the main process writes
-    with args.main_process_first(local=False, desc="output folder"):
-        if args.process_index == 0:
-            outputs.start(out, kind=kind, resume=s.resume, overwrite=s.overwrite, settings=run_settings)
+    with r.args.main_process_first(local=False, desc="output folder"):
+        if r.args.process_index == 0:
+            outputs.start(r.out, kind=r.kind, resume=s.resume, overwrite=s.overwrite, settings=run_settings)
 
-    # 3. the trainer
+
+def _trainer(r: TrainingRun):
+    """The Trainer class of the spec's ``trainer_kind`` (a distillation may wrap it: its loss), with the
+    progress/metric lines, early stopping and the test stop hook."""
+    from transformers import EarlyStoppingCallback, PrinterCallback, ProgressCallback
+
+    task, args, prepared = r.task, r.args, r.prepared
     base_cls, s2s_cls, chat_cls = _trainer_classes()
-    cls = trainer_cls or {"seq2seq": s2s_cls, "generate": chat_cls}.get(task.trainer_kind, base_cls)
+    cls = {"seq2seq": s2s_cls, "generate": chat_cls}.get(task.trainer_kind, base_cls)
+    kwargs: dict = {}
+    if r.distillation:
+        cls, kwargs = r.distillation.trainer(cls)
     callbacks = [ProgressAndMetrics(args.metric_for_best_model[5:] if args.metric_for_best_model else None,
                                     bool(args.greater_is_better))]
-    if s.early_stopping:
-        from transformers import EarlyStoppingCallback
-
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=s.early_stopping))
+    if r.s.early_stopping:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=r.s.early_stopping))
     hook = stop_hook()
     if hook:
         callbacks.append(hook)
-    trainer = cls(model=model, args=args, data_collator=prepared.collator, train_dataset=prepared.train,
-                  eval_dataset=prepared.eval, processing_class=tokenizer, compute_metrics=prepared.compute_metrics,
-                  callbacks=callbacks, **(trainer_kwargs or {}))
-    from transformers import PrinterCallback, ProgressCallback
-
+    trainer = cls(model=r.model, args=args, data_collator=prepared.collator, train_dataset=prepared.train,
+                  eval_dataset=prepared.eval, processing_class=r.tokenizer, compute_metrics=prepared.compute_metrics,
+                  callbacks=callbacks, **kwargs)
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     if task.trainer_kind == "generate":
         trainer.gen_prompts, trainer.gen_references = prepared.gen_prompts, prepared.gen_references
-        trainer.task, trainer.max_new_tokens = task, s.max_new_tokens
+        trainer.task, trainer.max_new_tokens = task, r.s.max_new_tokens
+    return trainer
 
-    # 4. train (inside the cost tracker) and evaluate the best model
-    tracker = _cost_tracker("cuda" if cuda else "cpu")
-    main = trainer.is_world_process_zero()
-    if main:
-        print(f"nlptasks: {kind} {task.name}: {s.model} on {len(train_recs)} examples "
-              f"({len(prepared.train)} features), {args.world_size} process(es), {precision}"
-              + (f", resuming from {resume_from.name}" if resume_from else ""), file=sys.stderr, flush=True)
-    with tracker or _null():
-        from .. import cost_hooks
 
-        cost_hooks.report_model(model)
-        train_out = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-        callbacks[0].final = True
-        final = trainer.evaluate() if prepared.eval is not None else {}
-    metrics = {k[5:]: v for k, v in final.items() if k.startswith("eval_")
-               and not k.endswith(("_runtime", "_per_second")) and k != "eval_epoch"}
+def _train(r: TrainingRun, trainer):
+    """Train (resuming if asked) inside the cost tracker, then evaluate the best model; returns the
+    Trainer's train output, the final validation metrics (without ``eval_``) and the tracker."""
+    from .. import cost_hooks
+    from ..cost import CostTracker
 
-    unwrapped = trainer.accelerator.unwrap_model(trainer.model)
-    debug_dir = os.environ.get(DEBUG_WEIGHTS_ENV)
-    if debug_dir:
-        Path(debug_dir).mkdir(parents=True, exist_ok=True)
-        (Path(debug_dir) / f"rank{args.process_index}.sha256").write_text(weights_digest(unwrapped))
+    if trainer.is_world_process_zero():
+        print(f"nlptasks: {r.kind} {r.task.name}: {r.s.model} on {len(r.train_records)} examples "
+              f"({len(r.prepared.train)} features), {r.args.world_size} process(es), {r.precision}"
+              + (f", resuming from {r.resume_from.name}" if r.resume_from else ""), file=sys.stderr, flush=True)
+    with CostTracker(device="cuda" if r.cuda else "cpu") as tracker:
+        cost_hooks.report_model(r.model)
+        train_out = trainer.train(resume_from_checkpoint=str(r.resume_from) if r.resume_from else None)
+        _progress(trainer).final = True
+        final = trainer.evaluate() if r.prepared.eval is not None else {}
+    return train_out, _scores(final, "eval_"), tracker
 
-    # 5. publish (main process): staged in DIR/.final-tmp, renamed into place, result written last
-    state = trainer.state
+
+def _result(r: TrainingRun, trainer, train_out, metrics: dict, tracker) -> dict:
+    s, state = r.s, trainer.state
     best_step = None
     if state.best_model_checkpoint:
         best_step = int(Path(state.best_model_checkpoint).name.split("-")[-1])
-    history = [{"epoch": h.get("epoch", 0.0), "step": h.get("step"),
-                **{k[5:]: v for k, v in h.items() if k.startswith("eval_")
-                   and not k.endswith(("_runtime", "_per_second"))}}
+    history = [{"epoch": h.get("epoch", 0.0), "step": h.get("step"), **_scores(h, "eval_", keep_epoch=True)}
                for h in state.log_history if any(k.startswith("eval_") for k in h)]
     result = {
-        "kind": kind, "task": task.name, "name": out.name, "base_model": s.model, "output": str(out),
-        "pipeline_tag": task.pipeline_tag,
-        "data": {"train": train_ds.describe(), "validation": val_ds.describe() if val_ds else None},
-        "labels": names, "preprocessing": prepared.info, "settings": {**s.record(), "precision": precision},
-        "metrics": metrics, "metric_for_best": args.metric_for_best_model, "best_checkpoint": best_step,
+        "kind": r.kind, "task": r.task.name, "name": r.out.name, "base_model": s.model, "output": str(r.out),
+        "pipeline_tag": r.task.pipeline_tag,
+        "data": {"train": r.train.describe(), "validation": r.validation.describe() if r.validation else None},
+        "labels": r.labels, "preprocessing": r.prepared.info, "settings": {**s.record(), "precision": r.precision},
+        "metrics": metrics, "metric_for_best": r.args.metric_for_best_model, "best_checkpoint": best_step,
         "history": history,
         "train": {"steps": state.global_step, "epochs": state.epoch, "loss": train_out.training_loss,
                   "runtime_s": train_out.metrics.get("train_runtime"),
                   "samples_per_s": train_out.metrics.get("train_samples_per_second"),
                   "loss_curve": [[h["step"], h["loss"]] for h in state.log_history if "loss" in h]},
-        "world_size": args.world_size, "cost": tracker.result() if tracker else None,
-        "environment": _environment(), **(extra_result or {}),
+        "world_size": r.args.world_size, "cost": tracker.result(),
+        "environment": _environment(), **(r.distillation.result_fields() if r.distillation else {}),
     }
     result["nlptasks_version"] = result["environment"]["nlptasks"]
-    if after_train is not None:
-        result.update(after_train(trainer, metrics))
-    tmp = outputs.staging(out) if main else None
-    if s.lora:
-        if main:
-            merged = merge_lora(unwrapped)
-            merged.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-    else:
-        trainer.save_model(str(tmp) if tmp else str(out / outputs.TMP))  # collective under FSDP/DeepSpeed
-    if main:
-        (tmp / "training_args.bin").unlink(missing_ok=True)
-        from .model_card import render
-
-        outputs.publish(out, tmp, render(result), result)
-        print(f"nlptasks: saved {out} ({', '.join(f'{k} {v:.4g}' for k, v in metrics.items()) or 'no validation'})",
-              file=sys.stderr, flush=True)
-        if tracker:
-            print(f"nlptasks: {tracker.summary_line()}", file=sys.stderr, flush=True)
-    trainer.accelerator.wait_for_everyone()
+    if r.distillation:
+        result.update(r.distillation.summary(trainer, metrics))
     return result
 
 
-def _cost_tracker(device: str):
-    try:
-        from ..cost import CostTracker
-    except ImportError:  # pragma: no cover - nlptasks.cost is part of the package
-        return None
-    return CostTracker(device=device)
+def _publish(r: TrainingRun, trainer, result: dict, metrics: dict, tracker) -> None:
+    """Save the model (main process; LoRA adapters merged) into ``DIR/.final-tmp``, then rename it into
+    place with the model card, ``training_result.json`` last."""
+    from .model_card import render
+
+    main = trainer.is_world_process_zero()
+    tmp = outputs.staging(r.out) if main else None
+    if r.s.lora:
+        if main:
+            merge_lora(trainer.accelerator.unwrap_model(trainer.model)).save_pretrained(tmp)
+            r.tokenizer.save_pretrained(tmp)
+    else:
+        trainer.save_model(str(tmp) if tmp else str(r.out / outputs.TMP))  # collective under FSDP/DeepSpeed
+    if main:
+        (tmp / "training_args.bin").unlink(missing_ok=True)
+        outputs.publish(r.out, tmp, render(result), result)
+        print(f"nlptasks: saved {r.out} ({', '.join(f'{k} {v:.4g}' for k, v in metrics.items()) or 'no validation'})",
+              file=sys.stderr, flush=True)
+        print(f"nlptasks: {tracker.summary_line()}", file=sys.stderr, flush=True)
+    trainer.accelerator.wait_for_everyone()
 
 
-class _null:
-    def __enter__(self):
-        return None
+def _progress(trainer) -> ProgressAndMetrics:
+    return next(cb for cb in trainer.callback_handler.callbacks if isinstance(cb, ProgressAndMetrics))
 
-    def __exit__(self, *exc):
-        return None
+
+def _scores(metrics: dict, prefix: str, keep_epoch: bool = False) -> dict:
+    """``metrics`` (a Trainer evaluation) without ``prefix``, timings and (unless kept) the epoch."""
+    return {k[len(prefix):]: v for k, v in metrics.items() if k.startswith(prefix)
+            and not k.endswith(("_runtime", "_per_second")) and (keep_epoch or k != prefix + "epoch")}
 
 
 def finetune(task: str, model: str, train: str, validation: str | None = None, output: str = "finetuned-model",
