@@ -55,6 +55,8 @@ def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) ->
     t.add_argument("--group-by-length", action="store_true",
                    help="batch examples of similar length: less padding, faster steps (still shuffled, seeded)")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: CUDA when available")
+    t.add_argument("--label-smoothing", type=float, default=0.0,
+                   help="label smoothing of the cross-entropy loss (e.g. 0.1 for translation; default 0)")
 
     e = p.add_argument_group("evaluation and checkpoints")
     e.add_argument("--eval-steps", type=positive_int, default=None,
@@ -81,6 +83,28 @@ def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) ->
     x.add_argument("--labels", type=_csv, default=None,
                    help="sentiment: names of the label ids for a new head, comma-separated, in id order")
     x.add_argument("--new-head", action="store_true", help="sentiment: replace the model's classification head")
+    if with_model:
+        add_scratch_args(p)
+
+
+def add_scratch_args(p: argparse.ArgumentParser) -> None:
+    from .common import positive_int
+
+    g = p.add_argument_group("from scratch (translate, summarize: a new tokenizer and model instead of --model)")
+    g.add_argument("--from-scratch", action="store_true",
+                   help="train a joint BPE tokenizer on --train and a new encoder-decoder model (no --model)")
+    g.add_argument("--arch", default=None, choices=["marian", "bart"], help="model layout (default marian)")
+    g.add_argument("--vocab-size", type=positive_int, default=None, help="joint source+target vocabulary "
+                                                                          "(default 8000)")
+    g.add_argument("--d-model", type=positive_int, default=None, help="hidden size (default 256)")
+    g.add_argument("--layers", type=positive_int, default=None, help="encoder and decoder layers (default 3)")
+    g.add_argument("--encoder-layers", type=positive_int, default=None, help="encoder layers (default --layers)")
+    g.add_argument("--decoder-layers", type=positive_int, default=None, help="decoder layers (default --layers)")
+    g.add_argument("--heads", type=positive_int, default=None, help="attention heads (default 4)")
+    g.add_argument("--ffn-dim", type=positive_int, default=None, help="feed-forward size (default 4 x --d-model)")
+    g.add_argument("--dropout", type=float, default=None, help="dropout and attention dropout (default 0.1)")
+    g.add_argument("--max-positions", type=positive_int, default=None,
+                   help="longest input/output in tokens (default 512)")
 
 
 def settings_from_args(args: argparse.Namespace) -> dict:
@@ -112,9 +136,11 @@ def main(args: argparse.Namespace) -> int:
     task = training_spec(args.task)
     if wants_launch(args):
         return launch(args, args._parser, "finetune")
-    model = args.model or task.default_base_model
-    if not model:
-        raise InputError(f"finetune {task.name}: pass --model (a seq2seq or causal LM hub id or local dir)")
+    model = args.model or (None if args.from_scratch else task.default_base_model)
+    if not model and not args.from_scratch:
+        scratch = ", or --from-scratch" if task.trainer_kind == "seq2seq" else ""
+        raise InputError(f"finetune {task.name}: pass --model (a seq2seq or causal LM hub id or local dir)"
+                         f"{scratch}")
     from ..training.trainer import finetune
 
     print_result(finetune(task.name, model, args.train, args.validation, args.output, **settings_from_args(args)))

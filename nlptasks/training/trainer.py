@@ -65,7 +65,8 @@ def training_args(task: TrainingSpec, s: FinetuneSettings, out: Path, prepared: 
         output_dir=str(out / outputs.CHECKPOINTS), num_train_epochs=s.epochs, max_steps=s.max_steps,
         per_device_train_batch_size=s.batch_size, per_device_eval_batch_size=s.eval_batch_size or s.batch_size,
         gradient_accumulation_steps=s.grad_accum, learning_rate=s.lr, weight_decay=s.weight_decay,
-        lr_scheduler_type=s.scheduler, warmup_steps=s.warmup, eval_strategy=eval_strategy,
+        lr_scheduler_type=s.scheduler, warmup_steps=s.warmup, label_smoothing_factor=s.label_smoothing,
+        eval_strategy=eval_strategy,
         eval_steps=eval_steps if eval_strategy == "steps" else None, save_strategy=save_strategy,
         save_steps=save_steps if save_strategy == "steps" else None, save_total_limit=s.save_total_limit,
         load_best_model_at_end=has_eval,
@@ -212,7 +213,11 @@ def run(s: FinetuneSettings, *, kind: str = "finetune", model=None, tokenizer=No
     # 1. data and preprocessing: every input error surfaces here, before anything is written
     train_ds, val_ds = data or load_data(s)
     train_recs = train_records if train_records is not None else train_ds.records
-    path = model_path(s.model)
+    if s.from_scratch and model is None:  # a new tokenizer + model in place of from_pretrained
+        from .scratch import build
+
+        model, tokenizer = build(task, s, train_recs)
+    path = None if s.from_scratch else model_path(s.model)
     config = model.config if model is not None else load_config(path)
     tokenizer = tokenizer or load_tokenizer(path)
     if model is None:
@@ -261,7 +266,7 @@ def run(s: FinetuneSettings, *, kind: str = "finetune", model=None, tokenizer=No
     tracker = _cost_tracker("cuda" if cuda else "cpu")
     main = trainer.is_world_process_zero()
     if main:
-        print(f"nlptasks: {kind} {task.name}: {s.model} on {len(train_recs)} examples "
+        print(f"nlptasks: {kind} {task.name}: {s.model or f'a new {s.arch} model'} on {len(train_recs)} examples "
               f"({len(prepared.train)} features), {args.world_size} process(es), {precision}"
               + (f", resuming from {resume_from.name}" if resume_from else ""), file=sys.stderr, flush=True)
     with tracker or _null():
