@@ -67,6 +67,8 @@ def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) ->
     setting(t, "device", choices=["auto", "cpu", "cuda"], help="auto: CUDA when available")
     setting(t, "trust_remote_code",
             help="allow model folders/repositories to run their own Python code (off by default)")
+    setting(t, "label_smoothing", type=float,
+            help="label smoothing of the cross-entropy loss (e.g. 0.1 for translation; default 0)")
 
     e = p.add_argument_group("evaluation and checkpoints")
     setting(e, "eval_steps", type=positive_int, help="evaluate and checkpoint every N steps (default: every epoch)")
@@ -91,6 +93,22 @@ def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) ->
     setting(x, "labels", type=_csv,
             help="sentiment: names of the label ids for a new head, comma-separated, in id order")
     setting(x, "new_head", help="sentiment: replace the model's classification head")
+    if with_model:
+        from ..training.settings import ARCHS
+
+        g = p.add_argument_group("from scratch (translate, summarize: a new tokenizer and model instead of --model)")
+        setting(g, "from_scratch",
+                help="train a joint BPE tokenizer on --train and a new encoder-decoder model (no --model)")
+        setting(g, "arch", choices=ARCHS, help="model layout (default marian)")
+        setting(g, "vocab_size", type=positive_int, help="joint source+target vocabulary (default 8000)")
+        setting(g, "d_model", type=positive_int, help="hidden size (default 256)")
+        setting(g, "layers", type=positive_int, help="encoder and decoder layers (default 3)")
+        setting(g, "encoder_layers", type=positive_int, help="encoder layers (default --layers)")
+        setting(g, "decoder_layers", type=positive_int, help="decoder layers (default --layers)")
+        setting(g, "heads", type=positive_int, help="attention heads (default 4)")
+        setting(g, "ffn_dim", type=positive_int, help="feed-forward size (default 4 x --d-model)")
+        setting(g, "dropout", type=float, help="dropout and attention dropout (default 0.1)")
+        setting(g, "max_positions", type=positive_int, help="longest input/output in tokens (default 512)")
 
 
 def add_launch_args(p: argparse.ArgumentParser) -> None:
@@ -157,9 +175,11 @@ def main(args: argparse.Namespace) -> int:
     how = launch_settings(args)
     if how.wanted():
         return relaunch(args, how, "finetune", run_options(args))
-    model = args.model or task.default_base_model
-    if not model:
-        raise InputError(f"finetune {task.name}: pass --model (a seq2seq or causal LM hub id or local dir)")
+    model = args.model or (None if args.from_scratch else task.default_base_model)
+    if not model and not args.from_scratch:
+        scratch = ", or --from-scratch" if task.trainer_kind == "seq2seq" else ""
+        raise InputError(f"finetune {task.name}: pass --model (a seq2seq or causal LM hub id or local dir)"
+                         f"{scratch}")
     from ..training.trainer import finetune
 
     print_result(finetune(task.name, model, args.train, args.validation, args.output, **settings_from_args(args)))

@@ -188,8 +188,9 @@ class Seq2Seq(TrainingSpec):
         info = {"max_length": max_length, "max_target_length": max_target, "prefix": prefix}
         if src:
             info.update(source_lang=src, target_lang=tgt)
-        return Prepared(tr, ev, DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=preprocess.IGNORE),
-                        metrics if s.metric != "loss" else None, info=info)
+        shifter = preprocess.DecoderInputs(config) if s.label_smoothing else None  # see DecoderInputs
+        collator = DataCollatorForSeq2Seq(tokenizer, model=shifter, label_pad_token_id=preprocess.IGNORE)
+        return Prepared(tr, ev, collator, metrics if s.metric != "loss" else None, info=info)
 
     def teacher_outputs(self, s, teacher, tokenizer, records):
         import torch

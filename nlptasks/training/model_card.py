@@ -32,9 +32,10 @@ def render(result: dict) -> str:
     task = result["task"]
     kind = result.get("kind", "finetune")
     base = result["base_model"]
+    origin = f"{kind} of {base}" if base else "trained from scratch"
     lines = ["---", f"pipeline_tag: {result.get('pipeline_tag', '')}", "library_name: transformers",
-             f"base_model: {base}", "tags:", "- nlptasks", f"- {task}", "---", "",
-             f"# {result.get('name') or task} ({kind} of {base})", "",
+             *([f"base_model: {base}"] if base else []), "tags:", "- nlptasks", f"- {task}", "---", "",
+             f"# {result.get('name') or task} ({origin})", "",
              f"Trained with `nlptasks {kind}` ({result.get('nlptasks_version', '?')}) for the `{task}` task. "
              f"Use it with `nlptasks run {task} --model <this folder>` or "
              f"`nlptasks eval {task} --model <this folder>`.", ""]

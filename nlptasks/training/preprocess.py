@@ -270,6 +270,24 @@ def seq2seq(sources: list[str], targets: list[str], tokenizer, *, prefix: str, m
     return [{k: enc[k][i] for k in keys} for i in range(len(sources))]
 
 
+class DecoderInputs:
+    """Passed as ``model`` to ``DataCollatorForSeq2Seq``: adds ``decoder_input_ids`` (the labels shifted
+    right after the decoder start token). Needed with ``--label-smoothing``, where Trainer takes the labels
+    out of the batch to smooth the loss itself and the model then no longer derives them."""
+
+    def __init__(self, config):
+        self.start = config.decoder_start_token_id
+        self.pad = config.pad_token_id
+        if self.start is None:
+            self.start = self.pad
+
+    def prepare_decoder_input_ids_from_labels(self, labels):
+        out = labels.new_full(labels.shape, self.pad)
+        out[:, 1:] = labels[:, :-1]
+        out[:, 0] = self.start
+        return out.masked_fill(out == IGNORE, self.pad)
+
+
 # -- chat (causal LM) --------------------------------------------------------------------------------
 def _chat_task():
     from ..tasks.chat import ChatTask

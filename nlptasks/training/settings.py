@@ -8,12 +8,16 @@ from ..errors import InputError
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
               "inverse_sqrt")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+ARCHS = ("marian", "bart")          # --from-scratch architectures (nlptasks.training.scratch)
+SCRATCH_ONLY = ("arch", "vocab_size", "d_model", "layers", "encoder_layers", "decoder_layers", "heads", "ffn_dim",
+                "dropout", "max_positions")
+NOT_WITH_SCRATCH = ("lora", "freeze_base", "new_head", "labels")
 
 
 @dataclass
 class FinetuneSettings:
     task: str
-    model: str
+    model: str | None
     train: str
     validation: str | None = None
     output: str = "finetuned-model"
@@ -55,6 +59,19 @@ class FinetuneSettings:
     logging_steps: int = 50
     device: str = "auto"
     trust_remote_code: bool = False  # let model folders run their own Python code
+    label_smoothing: float = 0.0      # cross-entropy label smoothing (e.g. 0.1 for translation)
+    # --from-scratch: a new tokenizer and encoder-decoder model (defaults in nlptasks.training.scratch)
+    from_scratch: bool = False
+    arch: str | None = None           # marian (default) or bart
+    vocab_size: int | None = None     # joint source+target BPE vocabulary (default 8000)
+    d_model: int | None = None
+    layers: int | None = None         # encoder and decoder layers (default 3 each)
+    encoder_layers: int | None = None
+    decoder_layers: int | None = None
+    heads: int | None = None
+    ffn_dim: int | None = None        # default 4 x d_model
+    dropout: float | None = None
+    max_positions: int | None = None
     resume: bool = False
     overwrite: bool = False
 
@@ -72,8 +89,35 @@ class FinetuneSettings:
             raise InputError("--lr must be positive")
         if self.early_stopping is not None and not self.validation:
             raise InputError("--early-stopping needs --validation data")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise InputError("--label-smoothing must be in [0, 1)")
+        self._check_scratch()
         if self.metric not in (None, "loss"):
             raise InputError(f"--metric {self.metric!r}: use 'loss' (or leave it out for the task's metric)")
+
+    def _check_scratch(self) -> None:
+        flag = lambda name: "--" + name.replace("_", "-")  # noqa: E731
+        if not self.from_scratch:
+            given = [flag(k) for k in SCRATCH_ONLY if getattr(self, k) is not None]
+            if given:
+                raise InputError(f"{', '.join(given)} size a new model: add --from-scratch (or leave "
+                                 f"{'it' if len(given) == 1 else 'them'} out to fine-tune --model)")
+            return
+        if self.model:
+            raise InputError(f"--from-scratch builds a new model and tokenizer: leave out --model ({self.model})")
+        clash = [flag(k) for k in NOT_WITH_SCRATCH if getattr(self, k)]
+        if clash:
+            raise InputError(f"--from-scratch trains every weight of a new model: {', '.join(clash)} "
+                             f"{'does' if len(clash) == 1 else 'do'} not apply")
+        if self.arch is not None and self.arch not in ARCHS:
+            raise InputError(f"--arch {self.arch!r}: use one of {', '.join(ARCHS)}")
+        for k in ("vocab_size", "d_model", "layers", "encoder_layers", "decoder_layers", "heads", "ffn_dim",
+                  "max_positions"):
+            v = getattr(self, k)
+            if v is not None and v < 1:
+                raise InputError(f"{flag(k)} must be at least 1")
+        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
+            raise InputError("--dropout must be in [0, 1)")
 
     def record(self) -> dict:
         """The settings as plain data (for run.json, the result and the model card)."""

@@ -70,7 +70,8 @@ def training_args(task: TrainingSpec, s: FinetuneSettings, out: Path, prepared: 
         output_dir=str(out / outputs.CHECKPOINTS), num_train_epochs=s.epochs, max_steps=s.max_steps,
         per_device_train_batch_size=s.batch_size, per_device_eval_batch_size=s.eval_batch_size or s.batch_size,
         gradient_accumulation_steps=s.grad_accum, learning_rate=s.lr, weight_decay=s.weight_decay,
-        lr_scheduler_type=s.scheduler, warmup_steps=s.warmup, eval_strategy=eval_strategy,
+        lr_scheduler_type=s.scheduler, warmup_steps=s.warmup, label_smoothing_factor=s.label_smoothing,
+        eval_strategy=eval_strategy,
         eval_steps=eval_steps if eval_strategy == "steps" else None, save_strategy=save_strategy,
         save_steps=save_steps if save_strategy == "steps" else None, save_total_limit=s.save_total_limit,
         load_best_model_at_end=has_eval,
@@ -264,6 +265,12 @@ def _model(r: TrainingRun) -> None:
         r.model, r.tokenizer = student
         r.labels = r.task.labels_of(r.model)
         return
+    if r.s.from_scratch:  # a new tokenizer + model in place of from_pretrained
+        from .scratch import build
+
+        r.model, r.tokenizer = build(r.task, r.s, r.train_records)
+        r.labels = r.task.labels_of(r.model)
+        return
     path = model_path(r.s.model)
     config = load_config(path, r.s.trust_remote_code)
     r.tokenizer = load_tokenizer(path, r.s.trust_remote_code)
@@ -327,7 +334,7 @@ def _train(r: TrainingRun, trainer):
     from ..cost import CostTracker
 
     if trainer.is_world_process_zero():
-        print(f"nlptasks: {r.kind} {r.task.name}: {r.s.model} on {len(r.train_records)} examples "
+        print(f"nlptasks: {r.kind} {r.task.name}: {r.s.model or 'a new model'} on {len(r.train_records)} examples "
               f"({len(r.prepared.train)} features), {r.args.world_size} process(es), {r.precision}"
               + (f", resuming from {r.resume_from.name}" if r.resume_from else ""), file=sys.stderr, flush=True)
     with CostTracker(device="cuda" if r.cuda else "cpu") as tracker:
