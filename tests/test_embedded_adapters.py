@@ -182,3 +182,90 @@ def test_all_linear_stands_alone(tiny_models):
     model = load_model(str(tiny_models["bert-qa"]), "AutoModelForQuestionAnswering")
     with pytest.raises(InputError, match="all-linear stands alone"):
         add_lora(model, "QUESTION_ANS", 4, 8, 0.0, ["all-linear", "query"])
+
+
+# -- the sliding-window baseline -----------------------------------------------------------------------
+def test_sliding_window_picks_the_span_next_to_the_question_words():
+    from nlptasks.tasks.qa import QATask
+
+    ctx = ("The Eiffel Tower is in Paris. The tower was finished in 1889 by the company of Gustave Eiffel. "
+           "The Statue of Liberty stands in New York Harbor.")
+    recs = [{"question": "Which harbor does the Statue of Liberty stand in?", "context": ctx},
+            {"question": "In which year was the tower finished?", "context": ctx}]
+    out = QATask("sliding-window").predict(recs)
+    assert "York" in out[0]["answer"] and "1889" in out[1]["answer"]
+    for o in out:
+        assert ctx[o["start"]:o["end"]] == o["answer"] and 0 < o["score"] <= 1
+    assert QATask("sliding-window").model_info()["baseline"] is True
+
+
+def test_sliding_window_without_candidates_answers_empty():
+    from nlptasks.tasks.qa import QATask
+
+    out = QATask("sliding-window").predict([{"question": "the cat?", "context": "The cat."}])
+    assert out[0]["answer"] == "" and out[0]["start"] is None
+
+
+# -- the packaged models -------------------------------------------------------------------------------
+def test_defaults_and_listing():
+    from nlptasks.registry import TASKS
+
+    qa, sent = TASKS.get("qa"), TASKS.get("sentiment")
+    assert qa.default_model == "minilm-squad" and sent.default_model == "minilm-sst2-lora"
+    assert {m.name for m in qa.embedded_models} == {"minilm-squad", "sliding-window"}
+    assert {"minilm-sst2", "minilm-sst2-lora", "majority"} <= {m.name for m in sent.embedded_models}
+
+
+def test_models_command_lists_them(cli):
+    proc = cli("models", "qa", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["model"]: r for r in json.loads(proc.stdout)}
+    assert rows["minilm-squad"]["default"] and rows["minilm-squad"]["kind"] == "embedded"
+    assert rows["sliding-window"]["kind"] == "baseline"
+
+
+def _embedded():
+    from nlptasks.registry import TASKS
+
+    return [(t, m.name) for t in TASKS.names() for m in TASKS.get(t).embedded_models]
+
+
+@pytest.mark.parametrize("task,name", _embedded())
+def test_every_listed_embedded_model_loads_offline(task, name):
+    """Every model `nlptasks models` lists as embedded ships its files: it loads with no download. (Fails
+    until scripts/build_models.sh has been run and its packaged copies committed.)"""
+    from nlptasks.registry import TASKS
+
+    info = TASKS.get(task)(name, device="cpu").model_info()
+    assert info["name"]
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_build_command_on_a_tiny_subset(shared_data, tmp_path):
+    """scripts/build_models.sh sentiment end to end on a few rows: train, package, eval, card."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHON": sys.executable, "NLPTASKS_DATA": str(shared_data),
+           "NLPTASKS_BUILD_DIR": str(tmp_path / "runs"), "NLPTASKS_EMBEDDED_DIR": str(tmp_path / "emb"),
+           "NLPTASKS_DEVICE": "cpu", "NLPTASKS_EVAL_ARGS": "--limit 8",
+           "NLPTASKS_BUILD_ARGS": "--limit-train 16 --limit-validation 8 --max-steps 2 --batch-size 8"}
+    proc = subprocess.run(["bash", str(repo / "scripts" / "build_models.sh"), "sentiment"], env=env, cwd=repo,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dest = tmp_path / "emb" / "minilm-sst2-lora"
+    names = {p.name for p in dest.iterdir()}
+    assert {"adapter_config.json", "adapter_model.safetensors", "nlptasks_adapter.json", "README.md",
+            "training_result.json", "eval_record.json"} <= names
+    assert sum(p.stat().st_size for p in dest.iterdir()) < 2_000_000
+    record = json.loads((dest / "eval_record.json").read_text())
+    card = (dest / "README.md").read_text()
+    acc = record["metrics"]["accuracy"]
+    assert f"| accuracy | {acc['score']:.2f} | [{acc['ci'][0]:.2f}, {acc['ci'][1]:.2f}] |" in card
+    assert "bash scripts/build_models.sh sentiment" in card and "movie" in card
+    result = json.loads((dest / "training_result.json").read_text())
+    assert result["settings"]["lora_targets"] == ["all-linear"] and result["settings"]["seed"] == 0

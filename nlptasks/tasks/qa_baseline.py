@@ -9,17 +9,19 @@ Richardson et al. (2013, MCTest): a window of ``|Q ∪ A|`` words slides over th
 
 What is implemented here (a simpler, reasonable version, documented rather than tuned):
 
-* tokens are lower-cased words and numbers with their character offsets; sentences end at ``.!?``;
+* tokens are words and numbers with their character offsets, lower-cased and with a final ``s`` dropped
+  (a crude stemmer); sentences end at ``.!?``;
 * candidates (no parser, so no constituents) are spans of 1 to ``MAX_WORDS`` tokens inside one sentence
   that contain no question word and neither start nor end with a stop word;
 * step 1: keep the candidates whose sentence (candidate removed) has the highest unigram + bigram
   overlap with the question (stop words ignored in unigrams);
-* step 2: among them, the highest sliding-window score of ``Q ∪ A`` over that sentence; ties go to the
-  candidate closest to the question words in the sentence (the paper's "+ distance" variant), then the
-  shorter one, then the first.
+* step 2: among them, the best sliding window of ``|Q ∪ A|`` tokens that holds the whole candidate,
+  scored by ``sum IC`` of the distinct question words in it (the candidate's own words are not counted:
+  every such window holds them, and counting them would favour long candidates), as a share of
+  ``sum IC`` over all question words; ties go to the candidate closest to the question words in the
+  sentence (the paper's "+ distance" variant), then the shorter one, then the first.
 
-The score is the winning window's share of the most it could reach (``sum IC`` over ``Q ∪ A``), in
-[0, 1]. Pure Python: no model, no torch.
+The output score is that share, in [0, 1]. Pure Python: no model, no torch.
 """
 from __future__ import annotations
 
@@ -40,13 +42,19 @@ one ones such other many much more most some any each every both either neither 
 
 @dataclass
 class Token:
-    text: str   # lower-cased
+    text: str   # the matching key (see _key)
     start: int
     end: int
 
 
+def _key(word: str) -> str:
+    """Lower-cased, with a plural/3rd-person ``s`` dropped (``stands`` matches ``stand``): a crude stemmer."""
+    w = word.lower()
+    return w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
+
+
 def tokens(text: str) -> list[Token]:
-    return [Token(m.group().lower(), m.start(), m.end()) for m in WORD.finditer(text)]
+    return [Token(_key(m.group()), m.start(), m.end()) for m in WORD.finditer(text)]
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
@@ -69,10 +77,15 @@ class Candidate:
     start: int          # character offsets into the context
     end: int
     overlap: int        # step 1: unigram + bigram overlap of its sentence (candidate removed) with Q
-    window: float       # step 2: sliding-window score of Q ∪ A over the sentence
-    best: float         # sum IC over Q ∪ A (the most the window can reach)
+    window: float       # step 2: sliding-window score of the question words next to the candidate
+    best: float         # sum IC over the question words (the most the window can reach)
     distance: int       # tokens from the candidate to the nearest question word in the sentence
     length: int         # tokens
+
+    @property
+    def share(self) -> float:
+        """The window score as a share of its maximum."""
+        return self.window / self.best if self.best > 0 else 0.0
 
 
 def answer(question: str, context: str, max_words: int = MAX_WORDS) -> tuple[int, int, float] | None:
@@ -101,16 +114,16 @@ def answer(question: str, context: str, max_words: int = MAX_WORDS) -> tuple[int
                     continue
                 rest = words[:i] + words[j:]
                 overlap = len(set(rest) & q_content) + len(_bigrams(rest) & q_bigrams)
-                target = q_set | set(span)
-                size = len(target)
-                window = max(sum(ic[w] for w in words[k:k + size] if w in target)
-                             for k in range(max(1, len(words) - size + 1)))
+                size = len(q_set | set(span))
+                # windows of |Q ∪ A| tokens that hold the whole candidate; the question words in them count
+                window = max(sum(ic[w] for w in set(words[k:k + size]) if w in q_set)
+                             for k in range(max(0, j - size), min(i, max(0, len(words) - size)) + 1))
                 dist = min((min(abs(p - i), abs(p - (j - 1))) for p in q_pos), default=len(words))
                 cands.append(Candidate(sent[i].start, sent[j - 1].end, overlap, window,
-                                       sum(ic[w] for w in target), dist, n))
+                                       sum(ic[w] for w in q_set), dist, n))
     if not cands:
         return None
     top = max(c.overlap for c in cands)
     best = max((c for c in cands if c.overlap == top),
-               key=lambda c: (round(c.window, 9), -c.distance, -c.length, -c.start))
-    return best.start, best.end, (best.window / best.best if best.best > 0 else 0.0)
+               key=lambda c: (round(c.share, 9), -c.distance, -c.length, -c.start))
+    return best.start, best.end, best.share
