@@ -88,6 +88,11 @@ def load_pretrained(ref: str, auto_class: str, *, revision: str | None = None, d
     """
     if quantize not in QUANTIZE:
         raise ModelLoadError(f"unknown quantization {quantize!r}; use one of: int8")
+    from .adapters import is_adapter_dir
+
+    if is_adapter_dir(ref):  # a LoRA adapter folder: merged over its base model (backend/adapters.py)
+        return load_adapter_cached(ref, ref, auto_class, device=device, dtype=dtype, quantize=quantize,
+                                   trust_remote_code=trust_remote_code, cache=cache)
     source = resolve_model(ref, revision)
     configure_threads()
     dev = resolve_device(device)
@@ -106,6 +111,25 @@ def load_pretrained(ref: str, auto_class: str, *, revision: str | None = None, d
         with _LOCK:
             _CACHE[key] = loaded
     cost_hooks.report_model(loaded.model)
+    return loaded
+
+
+def load_adapter_cached(name: str, folder, auto_class: str, *, device: str = "auto", dtype: str = "auto",
+                        quantize: str | None = None, trust_remote_code: bool = False, cache: bool = True):
+    """A LoRA adapter folder merged over its base (``nlptasks.backend.adapters``), cached like models."""
+    from .adapters import load_adapter
+
+    key = ("adapter", name, str(Path(folder).resolve()), auto_class, str(resolve_device(device)), dtype,
+           trust_remote_code, quantize)
+    with _LOCK:
+        if cache and key in _CACHE:
+            cost_hooks.report_model(_CACHE[key].model)
+            return _CACHE[key]
+    loaded = load_adapter(name, folder, auto_class, device=device, dtype=dtype, quantize=quantize,
+                          trust_remote_code=trust_remote_code)
+    if cache:
+        with _LOCK:
+            _CACHE[key] = loaded
     return loaded
 
 

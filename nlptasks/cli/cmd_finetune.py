@@ -14,7 +14,7 @@ def _csv(value: str) -> list[str]:
 def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) -> None:
     """The arguments of ``finetune`` and ``distill``: the task, the data and output, and one ``--flag`` per
     :class:`FinetuneSettings` field (its name with dashes), whose default is the field's."""
-    from ..training.settings import PRECISIONS, FinetuneSettings
+    from ..training.settings import ADAPTER_DTYPES, LORA_SAVES, PRECISIONS, FinetuneSettings
     from .common import positive_int
 
     defaults = FinetuneSettings.defaults()
@@ -56,11 +56,17 @@ def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) ->
     setting(t, "precision", choices=PRECISIONS, help="auto: bf16 (fp16 if unsupported) on CUDA, fp32 on CPU")
     setting(t, "gradient_checkpointing", help="trade compute for memory")
     setting(t, "freeze_base", help="train the task head only (sentiment, qa)")
-    setting(t, "lora", help="train LoRA adapters (peft); merged into the saved model")
+    setting(t, "lora", help="train LoRA adapters (peft); merged into the saved model unless --lora-save adapter")
     setting(t, "lora_r", type=positive_int)
     setting(t, "lora_alpha", type=positive_int)
     setting(t, "lora_dropout", type=float)
-    setting(t, "lora_targets", type=_csv, help="module names to adapt (default: peft's choice for the architecture)")
+    setting(t, "lora_targets", type=_csv, help="module names to adapt, or all-linear (every Linear layer but the "
+                                               "task head); default: peft's choice for the architecture")
+    setting(t, "lora_save", choices=LORA_SAVES,
+            help="merged (default): a plain transformers model; adapter: peft adapter files (adapter_config.json, "
+                 "adapter_model.safetensors with the task head), loaded over the base model")
+    setting(t, "adapter_dtype", choices=ADAPTER_DTYPES,
+            help="--lora-save adapter: storage dtype of the adapter weights (default float32)")
     setting(t, "seed", type=int, help="random seed (default %(default)s)")
     setting(t, "group_by_length",
             help="batch examples of similar length: less padding, faster steps (still shuffled, seeded)")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from ..errors import InputError, ModelLoadError, NlpTasksError
-from .base import Option, Task
+from .base import EmbeddedModel, Option, Task
 
 log = logging.getLogger("nlptasks")
 
@@ -33,9 +33,15 @@ class QATask(Task):
     text_mode = "lines"
     output_fields = ("answer", "score", "start", "end")
     model_class = "AutoModelForQuestionAnswering"
-    default_model = "distilbert-base-cased-distilled-squad"
-    recommended_models = ("deepset/roberta-base-squad2", "distilbert-base-uncased-distilled-squad",
-                          "deepset/minilm-uncased-squad2")
+    default_model = "minilm-squad"
+    recommended_models = ("distilbert-base-cased-distilled-squad", "deepset/roberta-base-squad2",
+                          "distilbert-base-uncased-distilled-squad", "deepset/minilm-uncased-squad2")
+    embedded_models = (
+        EmbeddedModel("minilm-squad", "all-MiniLM-L6-v2 encoder (packaged) + LoRA adapters and a span head "
+                                      "fine-tuned on SQuAD v1.1 (nlptasks/embedded/minilm-squad)"),
+        EmbeddedModel("sliding-window", "baseline: the word-overlap + sliding-window scorer of the SQuAD "
+                                        "paper (Rajpurkar et al., 2016), no parser", baseline=True),
+    )
     options = (
         Option("--question", type=str, default=None,
                help="input: one question (with --context-file) instead of --input"),
@@ -109,9 +115,19 @@ class QATask(Task):
         from ..backend.inference import model_max_input
         from ..backend.loading import load_pretrained
 
-        self._lm = load_pretrained(self.model_name, self.model_class, revision=self.revision,
-                                   device=self.device, dtype=self.dtype, quantize=self.quantize,
-                                   trust_remote_code=self.trust_remote_code)
+        name = self.model_name.lower()
+        self._kind = "baseline" if name == "sliding-window" else "model"
+        if self._kind == "baseline":
+            return
+        if name == "minilm-squad":
+            from ..backend.adapters import load_embedded
+
+            self._lm = load_embedded(name, self.model_class, device=self.device, dtype=self.dtype,
+                                     quantize=self.quantize)
+        else:
+            self._lm = load_pretrained(self.model_name, self.model_class, revision=self.revision,
+                                       device=self.device, dtype=self.dtype, quantize=self.quantize,
+                                       trust_remote_code=self.trust_remote_code)
         if not getattr(self._lm.tokenizer, "is_fast", False):
             raise ModelLoadError(f"model {self.model_name!r}: extractive QA needs a fast tokenizer "
                                  f"(character offsets); this model has only a slow one")
@@ -127,6 +143,9 @@ class QATask(Task):
 
     def model_info(self) -> dict:
         self.load()
+        if self._kind == "baseline":
+            return {"name": "sliding-window", "revision": None, "weights_hash": None, "parameters": 0,
+                    "variant": {"dtype": "none", "quantize": None}, "baseline": True}
         return self._lm.describe()
 
     def run_settings(self) -> dict:
@@ -177,6 +196,8 @@ class QATask(Task):
         from ..backend.inference import forward_batched
         from .qa_postprocess import Window, select_spans
 
+        if self._kind == "baseline":
+            return [self._baseline_answer(r) for r in records]
         items, owners, offsets, nulls = self._encode(records)
         logits = forward_batched(self._lm, items, outputs=("start_logits", "end_logits"), per_token=True,
                                  batch_size=self.batch_size, max_tokens=self.max_tokens, desc="qa")
@@ -196,6 +217,15 @@ class QATask(Task):
                 row["answers"] = [self._span_dict(b, ctx) for b in best]
             out.append(row)
         return out
+
+    def _baseline_answer(self, rec: dict) -> dict:
+        from .qa_baseline import answer
+
+        found = answer(rec["question"], rec["context"])
+        if found is None:
+            return {"answer": "", "score": 0.0, "start": None, "end": None, "windows": 0}
+        start, end, score = found
+        return {"answer": rec["context"][start:end], "score": score, "start": start, "end": end, "windows": 0}
 
     @staticmethod
     def _span_dict(span, context: str) -> dict:

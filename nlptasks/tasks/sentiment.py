@@ -21,12 +21,16 @@ class SentimentTask(Task):
     text_mode = "lines"
     output_fields = ("label", "score")
     model_class = "AutoModelForSequenceClassification"
-    default_model = "minilm-sst2"
+    default_model = "minilm-sst2-lora"
     recommended_models = ("distilbert-base-uncased-finetuned-sst-2-english",
                           "cardiffnlp/twitter-roberta-base-sentiment-latest",
                           "nlptown/bert-base-multilingual-uncased-sentiment")
     embedded_models = (
-        EmbeddedModel("minilm-sst2", "all-MiniLM-L6-v2 encoder (packaged) + a head trained on SST-2"),
+        EmbeddedModel("minilm-sst2-lora", "all-MiniLM-L6-v2 encoder (packaged) + LoRA adapters on every linear "
+                                          "layer and a classification head, fine-tuned on SST-2 by `nlptasks "
+                                          "finetune` (nlptasks/embedded/minilm-sst2-lora)"),
+        EmbeddedModel("minilm-sst2", "all-MiniLM-L6-v2 encoder (packaged) + a linear head over mean-pooled "
+                                     "embeddings trained on SST-2 (scripts/train_sentiment_head.py; the first default)"),
         EmbeddedModel("majority", f"baseline: always the SST-2 majority class ({MAJORITY_LABEL!r})", baseline=True),
     )
     options = (
@@ -58,6 +62,14 @@ class SentimentTask(Task):
             self._clf = EncoderClassifier.load(device=str(resolve_device(self.device)),
                                                dtype=None if self.dtype == "auto" else self.dtype, quantize=self.quantize)
             self.labels = list(self._clf.labels)
+        elif name == "minilm-sst2-lora":
+            from ..backend.adapters import load_embedded
+
+            self._kind = "hf"  # a transformers classifier once merged: windows long texts like hub models
+            self._lm = load_embedded(name, self.model_class, device=self.device, dtype=self.dtype,
+                                     quantize=self.quantize)
+            cfg = self._lm.config
+            self.labels = [cfg.id2label[i] for i in range(cfg.num_labels)]
         else:
             from ..backend.loading import load_pretrained
 

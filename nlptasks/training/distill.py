@@ -87,6 +87,13 @@ def _distill_trainer_cls(base=None):
 
 
 def _load_teacher(task, ref: str, trust_remote_code: bool = False):
+    from ..backend.adapters import build_merged, is_adapter_dir, read_config
+
+    if is_adapter_dir(ref):  # a LoRA adapter folder (`finetune --lora-save adapter`): merged over its base
+        if task.head_suffix and not read_config(ref).get("modules_to_save"):
+            raise InputError(f"--teacher {ref}: the adapter holds no trained {task.name} head")
+        model, tok, _ = build_merged(ref, task.auto_class, trust_remote_code=trust_remote_code)
+        return model, tok, ref
     path = model_path(ref)
     config = load_config(path, trust_remote_code)
     if task.head_suffix and not has_head(config, task.head_suffix):

@@ -39,6 +39,10 @@ def render(result: dict) -> str:
              f"Trained with `nlptasks {kind}` ({result.get('nlptasks_version', '?')}) for the `{task}` task. "
              f"Use it with `nlptasks run {task} --model <this folder>` or "
              f"`nlptasks eval {task} --model <this folder>`.", ""]
+    if result.get("saved_as") == "lora-adapter":
+        lines += ["Saved as a LoRA adapter (peft format: `adapter_config.json`, `adapter_model.safetensors` with "
+                  "the task head in `modules_to_save`); nlptasks merges it over the base model when loading, "
+                  "and `peft.PeftModel.from_pretrained(base, <this folder>)` loads it too.", ""]
     if kind == "distill":
         lines += [f"Teacher: `{result['teacher']}`; student initialised from `{base}`; "
                   f"method: {result.get('method')}.", ""]

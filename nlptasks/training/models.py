@@ -60,6 +60,9 @@ def freeze_base(model) -> int:
 
 
 PEFT_TASK = {"classification": "SEQ_CLS", "qa": "QUESTION_ANS", "seq2seq": "SEQ_2_SEQ_LM", "causal": "CAUSAL_LM"}
+# task heads peft trains in full (modules_to_save) for these task types: never LoRA targets
+PEFT_HEADS = {"SEQ_CLS": ["classifier", "score"], "QUESTION_ANS": ["qa_outputs"], "TOKEN_CLS": ["classifier", "score"]}
+ALL_LINEAR = "all-linear"
 
 
 def add_lora(model, kind: str, r: int, alpha: int, dropout: float, targets: list[str] | None):
@@ -68,8 +71,14 @@ def add_lora(model, kind: str, r: int, alpha: int, dropout: float, targets: list
     except ImportError as exc:
         raise InputError("--lora needs peft: pip install 'nlptasks[lora]'") from exc
     task_type = PEFT_TASK.get(kind, kind)  # a family name or a peft TaskType name (TrainingSpec.peft_task_type)
+    extra = {}
+    if targets and ALL_LINEAR in targets:
+        if len(targets) > 1:
+            raise InputError(f"--lora-targets {ALL_LINEAR} stands alone (got {','.join(targets)})")
+        # every Linear layer but the output layer and the task head (trained in full by peft)
+        targets, extra = ALL_LINEAR, {"exclude_modules": PEFT_HEADS.get(task_type) or None}
     cfg = LoraConfig(task_type=getattr(TaskType, task_type), r=r, lora_alpha=alpha, lora_dropout=dropout,
-                     target_modules=targets or None)
+                     target_modules=targets or None, **extra)
     try:
         return get_peft_model(model, cfg)
     except ValueError as exc:

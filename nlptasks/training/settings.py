@@ -12,6 +12,8 @@ ARCHS = ("marian", "bart")          # --from-scratch architectures (nlptasks.tra
 SCRATCH_ONLY = ("arch", "vocab_size", "d_model", "layers", "encoder_layers", "decoder_layers", "heads", "ffn_dim",
                 "dropout", "max_positions")
 NOT_WITH_SCRATCH = ("lora", "freeze_base", "new_head", "labels")
+LORA_SAVES = ("merged", "adapter")
+ADAPTER_DTYPES = ("float32", "float16", "bfloat16")
 
 
 @dataclass
@@ -37,7 +39,9 @@ class FinetuneSettings:
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.05
-    lora_targets: list[str] | None = None
+    lora_targets: list[str] | None = None  # module names, or ["all-linear"] (every Linear but the task head)
+    lora_save: str = "merged"         # merged: a plain transformers model; adapter: peft adapter files
+    adapter_dtype: str = "float32"    # --lora-save adapter: storage dtype of the adapter weights
     seed: int = 0
     group_by_length: bool = False     # batch examples of similar length (less padding, faster)
     max_length: int | None = None     # input tokens (qa: window length); default: the task's training spec
@@ -78,6 +82,14 @@ class FinetuneSettings:
     def __post_init__(self):
         if self.scheduler not in SCHEDULERS:
             raise InputError(f"--scheduler {self.scheduler!r}: use one of {', '.join(SCHEDULERS)}")
+        if self.lora_save not in LORA_SAVES:
+            raise InputError(f"--lora-save {self.lora_save!r}: use one of {', '.join(LORA_SAVES)}")
+        if self.adapter_dtype not in ADAPTER_DTYPES:
+            raise InputError(f"--adapter-dtype {self.adapter_dtype!r}: use one of {', '.join(ADAPTER_DTYPES)}")
+        if not self.lora and (self.lora_save != "merged" or self.adapter_dtype != "float32"):
+            raise InputError("--lora-save/--adapter-dtype apply to LoRA training: add --lora")
+        if self.lora_save == "merged" and self.adapter_dtype != "float32":
+            raise InputError("--adapter-dtype applies to --lora-save adapter")
         if self.precision not in PRECISIONS:
             raise InputError(f"--precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
         for name in ("batch_size", "grad_accum"):

@@ -212,6 +212,7 @@ class TrainingRun:
     train: Dataset | None = None                 # _data
     validation: Dataset | None = None
     train_records: list[dict] = field(default_factory=list)
+    base_weights_sha256: str | None = None       # _model: the base's weights (local bases)
     model: Any = None                            # _model
     tokenizer: Any = None
     labels: list[str] | None = None
@@ -272,6 +273,9 @@ def _model(r: TrainingRun) -> None:
         r.labels = r.task.labels_of(r.model)
         return
     path = model_path(r.s.model)
+    from ..backend.encoder import encoder_weights_hash
+
+    r.base_weights_sha256 = encoder_weights_hash(path)
     config = load_config(path, r.s.trust_remote_code)
     r.tokenizer = load_tokenizer(path, r.s.trust_remote_code)
     r.model, r.labels = build_model(r.task, r.s, path, config, r.train_records, r.val_records)
@@ -354,7 +358,8 @@ def _result(r: TrainingRun, trainer, train_out, metrics: dict, tracker) -> dict:
                for h in state.log_history if any(k.startswith("eval_") for k in h)]
     result = {
         "kind": r.kind, "task": r.task.name, "name": r.out.name, "base_model": s.model, "output": str(r.out),
-        "pipeline_tag": r.task.pipeline_tag,
+        "pipeline_tag": r.task.pipeline_tag, "base_weights_sha256": r.base_weights_sha256,
+        "saved_as": "lora-adapter" if s.lora and s.lora_save == "adapter" else "model",
         "data": {"train": r.train.describe(), "validation": r.validation.describe() if r.validation else None},
         "labels": r.labels, "preprocessing": r.prepared.info, "settings": {**s.record(), "precision": r.precision},
         "metrics": metrics, "metric_for_best": r.args.metric_for_best_model, "best_checkpoint": best_step,
@@ -381,7 +386,14 @@ def _publish(r: TrainingRun, trainer, result: dict, metrics: dict, tracker) -> N
     tmp = outputs.staging(r.out) if main else None
     if r.s.lora:
         if main:
-            merge_lora(trainer.accelerator.unwrap_model(trainer.model)).save_pretrained(tmp)
+            model = trainer.accelerator.unwrap_model(trainer.model)
+            if r.s.lora_save == "adapter":  # peft files: adapter_config.json + adapter_model.safetensors
+                from ..backend.adapters import save_adapter
+
+                save_adapter(model, tmp, base_ref=r.s.model, dtype=r.s.adapter_dtype, labels=r.labels,
+                             base_weights_sha256=r.base_weights_sha256, auto_class=r.task.auto_class)
+            else:
+                merge_lora(model).save_pretrained(tmp)
             r.tokenizer.save_pretrained(tmp)
     else:
         trainer.save_model(str(tmp) if tmp else str(r.out / outputs.TMP))  # collective under FSDP/DeepSpeed

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Rebuild the encoder models that ship with nlptasks, each with ONE seeded `nlptasks finetune`/`distill`
+# command, then package it into nlptasks/embedded/<name>/ with a model card rendered from the run's files.
+#
+#   bash scripts/build_models.sh qa           # minilm-squad: qa default (LoRA r=64 on every linear layer + head)
+#   bash scripts/build_models.sh sentiment    # minilm-sst2-lora: sentiment default (LoRA r=16 + head)
+#   bash scripts/build_models.sh qa_student   # minilm-squad-l3: 3-layer student of minilm-squad (not packaged)
+#   bash scripts/build_models.sh all          # the three, in that order
+#
+# Environment:
+#   NLPTASKS_DATA        the shared data (default ../shared/data): <task>/{train,validation}.jsonl
+#   NLPTASKS_BUILD_DIR   where runs are written (default build/models)
+#   NLPTASKS_DEVICE      auto (CUDA when present; precision auto = bf16 there, fp32 on CPU), cuda or cpu
+#   NLPTASKS_BUILD_ARGS  extra finetune/distill flags, e.g. a smoke run on CPU:
+#                        "--limit-train 64 --limit-validation 32 --max-steps 4 --batch-size 8"
+#   NLPTASKS_EVAL_ARGS   extra eval flags, e.g. "--limit 32"
+#   NLPTASKS_EMBEDDED_DIR  where packaged copies go (default nlptasks/embedded; a smoke run may point elsewhere)
+#   PYTHON               the interpreter (default python)
+#
+# Hyperparameters are fixed in advance (not tuned on validation); the checkpoint kept is the best one on
+# the validation split by the task's primary metric (finetune's own selection).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DATA="${NLPTASKS_DATA:-../shared/data}"
+OUT="${NLPTASKS_BUILD_DIR:-build/models}"
+DEVICE="${NLPTASKS_DEVICE:-auto}"
+PY="${PYTHON:-python}"
+read -r -a EXTRA <<< "${NLPTASKS_BUILD_ARGS:-}"
+read -r -a EVAL_EXTRA <<< "${NLPTASKS_EVAL_ARGS:-}"
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+EMBEDDED="${NLPTASKS_EMBEDDED_DIR:-$ROOT/nlptasks/embedded}"
+SEED=0
+
+nlp() { "$PY" -m nlptasks "$@"; }
+
+# the packaged copy: adapter + metadata + the run's result; the tokenizer is the base's (checked identical)
+package() {  # package NAME RUN_DIR MAX_BYTES
+    local name="$1" run="$2" max="$3" dest
+    "$PY" - "$run" <<'PYEOF' || { echo "build_models: the tokenizer of $run differs from the packaged MiniLM's" >&2; exit 1; }
+import sys
+from transformers import AutoTokenizer
+from nlptasks.backend.embedded import minilm_path
+a, b = AutoTokenizer.from_pretrained(sys.argv[1]), AutoTokenizer.from_pretrained(minilm_path())
+text = "Who won Super Bowl 50? The Denver Broncos (AFC) defeated the Carolina Panthers 24-10, naïvely."
+sys.exit(0 if a.get_vocab() == b.get_vocab() and a(text, text)["input_ids"] == b(text, text)["input_ids"] else 1)
+PYEOF
+    dest="$EMBEDDED/$name"
+    rm -rf "$dest" && mkdir -p "$dest"
+    cp "$run/adapter_config.json" "$run/adapter_model.safetensors" "$run/nlptasks_adapter.json" \
+       "$run/training_result.json" "$dest/"
+    local size; size=$(du -cb "$dest"/* | tail -1 | cut -f1)
+    if [ "$size" -gt "$max" ]; then echo "build_models: $dest is $size bytes, over its budget of $max" >&2; exit 1; fi
+    echo "$dest"
+}
+
+card() {  # card NAME TASK RUN_DIR DEST COMMAND: evaluate DEST (the packaged copy) and write DEST/README.md
+    local name="$1" task="$2" run="$3" dest="$4" command="$5"
+    nlp eval "$task" --model "$dest" --data "$DATA/$task/validation.jsonl" --device "$DEVICE" --seed "$SEED" \
+        --json --no-store "${EVAL_EXTRA[@]}" > "$OUT/$name.eval.json"
+    [ "$dest" = "$run" ] || cp "$OUT/$name.eval.json" "$dest/eval_record.json"
+    "$PY" "$ROOT/scripts/model_card.py" --name "$name" --result "$run/training_result.json" \
+        --eval "$OUT/$name.eval.json" --folder "$dest" --command "$command"
+}
+
+qa() {
+    nlp finetune qa --model minilm --train "$DATA/qa/train.jsonl" --validation "$DATA/qa/validation.jsonl" \
+        --output "$OUT/minilm-squad" --overwrite --seed "$SEED" --device "$DEVICE" \
+        --lora --lora-targets all-linear --lora-r 64 --lora-alpha 128 --lora-dropout 0.1 \
+        --lora-save adapter --adapter-dtype float16 \
+        --epochs 3 --lr 3e-4 --warmup 0.1 --weight-decay 0.01 --batch-size 32 --eval-batch-size 128 \
+        --max-length 384 --stride 128 --group-by-length "${EXTRA[@]}"
+    local dest; dest=$(package minilm-squad "$OUT/minilm-squad" 8000000)
+    card minilm-squad qa "$OUT/minilm-squad" "$dest" "bash scripts/build_models.sh qa"
+}
+
+sentiment() {
+    nlp finetune sentiment --model minilm --train "$DATA/sentiment/train.jsonl" \
+        --validation "$DATA/sentiment/validation.jsonl" --output "$OUT/minilm-sst2-lora" --overwrite \
+        --seed "$SEED" --device "$DEVICE" \
+        --lora --lora-targets all-linear --lora-r 16 --lora-alpha 32 --lora-dropout 0.1 \
+        --lora-save adapter --adapter-dtype float16 \
+        --epochs 4 --lr 5e-4 --warmup 0.06 --weight-decay 0.01 --batch-size 64 --eval-batch-size 256 \
+        --max-length 128 --group-by-length "${EXTRA[@]}"
+    local dest; dest=$(package minilm-sst2-lora "$OUT/minilm-sst2-lora" 2000000)
+    card minilm-sst2-lora sentiment "$OUT/minilm-sst2-lora" "$dest" "bash scripts/build_models.sh sentiment"
+}
+
+qa_student() {  # needs $OUT/minilm-squad (the qa step); the student is a full 3-layer model: not packaged
+    [ -f "$OUT/minilm-squad/adapter_config.json" ] || { echo "build_models: run the qa step first" >&2; exit 1; }
+    nlp distill qa --teacher "$OUT/minilm-squad" --student-layers 3 --train "$DATA/qa/train.jsonl" \
+        --validation "$DATA/qa/validation.jsonl" --output "$OUT/minilm-squad-l3" --overwrite \
+        --seed "$SEED" --device "$DEVICE" --temperature 2 --alpha 0.5 \
+        --epochs 3 --lr 1e-4 --warmup 0.1 --weight-decay 0.01 --batch-size 32 --eval-batch-size 128 \
+        --max-length 384 --stride 128 --group-by-length "${EXTRA[@]}"
+    card minilm-squad-l3 qa "$OUT/minilm-squad-l3" "$OUT/minilm-squad-l3" "bash scripts/build_models.sh qa_student"
+}
+
+all() { qa; sentiment; qa_student; }
+
+case "${1:-}" in
+    qa|sentiment|qa_student|all) "$1" ;;
+    *) echo "usage: bash scripts/build_models.sh qa|sentiment|qa_student|all" >&2; exit 2 ;;
+esac

@@ -1,0 +1,109 @@
+"""Render the model card (README.md) of a packaged model from its run's files; no number is typed by hand.
+
+    python scripts/model_card.py --name minilm-squad --result RUN/training_result.json \
+        --eval EVAL.json --folder nlptasks/embedded/minilm-squad --command "bash scripts/build_models.sh qa"
+
+``--result`` is the ``training_result.json`` written by ``nlptasks finetune``/``distill``; ``--eval`` is the
+record printed by ``nlptasks eval TASK --model M --data FILE --json`` (metrics with 95% bootstrap
+intervals, evaluation cost). The card gets: what the model is, the data, the rebuild command, the
+metrics with their intervals, parameters and packaged size, training wall time, energy and CO2e (the
+cost tracker's), the limits of the data, then the training details (``nlptasks.training.model_card``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+LIMITS = {
+    "sentiment": "Trained on SST-2: short English movie-review sentences (lower-cased, PTB-tokenised). Expect "
+                 "lower accuracy on other domains (product reviews, tweets), on other languages, on sarcasm and "
+                 "on texts far longer than a sentence (long texts are scored in windows whose logits are averaged).",
+    "qa": "Trained on 8,619 SQuAD v1.1 questions over English Wikipedia paragraphs (article-disjoint from the "
+          "validation split). It always answers with a span of the context: it cannot say that the context holds "
+          "no answer (SQuAD 2.0), and it is weaker on other domains and on questions needing several sentences.",
+}
+
+
+def _fmt(v, digits=1) -> str:
+    return "n/a" if v is None else f"{v:.{digits}f}"
+
+
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.iterdir() if p.is_file() and p.name != "README.md")
+
+
+def render(name: str, result: dict, record: dict | None, folder: Path | None, command: str,
+           parameters: int | None = None) -> str:
+    from nlptasks.training.model_card import render as training_card
+
+    task = result["task"]
+    lines = [f"# {name}", "",
+             f"`{name}` is an nlptasks `{task}` model: `{result['base_model']}` {result.get('kind', 'finetune')}d by "
+             f"`nlptasks {result.get('kind', 'finetune')}`"
+             + (" and saved as LoRA adapters (peft format) with the task head, merged over the packaged "
+                "all-MiniLM-L6-v2 encoder when loaded." if result.get("saved_as") == "lora-adapter" else "."), "",
+             "## Rebuild", "", "```bash", command, "```", ""]
+    data = result.get("data") or {}
+    lines += ["## Data", "", "| split | file | rows |", "| --- | --- | ---: |"]
+    for split, d in data.items():
+        if d:
+            lines.append(f"| {split} | `{Path(str(d['source'])).name}` | {d['rows']} |")
+    lines += [""]
+    if record:
+        bench = record.get("benchmark")
+        bench = bench.get("name") if isinstance(bench, dict) else bench
+        lines += [f"## Evaluation ({bench or 'validation'}, n={record.get('n')})", "",
+                  "| metric | score | 95% interval |", "| --- | ---: | --- |"]
+        for key, m in (record.get("metrics") or {}).items():
+            ci = m.get("ci")
+            lines.append(f"| {key} | {_fmt(m.get('score'), 2)} | "
+                         + (f"[{_fmt(ci[0], 2)}, {_fmt(ci[1], 2)}]" if ci else "n/a") + " |")
+        lines += ["", "Scored by `nlptasks eval` on the validation data (bootstrap intervals); the checkpoint was "
+                      "chosen on the same validation data, so these figures are slightly optimistic.", ""]
+    cost = result.get("cost") or {}
+    params = parameters or ((record or {}).get("cost") or {}).get("parameters")
+    lines += ["## Size and cost", "", "| | |", "| --- | --- |",
+              f"| parameters (as loaded) | {params if params is not None else 'n/a'} |"]
+    if folder is not None and folder.is_dir():
+        lines.append(f"| packaged files | {_size(folder) / 1e6:.2f} MB |")
+    lines += [f"| training wall time | {_fmt(cost.get('wall_time_s'))} s on {cost.get('device', '?')} |",
+              f"| training energy | {_fmt((cost.get('energy_kwh') or 0) * 1000, 2)} Wh"
+              f"{' (estimate)' if cost.get('energy_is_estimate') else ''} |",
+              f"| training CO2e | {_fmt(cost.get('co2e_g'), 2)} g (grid {cost.get('grid_intensity_g_per_kwh')} "
+              f"g/kWh) |", ""]
+    lines += ["## Limits", "", LIMITS.get(task, "See the data's licence and domain."), "",
+              "## Training details", ""]
+    details = training_card(result).split("\n---\n", 1)[-1]  # without the front matter
+    lines += [details.replace("\n# ", "\n### ", 1)]
+    front = ["---", f"pipeline_tag: {result.get('pipeline_tag', '')}", "library_name: peft"
+             if result.get("saved_as") == "lora-adapter" else "library_name: transformers",
+             "base_model: sentence-transformers/all-MiniLM-L6-v2" if str(result["base_model"]).lower() == "minilm"
+             else f"base_model: {result['base_model']}", "tags:", "- nlptasks", f"- {task}", "---", ""]
+    return "\n".join(front + lines).rstrip() + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--name", required=True)
+    p.add_argument("--result", required=True, help="training_result.json of the run")
+    p.add_argument("--eval", default=None, help="the eval record (nlptasks eval ... --json)")
+    p.add_argument("--folder", default=None, help="the packaged folder (size; README.md is written there)")
+    p.add_argument("--command", required=True, help="the rebuild command shown in the card")
+    p.add_argument("--output", default=None, help="where to write the card (default: FOLDER/README.md)")
+    a = p.parse_args(argv)
+    result = json.loads(Path(a.result).read_text(encoding="utf-8"))
+    record = json.loads(Path(a.eval).read_text(encoding="utf-8")) if a.eval else None
+    folder = Path(a.folder) if a.folder else None
+    out = Path(a.output) if a.output else (folder / "README.md" if folder else None)
+    text = render(a.name, result, record, folder, a.command)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
