@@ -130,6 +130,14 @@ def test_read_only_creates_nothing_and_the_server_refuses_writes(pg_server, tmp_
     assert _rows(pg_server, db) == before and _tables(pg_server, db) == ["nlptasks_meta", "nlptasks_results"]
 
 
+@pytest.mark.parametrize("query", ["?badopt=1", "?connect_timeout=x", "?sslmode=bogus"])
+def test_driver_errors_of_any_kind_are_one_masked_line(query, capsys):
+    # psycopg raises ProgrammingError for these (not OperationalError): still one line, no traceback
+    assert main(["results", "list", "--store", f"postgresql://u:{WRONG}@127.0.0.1:1/db{query}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nlptasks: error: ") and err.count("\n") == 1 and WRONG not in err
+
+
 def test_missing_database_is_one_line(pg_server, capsys):
     url = pg_server.url("no_such_db")
     assert main(["results", "list", "--store", url]) == 2
