@@ -8,14 +8,15 @@ as one line. Keys not listed here are kept as they are (opaque), but listed keys
     schema          int, 1..SCHEMA_VERSION (optional)
     run_id          identifier: letters, digits, ``._:-``; at most 255 characters
     task            a known task name (canonical, e.g. ``sentiment``)
-    benchmark       {name: clean text, version: int or clean text, hash: identifier or null}
+    benchmark       {name: clean text, version: int or clean text (at most 64 characters), hash: identifier or null}
     model           {name: clean text, variant: {dtype, quantize: clean text without ``+`` or null}, ...}
     n               int >= 0
     metrics         non-empty {name: {score: finite number, ci: [low, high] numbers or null, stats: {}, extra: {}}}
     primary_metric  one of the metric names
     higher_is_better {metric name: bool}
     cost            {...}; the numeric fields (energy_kwh, items_per_s, ...) numbers or null
-    created_at      ISO 8601 date-time, not in the future (one day of clock skew allowed), or absent
+    created_at      ISO 8601 date-time (at most 64 characters), not in the future (one day of clock skew
+                    allowed), or absent
 
 "Clean text" is a non-empty string without control or invisible format characters (newlines, escape
 sequences, bidi overrides, zero-width characters) and without leading or trailing blanks, so a name
@@ -110,6 +111,8 @@ def _known_tasks() -> list[str]:
 def _created_problem(value: Any) -> str | None:
     if not isinstance(value, str):
         return f"must be an ISO 8601 date-time string, not {type(value).__name__}"
+    if len(value) > 64:  # the store's column holds 64 characters (PostgreSQL enforces it)
+        return "is longer than 64 characters"
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -176,6 +179,8 @@ def validate_record(obj: Any) -> list[str]:
             bad("benchmark.version", f"must be an integer or a string, not {type(version).__name__}")
         elif isinstance(version, str):
             need_text("benchmark.version", version, 64)
+        elif not -10**63 < version < 10**64:  # the store's column holds 64 characters (PostgreSQL enforces it)
+            bad("benchmark.version", "is longer than 64 characters")
         h = bench.get("hash")
         if h is not None and (not isinstance(h, str) or not _HASH.fullmatch(h)):
             bad("benchmark.hash", "must be letters, digits and ._:- (at most 128) or null")

@@ -2,7 +2,8 @@
 
     store = ResultStore()                    # $NLPTASKS_STORE, else <user data dir>/results.sqlite
     store = ResultStore("runs.sqlite")       # a plain path: SQLite at that path
-    store = ResultStore("postgresql://…")    # any SQLAlchemy URL
+    store = ResultStore("postgresql://user@host/db")  # PostgreSQL (psycopg 3: pip install 'nlptasks[postgres]')
+    store = ResultStore("mysql+pymysql://…")  # any other SQLAlchemy URL (with its driver installed)
     store.add(record); store.query(task="sentiment")
 
 One table (``nlptasks_results``) keyed by ``run_id`` with indexed columns for filtering and the full
@@ -10,6 +11,13 @@ record as JSON (unknown keys are kept as they are), plus a schema-version marker
 (``nlptasks_meta``). SQLite files use WAL and a busy timeout, and writes retry while the database is
 locked, so several processes can add results at once. A file that is not SQLite, or a SQLite database
 that belongs to something else, is refused with a one-line error and never written to.
+
+PostgreSQL (a team's shared leaderboard): ``postgresql://`` and ``postgres://`` URLs use psycopg 3
+(``postgresql+psycopg://``; the ``postgres`` extra installs it); keep the password out of the URL, in
+``~/.pgpass`` or ``PGPASSWORD``. Writes are upserts (``INSERT ... ON CONFLICT``) in one transaction,
+retried on deadlock or serialization failure; a read-only store's connections are read-only on the
+server too (``SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY``). Database errors (a wrong password, a
+missing database, no permission) are one line with the URL masked.
 
 ``ResultStore(..., readonly=True)`` (leaderboard, ``results list/show/export``) creates and changes
 nothing: a missing store is an error ("no such store"), and a SQLite file is opened read-only without
@@ -37,6 +45,8 @@ RESULTS_TABLE = "nlptasks_results"
 META_TABLE = "nlptasks_meta"
 ENV_VAR = "NLPTASKS_STORE"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+PG_DRIVER_HINT = "PostgreSQL store needs the driver: pip install 'nlptasks[postgres]'"
+_RETRY_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected: the transaction may be retried
 
 
 def default_location() -> str:
@@ -65,7 +75,7 @@ class ResultStore:
         self._path: Path | None = None
         self._has_tables = True
         if "://" in location:
-            self._url = location
+            self._url = engine_url(location)
             if location.startswith("sqlite:///") and location != "sqlite:///:memory:":
                 self._path = Path(location[len("sqlite:///"):].split("?")[0])
         else:
@@ -149,7 +159,22 @@ class ResultStore:
                     cur.close()
             else:
                 engine = sa.create_engine(self._url, pool_pre_ping=True)
-        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError, ValueError) as exc:
+                if self.readonly and engine.dialect.name == "postgresql":
+                    @event.listens_for(engine, "connect")
+                    def _read_only(dbapi_con, _record):  # the server refuses writes too
+                        cur = dbapi_con.cursor()
+                        cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                        cur.close()
+                        dbapi_con.commit()
+        except ImportError as exc:
+            if self._url.startswith(("postgresql", "postgres:")):
+                driver = self._url.split("://")[0].partition("+")[2] or "psycopg"
+                if driver == "psycopg":
+                    raise NlpTasksError(PG_DRIVER_HINT) from None
+                raise NlpTasksError(f"PostgreSQL store needs the driver {driver} ({mask_url(exc)}); or use a "
+                                    "postgresql:// URL: pip install 'nlptasks[postgres]'") from None
+            raise NlpTasksError(f"cannot open results store {self.location}: {mask_url(exc)}") from None
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError) as exc:
             raise NlpTasksError(f"cannot open results store {self.location}: {mask_url(exc)}") from None
         return engine
 
@@ -167,7 +192,7 @@ class ResultStore:
             sa.Column("benchmark_version", sa.String(64), index=True),
             sa.Column("benchmark_hash", sa.String(128), index=True),
             sa.Column("model_name", sa.String(512), index=True),
-            sa.Column("variant", sa.String(128), index=True),
+            sa.Column("variant", sa.String(255), index=True),  # dtype (64) + "+" + quantize (64)
             sa.Column("primary_score", sa.Float, index=True),
             sa.Column("created_at", sa.String(64), index=True),
             sa.Column("record", sa.Text, nullable=False),
@@ -201,14 +226,19 @@ class ResultStore:
             raise
 
     def _retry(self, fn, *args):
+        """``fn(*args)``, again while the database is locked (SQLite) or the transaction hit a deadlock
+        or serialization failure (PostgreSQL); any other database error is one line, URL masked."""
         import sqlalchemy as sa
 
         for attempt in range(self.lock_retries):
             try:
                 return fn(*args)
-            except sa.exc.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc).lower():
-                    first = mask_url(str(exc).splitlines()[0])
+            except sa.exc.DBAPIError as exc:
+                transient = getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES or (
+                    isinstance(exc, sa.exc.OperationalError)
+                    and ("locked" in str(exc) or "busy" in str(exc).lower()))
+                if not transient:
+                    first = mask_url(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
                     raise NlpTasksError(f"results store {self.location}: {first}") from None
                 if attempt == self.lock_retries - 1:
                     raise NlpTasksError(f"results store {self.location} stayed locked; try again") from None
@@ -240,7 +270,7 @@ class ResultStore:
         with self._engine.begin() as con:
             if check is not None:
                 check(con)
-            for row in rows:
+            for row in sorted(rows, key=lambda r: r["run_id"]):  # one order for every writer: no deadlock
                 if dialect in ("sqlite", "postgresql"):
                     if dialect == "sqlite":
                         from sqlalchemy.dialects.sqlite import insert
@@ -273,15 +303,17 @@ class ResultStore:
         if not self._has_tables:
             return []
         t = self._results
-        stmt = sa.select(t.c.record).order_by(t.c.created_at, t.c.run_id)
+        stmt = sa.select(t.c.created_at, t.c.run_id, t.c.record)
         for col, value in ((t.c.task, task), (t.c.benchmark_name, benchmark), (t.c.model_name, model)):
             if value is not None:
                 stmt = stmt.where(col == value)
 
         def _query():
             with self._engine.connect() as con:
-                return [json.loads(text) for text in con.execute(stmt).scalars()]
-        return self._retry(_query)
+                return con.execute(stmt).all()
+        # ordered here, not by the database: NULL placement and text collation differ between backends
+        rows = sorted(self._retry(_query), key=lambda r: (r[0] is not None, r[0] or "", r[1]))
+        return [json.loads(text) for _, _, text in rows]
 
     def delete(self, run_id: str) -> bool:
         """Remove a record; True if it existed."""
@@ -321,8 +353,10 @@ class ResultStore:
             # results of one benchmark definition agree on task, primary metric and its direction:
             # a record that does not would change which metric (or direction) ranks everyone else
             for key, (line, facts) in batch.facts.items():
-                stmt = sa.select(t.c.record).where(t.c.benchmark_name == key[0]).order_by(t.c.created_at.desc())
-                for text in con.execute(stmt).scalars():
+                stmt = sa.select(t.c.created_at, t.c.run_id, t.c.record).where(t.c.benchmark_name == key[0])
+                newest_first = sorted(con.execute(stmt).all(), key=lambda r: (r[0] is not None, r[0] or "", r[1]),
+                                      reverse=True)
+                for text in (r[2] for r in newest_first):
                     stored = json.loads(text)
                     if benchmark_key(stored) == key:
                         if definition_facts(stored) != facts:
@@ -352,6 +386,15 @@ class ResultStore:
 
     def __repr__(self) -> str:
         return f"ResultStore({self.location!r})"
+
+
+def engine_url(url: str) -> str:
+    """The SQLAlchemy URL to connect with: ``postgresql://`` and ``postgres://`` use psycopg 3
+    (SQLAlchemy 2.0 would pick psycopg2, and knows no ``postgres://``); others are unchanged."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme):]
+    return url
 
 
 @dataclass

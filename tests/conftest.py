@@ -40,3 +40,37 @@ def cli(tmp_path):
         return subprocess.run([sys.executable, "-m", "nlptasks", *map(str, args)], input=input,
                               capture_output=True, text=True, cwd=tmp_path, env=e, timeout=timeout)
     return run
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throwaway PostgreSQL server for this session (tests/pg_server.py); skips when none can be
+    started here, fails instead when NLPTASKS_REQUIRE_POSTGRES=1 (CI)."""
+    from pg_server import REQUIRE_ENV, PgServer, unavailable
+
+    required = os.environ.get(REQUIRE_ENV) == "1"
+    why = unavailable()
+    if why:
+        if required:
+            pytest.fail(f"{REQUIRE_ENV}=1 but {why}")
+        pytest.skip(why)
+    server = PgServer()
+    try:
+        server.start()
+    except Exception as exc:
+        server.stop()
+        if required:
+            pytest.fail(f"{REQUIRE_ENV}=1 but the PostgreSQL test server did not start: {exc}")
+        pytest.skip(f"the PostgreSQL test server did not start: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """Where a fresh, empty results store lives: a SQLite path, or a new database on the session's
+    PostgreSQL server (a TCP URL with the test role's password)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.sqlite")
+    server = request.getfixturevalue("pg_server")
+    return server.url(server.create_database())

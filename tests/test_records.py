@@ -58,6 +58,9 @@ def test_a_good_record_has_no_problems():
     ({"cost__energy_kwh": "1"}, "'cost.energy_kwh' must be a non-negative number"),
     ({"created_at": "2999-01-01T00:00:00+00:00"}, "'created_at' is in the future"),
     ({"created_at": "yesterday"}, "'created_at' is not an ISO 8601"),
+    # longer than the store's columns (PostgreSQL refuses them; Python parses any number of fraction digits)
+    ({"created_at": "2025-01-01T00:00:00." + "1" * 60 + "+00:00"}, "'created_at' is longer than 64 characters"),
+    ({"benchmark__version": 10**64}, "'benchmark.version' is longer than 64 characters"),
     ({"schema": 2}, "'schema' must be an integer from 1"),
 ])
 def test_bad_records_are_named(over, needle):

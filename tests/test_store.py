@@ -26,8 +26,8 @@ def digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_add_get_upsert_query_delete(tmp_path):
-    store = ResultStore(tmp_path / "s.sqlite")
+def test_add_get_upsert_query_delete(store_url):
+    store = ResultStore(store_url)
     store.add(record("r1", extra_key={"kept": [1, 2]}))
     store.add(record("r2", model="m/b", score=0.5, created="2025-01-02T00:00:00+00:00"))
     store.add(record("r3", task="qa", bench="squad-mini"))
@@ -42,12 +42,17 @@ def test_add_get_upsert_query_delete(tmp_path):
     assert store.delete("r2") is True and store.delete("r2") is False
     assert store.get("r2") is None
     store.close()
-    # reopening finds the data and the schema marker
+    assert len(ResultStore(store_url).query()) == 2  # reopening finds the data
+
+
+def test_sqlite_columns_and_schema_marker(tmp_path):
+    store = ResultStore(tmp_path / "s.sqlite")
+    store.add(record("r1", score=0.95))
+    store.close()
     con = sqlite3.connect(tmp_path / "s.sqlite")
     assert con.execute("SELECT value FROM nlptasks_meta WHERE key='schema_version'").fetchone() == ("1",)
     assert con.execute("SELECT variant, primary_score FROM nlptasks_results WHERE run_id='r1'").fetchone() == ("float32", 0.95)
     con.close()
-    assert len(ResultStore(str(tmp_path / "s.sqlite")).query()) == 2
 
 
 def test_sqlalchemy_url_and_env_default(tmp_path, monkeypatch):
@@ -60,8 +65,8 @@ def test_sqlalchemy_url_and_env_default(tmp_path, monkeypatch):
     assert (tmp_path / "env.sqlite").exists()
 
 
-def test_invalid_records_are_refused(tmp_path):
-    store = ResultStore(tmp_path / "s.sqlite")
+def test_invalid_records_are_refused(store_url):
+    store = ResultStore(store_url)
     with pytest.raises(InputError, match="'model.name'"):
         store.add({"run_id": "x", "task": "sentiment", "benchmark": {"name": "b", "version": 1}, "model": {},
                    "metrics": {"a": {"score": 1}}, "primary_metric": "a"})
@@ -71,8 +76,8 @@ def test_invalid_records_are_refused(tmp_path):
         store.add(["not", "a", "dict"])
 
 
-def test_export_import_round_trip(tmp_path):
-    a = ResultStore(tmp_path / "a.sqlite")
+def test_export_import_round_trip(tmp_path, store_url):
+    a = ResultStore(store_url)
     recs = [record(f"r{i}", score=i / 10, created=f"2025-01-0{i + 1}T00:00:00+00:00") for i in range(5)]
     for r in recs:
         a.add(r)
@@ -137,24 +142,27 @@ def test_newer_schema_is_refused(tmp_path):
         ResultStore(path)
 
 
-def _writer(path: str, prefix: str, n: int, go) -> None:
-    store = ResultStore(path)
+def _writer(url: str, prefix: str, n: int, go) -> None:
+    store = ResultStore(url)
     go.wait(30)  # both processes start writing at the same moment
     for i in range(n):
         store.add(record(f"{prefix}-{i}", score=i / n))
+        store.add(record("both", model=f"m/{prefix}", score=i / n))  # the same run id from both processes
     store.close()
 
 
-def test_two_processes_write_concurrently(tmp_path):
-    path = str(tmp_path / "shared.sqlite")
+def test_two_processes_write_concurrently(store_url):
     ctx = multiprocessing.get_context("spawn")
     go = ctx.Event()
-    procs = [ctx.Process(target=_writer, args=(path, p, 150, go)) for p in ("a", "b")]
+    procs = [ctx.Process(target=_writer, args=(store_url, p, 100, go)) for p in ("a", "b")]
     for p in procs:
         p.start()
     go.set()
     for p in procs:
-        p.join(60)
+        p.join(120)
     assert [p.exitcode for p in procs] == [0, 0]
-    ids = {r["run_id"] for r in ResultStore(path).query()}
-    assert ids == {f"{p}-{i}" for p in ("a", "b") for i in range(150)}
+    records = ResultStore(store_url, readonly=True).query()
+    assert {r["run_id"] for r in records} == {f"{p}-{i}" for p in ("a", "b") for i in range(100)} | {"both"}
+    both = [r for r in records if r["run_id"] == "both"]  # one row, written last by one of them
+    assert len(both) == 1 and both[0]["model"]["name"] in ("m/a", "m/b")
+    assert both[0]["metrics"]["accuracy"]["score"] == 99 / 100
