@@ -26,7 +26,7 @@ def test_distillation_loss_is_zero_for_an_identical_student(tiny_models):
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments
 
-    from nlptasks.training.distill import _distill_trainer_cls
+    from nlptasks.training.distillation import _distill_trainer_cls
 
     teacher = AutoModelForSequenceClassification.from_pretrained(tiny_models["bert-cls"]).eval()
     tok = AutoTokenizer.from_pretrained(tiny_models["bert-cls"])

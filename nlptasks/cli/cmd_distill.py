@@ -5,7 +5,7 @@ import argparse
 
 
 def register(sub) -> None:
-    from ..training.distill import ALPHA, TEMPERATURE
+    from ..training.distillation import ALPHA, TEMPERATURE
     from .cmd_finetune import add_launch_args, add_training_args
     from .common import positive_int
 
@@ -39,7 +39,7 @@ def main(args: argparse.Namespace) -> int:
         options = {"teacher": args.teacher, "student": args.student, "student_layers": args.student_layers,
                    "temperature": args.temperature, "alpha": args.alpha, **run_options(args)}
         return relaunch(args, how, "distill", options)
-    from ..training.distill import distill
+    from ..training.distillation import distill
 
     print_result(distill(task.name, args.teacher, args.train, args.validation, args.output, student=args.student,
                          student_layers=args.student_layers, temperature=args.temperature, alpha=args.alpha,

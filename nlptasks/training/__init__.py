@@ -18,8 +18,8 @@ def finetune(task: str, model: str, train: str, validation: str | None = None, o
 
 def distill(task: str, teacher: str, train: str, validation: str | None = None, output: str = "distilled-model",
             **settings) -> dict:
-    """Distil ``teacher`` into a student; see :func:`nlptasks.training.distill.distill`."""
-    from .distill import distill as _distill
+    """Distil ``teacher`` into a student; see :func:`nlptasks.training.distillation.distill`."""
+    from .distillation import distill as _distill
 
     return _distill(task, teacher, train, validation, output, **settings)
 

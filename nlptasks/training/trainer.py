@@ -13,7 +13,7 @@
 8. :func:`_result`         the result record (``training_result.json``)
 9. :func:`_publish`        model (LoRA merged), tokenizer, model card and result, atomically (main process)
 
-Distillation is not a variant of this code but a strategy object (:class:`nlptasks.training.distill.Distillation`)
+Distillation is not a variant of this code but a strategy object (:class:`nlptasks.training.distillation.Distillation`)
 that ``run`` calls at stages 2, 3, 6 and 8: it provides the data and teacher targets, the student model,
 the distillation loss, and the teacher/student comparison of the result.
 """
@@ -38,7 +38,7 @@ from .settings import FinetuneSettings
 from .spec import TrainingSpec, training_spec
 
 if TYPE_CHECKING:
-    from .distill import Distillation
+    from .distillation import Distillation
 
 log = logging.getLogger("nlptasks")
 
