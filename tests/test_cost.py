@@ -113,7 +113,8 @@ def test_tracker_is_importable_without_torch():
 
 
 def test_record_model_counts_parameters_once_and_disk_size(tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
+
     model = torch.nn.Linear(10, 5)  # 55 parameters
     (tmp_path / "model.safetensors").write_bytes(b"x" * 1234)
     (tmp_path / "pytorch_model.bin").write_bytes(b"y" * 999)  # ignored: safetensors is what loads
