@@ -102,13 +102,10 @@ def _is_classification(bench: Benchmark, task_name: str) -> bool:
 
 # -- metrics --------------------------------------------------------------------------------------
 def _metric_info(name: str, fn) -> dict:
-    try:
-        from .metrics import METRIC_INFO
+    """The built-in metric's ``METRIC_INFO`` entry, else a plugin function's ``info`` attribute."""
+    from .metrics import METRIC_INFO
 
-        info = METRIC_INFO.get(name)
-    except ImportError:
-        info = None
-    return info or getattr(fn, "info", None) or {}
+    return METRIC_INFO.get(name) or getattr(fn, "info", None) or {}
 
 
 def compute_metrics(bench: Benchmark, predictions: list, references: list,
@@ -344,10 +341,8 @@ def keep_record(record: dict) -> Path:
 
 
 def _store(record: dict, store) -> None:
-    try:
-        from .store import ResultStore
-    except ImportError:  # pragma: no cover - store module not installed
-        return
+    from .store import ResultStore
+
     st = ResultStore(store if isinstance(store, (str, os.PathLike)) else None)
     st.add(record)
     print(f"nlptasks: stored run {record['run_id']} in {st.location}", file=sys.stderr)

@@ -41,9 +41,13 @@ class Registry(Generic[T]):
     def _ensure_loaded(self) -> None:
         if self._loaded:
             return
-        self._loaded = True
+        self._loaded = True  # set first: a module the loader imports may look names up
         if self._loader is not None:
-            self._loader()
+            try:
+                self._loader()
+            except BaseException:
+                self._loaded = False  # a broken built-in module fails every lookup, not only the first
+                raise
         if self.entry_point_group:
             for ep in metadata.entry_points(group=self.entry_point_group):
                 if ep.name.lower() in self._items:
@@ -83,10 +87,6 @@ class Registry(Generic[T]):
         self._ensure_loaded()
         return sorted(self._items)
 
-    def aliases_of(self, name: str) -> list[str]:
-        key = self.canonical(name)
-        return sorted(a for a, k in self._aliases.items() if k == key)
-
     def items(self) -> Iterator[tuple[str, T]]:
         self._ensure_loaded()
         return iter(sorted(self._items.items()))
@@ -102,7 +102,7 @@ def _load_builtin_tasks() -> None:
 def _load_builtin_metrics() -> None:
     from . import metrics
 
-    for name, fn in getattr(metrics, "METRIC_FUNCTIONS", {}).items():
+    for name, fn in metrics.METRIC_FUNCTIONS.items():
         METRICS.register(name, fn)  # idempotent for the same function
 
 

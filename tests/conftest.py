@@ -24,12 +24,35 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
     return build_all(tmp_path_factory.mktemp("tiny-models"))
 
 
+# Set in CI (.ci/run), where ../shared/data is present: a missing data folder is then a failure, not a skip.
+REQUIRE_DATA = os.environ.get("NLPTASKS_REQUIRE_DATA") == "1"
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """``../shared/data`` (real SST-2, SQuAD, CNN/DM, Multi30k, DailyDialog); skips when absent."""
+    """``../shared/data`` (real SST-2, SQuAD, CNN/DM, Multi30k, DailyDialog); skips when absent,
+    fails when absent and ``NLPTASKS_REQUIRE_DATA=1``. Tests that take it must be marked ``data``."""
     if not SHARED_DATA.is_dir():
+        if REQUIRE_DATA:
+            pytest.fail(f"NLPTASKS_REQUIRE_DATA=1 but {SHARED_DATA} is not present", pytrace=False)
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+def pytest_collection_modifyitems(config, items):
+    """The ``data`` marker and the ``shared_data`` fixture go together: a test that reads the shared data
+    without the marker (or is marked without taking the fixture) is a usage error for the whole run."""
+    wrong = []
+    for item in items:
+        uses = "shared_data" in getattr(item, "fixturenames", ())
+        marked = item.get_closest_marker("data") is not None
+        if uses and not marked:
+            wrong.append(f"{item.nodeid}: uses shared_data without @pytest.mark.data")
+        elif marked and not uses:
+            wrong.append(f"{item.nodeid}: is marked data but does not take the shared_data fixture")
+    if wrong:
+        raise pytest.UsageError("tests/conftest.py: the data marker and the shared_data fixture disagree:\n  "
+                                + "\n  ".join(wrong))
 
 
 @pytest.fixture

@@ -175,6 +175,7 @@ def test_reference_nll_matches_direct_loss(tiny_models, gpt2_no_template, which)
         assert task._target_ids(["x"], "the story")[-1] == task._lm.tokenizer.eos_token_id
 
 
+@pytest.mark.data
 def test_real_dialogues_nll_and_responses(shared_data, tiny_models):
     lines = (shared_data / "dialogue" / "validation.jsonl").read_text(encoding="utf-8").splitlines()[:12]
     rows = [json.loads(x) for x in lines]

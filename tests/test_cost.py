@@ -113,7 +113,8 @@ def test_tracker_is_importable_without_torch():
 
 
 def test_record_model_counts_parameters_once_and_disk_size(tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
+
     model = torch.nn.Linear(10, 5)  # 55 parameters
     (tmp_path / "model.safetensors").write_bytes(b"x" * 1234)
     (tmp_path / "pytorch_model.bin").write_bytes(b"y" * 999)  # ignored: safetensors is what loads
@@ -335,3 +336,11 @@ def test_tracker_country_co2(tmp_path):
     r = t.result()
     assert r["grid_intensity_g_per_kwh"] == grid_intensity(country="FR")[0]
     assert r["co2e_g"] == pytest.approx(0.001 * r["grid_intensity_g_per_kwh"])
+
+
+@pytest.mark.parametrize("argv", [["eval", "sst2_local"], ["run", "sentiment", "--cost"]])
+def test_eval_and_run_take_the_grid_flags(argv):
+    from nlptasks.cli import build_parser
+
+    args = build_parser().parse_args([*argv, "--country", "FR", "--grid-intensity", "56.5"])
+    assert (args.country, args.grid_intensity) == ("FR", 56.5)

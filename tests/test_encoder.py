@@ -12,8 +12,6 @@ from nlptasks.backend.embedded import minilm_path
 from nlptasks.backend.encoder import DEFAULT_HEAD, EncoderClassifier, SentenceEncoder
 from nlptasks.errors import ModelLoadError
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
 TEXTS = [
     "a wonderful, moving film",
     "The plot is nothing but boilerplate clichés from start to finish, and the acting is wooden.",
@@ -156,9 +154,8 @@ def test_missing_head_is_an_error(tmp_path):
 
 
 @pytest.mark.data
-@pytest.mark.skipif(not (DATA / "sentiment" / "validation.jsonl").is_file(), reason="../shared/data is absent")
-def test_accuracy_on_validation_sample(classifier):
-    rows = [json.loads(line) for line in (DATA / "sentiment" / "validation.jsonl").open(encoding="utf-8")][:200]
+def test_accuracy_on_validation_sample(classifier, shared_data):
+    rows = [json.loads(line) for line in (shared_data / "sentiment" / "validation.jsonl").open(encoding="utf-8")][:200]
     preds = classifier.predict([r["text"] for r in rows], batch_size=64)
     acc = sum(p == ("positive" if r["label"] == 1 else "negative") for p, r in zip(preds, rows)) / len(rows)
     assert acc >= 0.80, acc

@@ -11,22 +11,9 @@ from nlptasks.benchmarks import get_benchmark
 from nlptasks.errors import InputError, NlpTasksError
 from nlptasks.evaluation import RECORD_KEYS, evaluate
 
+pytestmark = pytest.mark.data  # every test here reads slices of ../shared/data
+
 LIMIT = 8
-
-
-@pytest.fixture(autouse=True)
-def _needs_metrics():
-    import nlptasks.metrics as m
-
-    if not hasattr(m, "METRIC_FUNCTIONS"):
-        pytest.skip("nlptasks.metrics is not built yet")
-
-
-def needs_task(name):
-    from nlptasks.registry import TASKS
-
-    if name not in TASKS:
-        pytest.skip(f"task {name!r} is not registered yet")
 
 
 def ev(shared_data, bench, model, **kw):
@@ -59,7 +46,6 @@ def model_ref(tiny_models, key):
 @pytest.mark.parametrize("bench,model,opts", CASES, ids=[f"{b}-{m}" for b, m, _ in CASES])
 def test_local_benchmark_end_to_end(shared_data, tiny_models, bench, model, opts):
     b = get_benchmark(bench)
-    needs_task(b.task)
     rec = ev(shared_data, bench, model_ref(tiny_models, model), **opts)
     n = opts.get("limit", LIMIT)
     assert set(rec) == set(RECORD_KEYS)
@@ -116,7 +102,6 @@ def test_run_id_is_stable_and_follows_settings(shared_data):
     ("dailydialog_local", "gpt2", {"max_new_tokens": 6}),
 ])
 def test_metrics_do_not_depend_on_batch_size(shared_data, tiny_models, bench, model, opts):
-    needs_task(get_benchmark(bench).task)
     path = str(tiny_models[model])
     one = ev(shared_data, bench, path, batch_size=1, **opts)
     eight = ev(shared_data, bench, path, batch_size=8, **opts)
@@ -128,7 +113,6 @@ def test_metrics_do_not_depend_on_batch_size(shared_data, tiny_models, bench, mo
 
 
 def test_log_samples_and_record_file(shared_data, tmp_path):
-    needs_task("translate")
     rows = data_rows(shared_data, "translation/validation.jsonl")
     rec = ev(shared_data, "multi30k_en_de_local", "copy-source", output_dir=str(tmp_path), log_samples=True)
     path = tmp_path / "multi30k_en_de_local" / f"{rec['run_id']}.json"
@@ -142,7 +126,6 @@ def test_log_samples_and_record_file(shared_data, tmp_path):
 
 
 def test_qa_references_are_all_gold_answers(shared_data, tiny_models, tmp_path):
-    needs_task("qa")
     rows = data_rows(shared_data, "qa/validation.jsonl", 3)
     rec = ev(shared_data, "squad_local", str(tiny_models["bert-qa"]), limit=3, output_dir=str(tmp_path),
              log_samples=True)

@@ -208,7 +208,7 @@ def test_freeze_base_trains_only_the_head(tiny_models, tmp_path):
 
 
 def test_lora_is_merged_into_a_plain_model(tiny_models, tmp_path):
-    pytest.importorskip("peft")
+    import peft  # noqa: F401  (a test extra: its absence is a failure, not a skip)
     import torch
     from transformers import AutoModelForSequenceClassification
 

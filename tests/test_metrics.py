@@ -56,6 +56,40 @@ def test_translation_aggregate_equals_full_corpus(name):
     assert aggregate(name, stats).score == pytest.approx(full.score, abs=1e-9)
 
 
+@pytest.mark.parametrize("kind,options,width", [
+    ("bleu", {}, 2 + 2 * 4), ("bleu", {"max_ngram_order": 2, "lowercase": True}, 2 + 2 * 2),
+    ("chrf", {}, 3 * 6), ("chrf", {"word_order": 2}, 3 * (6 + 2)), ("ter", {}, 2), ("ter", {"case_sensitive": True}, 2),
+])
+def test_sacrebleu_private_statistics_api_keeps_its_shape(kind, options, width):
+    """The two private sacrebleu methods we rely on (metrics/translation.py): one row of ``width`` numbers per
+    segment, and their sum scored equals the public ``corpus_score`` (single and multiple references)."""
+    from sacrebleu.metrics import BLEU, CHRF, TER
+
+    from nlptasks.metrics.translation import reference_streams, score_from_statistics, segment_statistics
+
+    metric = {"bleu": BLEU, "chrf": CHRF, "ter": TER}[kind](**options)
+    for refs in ([[r] for r in REFS], [[a, b] for a, b in zip(REFS, REFS2)]):
+        streams = reference_streams(refs)
+        seg = segment_statistics(metric, HYPS, streams)
+        assert seg.shape == (len(HYPS), width)
+        public = metric.corpus_score(HYPS, streams)
+        assert score_from_statistics(metric, seg.sum(axis=0).tolist()).score == pytest.approx(public.score, abs=1e-9)
+
+
+def test_installed_sacrebleu_is_in_the_pinned_range():
+    """pyproject.toml pins sacrebleu to the versions whose private API was checked; testing with another
+    version means checking the test above passes there and widening the pin."""
+    import tomllib
+    from importlib.metadata import version
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    deps = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["dependencies"]
+    req = next(Requirement(d) for d in deps if Requirement(d).name == "sacrebleu")
+    assert req.specifier and version("sacrebleu") in req.specifier, (version("sacrebleu"), str(req.specifier))
+
+
 def test_bleu_bootstrap_ci():
     value = compute("bleu", HYPS * 4, REFS * 4, bootstrap=300, seed=3)["bleu"]
     lo, hi = value.ci
@@ -155,8 +189,8 @@ def test_classification_degenerate_cases():
     assert compute("mcc", ["a", "a", "a"], ["a", "b", "a"])["mcc"].score == 0.0  # constant prediction
 
 
-def test_classification_matches_sklearn_if_available():
-    metrics = pytest.importorskip("sklearn.metrics")
+def test_classification_matches_sklearn():
+    from sklearn import metrics
     gold = [0, 1, 2, 2, 1, 0, 0, 2, 1, 1, 2, 0]
     pred = [0, 2, 2, 1, 1, 0, 1, 2, 1, 0, 2, 2]
     assert compute("f1", pred, gold)["f1"].score == pytest.approx(100 * metrics.f1_score(gold, pred, average="macro"))

@@ -326,6 +326,7 @@ def test_cli_bad_input_one_line(cli, tmp_path, tiny_models, args, content, expec
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.data
 def test_real_squad_slice_offsets(shared_data, tiny_models):
     rows = [json.loads(x) for x in (shared_data / "qa" / "validation.jsonl").read_text(encoding="utf-8").splitlines()[:8]]
     out = run("qa", [{"question": r["question"], "context": r["context"]} for r in rows],

@@ -59,3 +59,40 @@ def test_duplicate_registration_rejected():
     reg.register("a", 1)
     with pytest.raises(ValueError):
         reg.register("a", 2)
+
+
+def test_a_failing_builtin_loader_fails_every_lookup():
+    calls = []
+
+    def loader():
+        calls.append(1)
+        raise ModuleNotFoundError("No module named 'nlptasks.tasks.gone'", name="nlptasks.tasks.gone")
+
+    r = Registry("thing", loader=loader)
+    for _ in range(2):  # not an 'unknown thing' on the second lookup: the real error each time
+        with pytest.raises(ModuleNotFoundError, match="nlptasks.tasks.gone"):
+            r.get("a")
+    assert len(calls) == 2
+
+
+_BLOCK = """
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == {name!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+sys.meta_path.insert(0, Block())
+"""
+
+
+@pytest.mark.parametrize("missing,code", [
+    ("nlptasks.tasks.qa", "import nlptasks.tasks"),
+    ("nlptasks.cli.cmd_models", "from nlptasks.cli import build_parser; build_parser()"),
+])
+def test_a_missing_builtin_module_is_an_error_not_skipped(missing, code):
+    """A built-in task or command module that cannot be imported fails loudly (no 'not built yet' skip)."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", _BLOCK.format(name=missing) + code], capture_output=True, text=True)
+    assert r.returncode != 0 and f"No module named '{missing}'" in r.stderr, r.stderr

@@ -310,6 +310,7 @@ def test_offline_default_model_is_one_clear_line(cli):
     assert len(r.stderr.strip().splitlines()) == 1 and "Helsinki-NLP/opus-mt-de-en" in r.stderr
 
 
+@pytest.mark.data
 def test_real_captions_batch_invariant(shared_data, tiny_models):
     rows = [json.loads(x) for x in (shared_data / "translation" / "validation.jsonl").read_text().splitlines()[:24]]
     texts = [r["translation"]["en"] for r in rows]

@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from .common import add_model_args, model_kwargs
+from .common import add_grid_args, add_model_args, model_kwargs
 
 
 def register(sub) -> None:
@@ -42,9 +42,7 @@ def register(sub) -> None:
     o.add_argument("--store", default=None, metavar="PATH|URL",
                    help="results store (default: $NLPTASKS_STORE or the user data dir)")
     o.add_argument("--no-store", action="store_true", help="do not add the result to the results store")
-    o.add_argument("--country", default=None, help="grid carbon intensity of this country (ISO code) for CO2e")
-    o.add_argument("--grid-intensity", type=float, default=None, metavar="G",
-                   help="grid carbon intensity in gCO2e/kWh (default: world average)")
+    add_grid_args(o)
     add_model_args(p)
     p.add_argument("--set", dest="overrides", nargs="+", default=None, metavar="OPTION=VALUE",
                    help="override a task option or generation setting, e.g. --set num_beams=4 max_new_tokens=64")

@@ -22,10 +22,11 @@ def register(subparsers) -> None:
     p.add_argument("--include-partial", action="store_true",
                    help="also show partial runs (fewer examples than the benchmark has, e.g. --limit), "
                         "in sections of their own marked PARTIAL; by default they are left out of the ranking")
-    p.set_defaults(func=run)
+    p.set_defaults(func=main)
 
 
-def run(args) -> int:
+def main(args) -> int:
+    """Render the ranking (``nlptasks.leaderboard``) to stdout or ``--output``."""
     from ..leaderboard import leaderboard
     from ..paths import check_output_file
     from ..store import write_atomic

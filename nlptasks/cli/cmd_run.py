@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_model_args, add_task_options, model_kwargs, task_options
+from .common import add_grid_args, add_model_args, add_task_options, model_kwargs, task_options
 
 
 def register(sub) -> None:
@@ -35,9 +35,7 @@ def add_io_args(p: argparse.ArgumentParser, cls) -> None:
     g.add_argument("--format", "-f", default=None, choices=["text", "jsonl"],
                    help="output format (default: the input's format)")
     g.add_argument("--cost", action="store_true", help="print a one-line cost summary (time, energy, CO2e) on stderr")
-    g.add_argument("--country", default=None, help="with --cost: grid carbon intensity of this country (ISO code)")
-    g.add_argument("--grid-intensity", type=float, default=None, metavar="G",
-                   help="with --cost: grid carbon intensity in gCO2e/kWh (default: world average)")
+    add_grid_args(g, prefix="with --cost: ")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -26,6 +26,13 @@ def model_kwargs(args: argparse.Namespace) -> dict:
                 max_tokens=args.max_tokens, seed=args.seed)
 
 
+def add_grid_args(g, *, prefix: str = "") -> None:
+    """--country / --grid-intensity: the grid carbon intensity that turns measured energy into CO2e."""
+    g.add_argument("--country", default=None, help=f"{prefix}grid carbon intensity of this country (ISO code)")
+    g.add_argument("--grid-intensity", type=float, default=None, metavar="G",
+                   help=f"{prefix}grid carbon intensity in gCO2e/kWh (default: world average)")
+
+
 def add_task_options(p: argparse.ArgumentParser, task_cls) -> None:
     if not task_cls.options:
         return

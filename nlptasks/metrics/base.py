@@ -8,6 +8,7 @@ Every ``stats`` dict carries a ``"kind"`` key that says how ``aggregate`` re-com
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -53,6 +54,15 @@ def check_inputs(name: str, predictions, references, *, references_required: boo
 def as_text(x) -> str:
     """A prediction/reference as a string (``None`` -> ``""``)."""
     return "" if x is None else str(x)
+
+
+def overlap_f1(prediction_tokens: list[str], reference_tokens: list[str]) -> float:
+    """F1 in [0, 1] of the multiset overlap of two token lists (0 when nothing overlaps)."""
+    same = sum((Counter(prediction_tokens) & Counter(reference_tokens)).values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(prediction_tokens), same / len(reference_tokens)
+    return 2 * precision * recall / (precision + recall)
 
 
 def bootstrap_ci(n: int, statistic: Callable[[np.ndarray], float], n_samples: int,

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 
 import numpy as np
 
-from .base import DEFAULT_BOOTSTRAP, DEFAULT_SEED, MetricValue, as_text, bootstrap_ci, check_inputs, mean_value
+from .base import (DEFAULT_BOOTSTRAP, DEFAULT_SEED, MetricValue, as_text, bootstrap_ci, check_inputs, mean_value,
+                   overlap_f1)
 from .translation import bleu
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -21,12 +21,7 @@ def normalize_parlai(s: str) -> str:
 
 def token_f1(prediction: str, reference: str) -> float:
     """Unigram F1 in [0, 1] between two normalised texts (0 when nothing overlaps)."""
-    pred, gold = normalize_parlai(prediction).split(), normalize_parlai(reference).split()
-    same = sum((Counter(pred) & Counter(gold)).values())
-    if same == 0:
-        return 0.0
-    precision, recall = same / len(pred), same / len(gold)
-    return 2 * precision * recall / (precision + recall)
+    return overlap_f1(normalize_parlai(prediction).split(), normalize_parlai(reference).split())
 
 
 def unigram_f1(predictions: list, references: list, bootstrap: int = DEFAULT_BOOTSTRAP,

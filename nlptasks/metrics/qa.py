@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 import string
-from collections import Counter
 
-from .base import DEFAULT_BOOTSTRAP, DEFAULT_SEED, MetricValue, as_text, check_inputs, mean_value
+from .base import DEFAULT_BOOTSTRAP, DEFAULT_SEED, MetricValue, as_text, check_inputs, mean_value, overlap_f1
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCT = set(string.punctuation)
@@ -30,13 +29,7 @@ def exact_match_score(prediction: str, gold: str) -> float:
 
 def f1_score_v1(prediction: str, gold: str) -> float:
     """Token F1 as in the v1.1 script (two empty answers score 0)."""
-    pred_tokens, gold_tokens = normalize_answer(prediction).split(), normalize_answer(gold).split()
-    common = Counter(pred_tokens) & Counter(gold_tokens)
-    num_same = sum(common.values())
-    if num_same == 0:
-        return 0.0
-    precision, recall = num_same / len(pred_tokens), num_same / len(gold_tokens)
-    return 2 * precision * recall / (precision + recall)
+    return overlap_f1(normalize_answer(prediction).split(), normalize_answer(gold).split())
 
 
 def f1_score_v2(prediction: str, gold: str) -> float:

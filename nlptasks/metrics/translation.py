@@ -4,6 +4,12 @@ References are one string per example or a list of strings per example (multiple
 the count may vary). ``bootstrap=N`` adds a percentile 95% CI from N resamples of the
 sentence-level sufficient statistics (seeded by ``seed``); default 0 (no CI). Other keyword
 options go to the sacrebleu constructor (e.g. ``tokenize="intl"``, ``lowercase=True``).
+
+sacrebleu's public API scores a whole corpus (``corpus_score``) or one sentence; it has no public way
+to get the per-segment sufficient statistics that shard aggregation and the bootstrap need (only BLEU
+has a public ``compute_bleu``; chrF and TER have nothing). So two private methods are used, here only
+(``segment_statistics`` and ``score_from_statistics``), with the sacrebleu versions they were checked
+against pinned in pyproject.toml; tests/test_metrics.py checks that their result equals ``corpus_score``.
 """
 from __future__ import annotations
 
@@ -32,6 +38,16 @@ def _make(kind: str, options: dict):
         raise ValueError(f"{kind}: bad option: {err}") from None
 
 
+def segment_statistics(metric, hypotheses: list[str], references: list[list[str | None]]) -> np.ndarray:
+    """One row of sufficient statistics per hypothesis (sacrebleu private API, see the module doc)."""
+    return np.asarray(metric._extract_corpus_statistics(hypotheses, references), dtype=float)
+
+
+def score_from_statistics(metric, totals: list):
+    """sacrebleu's score object from summed statistics (sacrebleu private API, see the module doc)."""
+    return metric._compute_score_from_stats(totals)
+
+
 def _stats_dict(kind: str, totals: list, options: dict) -> dict:
     totals = [int(x) if float(x).is_integer() else float(x) for x in totals]
     if kind == "bleu":
@@ -58,10 +74,10 @@ def _corpus(kind: str, predictions: list, references: list, bootstrap: int = 0, 
     metric = _make(kind, options)
     hyps = [as_text(p) for p in predictions]
     refs = reference_streams(references)
-    seg = np.asarray(metric._extract_corpus_statistics(hyps, refs), dtype=float)
+    seg = segment_statistics(metric, hyps, refs)
     totals = seg.sum(axis=0)
-    result = metric._compute_score_from_stats(totals.tolist())
-    ci = bootstrap_ci(len(hyps), lambda idx: metric._compute_score_from_stats(seg[idx].sum(axis=0).tolist()).score,
+    result = score_from_statistics(metric, totals.tolist())
+    ci = bootstrap_ci(len(hyps), lambda idx: score_from_statistics(metric, seg[idx].sum(axis=0).tolist()).score,
                       bootstrap, seed)
     extra = {"signature": str(metric.get_signature()), "formatted": str(result)}
     if kind == "bleu":
@@ -90,7 +106,6 @@ def aggregate_stats(stats_list: list[dict]) -> MetricValue:
     if any(s["kind"] != kind or (s.get("options") or {}) != options for s in stats_list):
         raise ValueError("cannot aggregate stats of different metrics or options")
     totals = np.sum([np.asarray(_vector(s), dtype=float) for s in stats_list], axis=0).tolist()
-    metric = _make(kind, options)
-    result = metric._compute_score_from_stats(totals)
+    result = score_from_statistics(_make(kind, options), totals)
     return MetricValue(float(result.score), _stats_dict(kind, totals, options), None,
                        {"formatted": str(result)})

@@ -15,11 +15,5 @@ BUILTIN = {
 }
 
 for _module, _cls in BUILTIN.items():
-    try:
-        _mod = importlib.import_module(f"{__name__}.{_module}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name == f"{__name__}.{_module}":
-            continue  # not built yet
-        raise
-    _task = getattr(_mod, _cls)
+    _task = getattr(importlib.import_module(f"{__name__}.{_module}"), _cls)
     TASKS.register(_task.name, _task, aliases=_task.aliases)

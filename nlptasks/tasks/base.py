@@ -78,10 +78,6 @@ class Task:
         self._loaded = False
 
     # -- model handling -------------------------------------------------------------------------
-    @property
-    def is_embedded(self) -> bool:
-        return self.model_name.lower() in {m.name for m in self.embedded_models}
-
     def load(self) -> "Task":
         """Load the model once (lazily called by ``predict``)."""
         if not self._loaded:

@@ -73,7 +73,7 @@ class TrainingSpec:
         return bool((info.get("higher_is_better") or {}).get(self.metric_key, True))
 
     def score(self, predictions: list, references: list) -> dict[str, float]:
-        from .evaluation import score
+        from .scoring import score
 
         return score(self, predictions, references)
 
