@@ -118,7 +118,7 @@ def _read_json(path: Path) -> list[dict]:
         return rows
     from .io import parse_jsonl
 
-    return parse_jsonl(text, str(path), line_key=None, require=False)
+    return parse_jsonl(text, str(path), line_key="__line__", require=False)
 
 
 def _read_csv(path: Path) -> list[dict]:
@@ -160,7 +160,10 @@ def load_rows(dataset: dict, data_dir: str | os.PathLike | None, where: str) -> 
         paths = resolve_files(files, resolve_data_dir(data_dir), where)
         rows: list[dict] = []
         for p in paths:
-            rows.extend(READERS[kind](p))
+            for i, row in enumerate(READERS[kind](p), 1):  # where each row came from, for error messages
+                line = row.pop("__line__", None)
+                row["__where__"] = f"{p}: line {line}" if line else f"{p}: row {i}"
+                rows.append(row)
         return rows, f"{kind}:" + ",".join(str(f) for f in files)
     return _load_hub(dataset, where)
 
