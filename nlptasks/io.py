@@ -55,19 +55,25 @@ def _read_block(fh: IO[bytes], name: str) -> bytes:
         raise InputError(f"{name}: cannot be read ({exc.strerror or exc})") from exc
 
 
+def _size(n: int) -> str:
+    return f"{n // _MIB} MiB" if n >= _MIB and n % _MIB == 0 else f"{n:,} bytes"
+
+
 def _too_long(name: str, lineno: int, limit: int, document: bool) -> InputError:
     if document:
-        return InputError(f"{name}: the document is over {limit // _MIB} MiB (the limit for one document); "
+        return InputError(f"{name}: the document is over {_size(limit)} (the limit for one document); "
                           f"split it, or give JSON Lines with one document per line")
-    return InputError(f"{name}: line {lineno} is over {limit // _MIB} MiB (the limit for one line); "
+    return InputError(f"{name}: line {lineno} is over {_size(limit)} (the limit for one line); "
                       f"is this a text file?")
 
 
-def iter_lines(fh: IO[bytes], name: str, limit: int = MAX_LINE_BYTES,
-               document: bool = False) -> Iterator[tuple[int, str]]:
+def iter_lines(fh: IO[bytes], name: str, limit: int = MAX_LINE_BYTES, document: bool = False,
+               whole: bool | None = None) -> Iterator[tuple[int, str]]:
     """Yield ``(line number, line)`` decoded, without the line end; bounded memory.
 
-    ``limit``: the longest line in bytes (with ``document``, the whole input)."""
+    ``limit``: the longest line in bytes; with ``whole`` (default: ``document``) the longest input.
+    ``document``: the input is one document (for the error message)."""
+    whole = document if whole is None else whole
     head = _read_block(fh, name)
     encoding, skip = "utf-8", 0
     for bom, enc in _BOMS:
@@ -78,9 +84,9 @@ def iter_lines(fh: IO[bytes], name: str, limit: int = MAX_LINE_BYTES,
     if encoding == "utf-8" and b"\x00" in head[:8192]:
         raise InputError(f"{name}: looks like a binary file (NUL bytes); expected UTF-8 text or JSON Lines")
     if encoding == "utf-8":
-        yield from _utf8_lines(fh, head, name, limit, document)
+        yield from _utf8_lines(fh, head, name, limit, document, whole)
     else:
-        yield from _decoded_lines(fh, head, name, encoding, limit, document)
+        yield from _decoded_lines(fh, head, name, encoding, limit, document, whole)
 
 
 def _decode_line(raw: bytes, name: str, lineno: int) -> str:
@@ -91,11 +97,12 @@ def _decode_line(raw: bytes, name: str, lineno: int) -> str:
                          f"convert the file to UTF-8") from exc
 
 
-def _utf8_lines(fh, head: bytes, name: str, limit: int, document: bool) -> Iterator[tuple[int, str]]:
+def _utf8_lines(fh, head: bytes, name: str, limit: int, document: bool,
+                whole: bool) -> Iterator[tuple[int, str]]:
     pending, block, lineno, total = b"", head, 0, 0
     while block:
         total += len(block)
-        if document and total > limit:
+        if whole and total > limit:
             raise _too_long(name, lineno + 1, limit, True)
         data = pending + block if pending else block
         start = 0
@@ -118,14 +125,14 @@ def _utf8_lines(fh, head: bytes, name: str, limit: int, document: bool) -> Itera
         yield lineno, _decode_line(pending[:-1] if pending.endswith(b"\r") else pending, name, lineno)
 
 
-def _decoded_lines(fh, head: bytes, name: str, encoding: str, limit: int,
-                   document: bool) -> Iterator[tuple[int, str]]:
+def _decoded_lines(fh, head: bytes, name: str, encoding: str, limit: int, document: bool,
+                   whole: bool) -> Iterator[tuple[int, str]]:
     decoder = codecs.getincrementaldecoder(encoding)()
     pending, block, lineno, total = "", head, 0, 0
     while True:
         final = not block
         total += len(block)
-        if document and total > limit:
+        if whole and total > limit:
             raise _too_long(name, lineno + 1, limit, True)
         try:
             text = decoder.decode(block, final=final)
@@ -266,7 +273,7 @@ class InputStream:
         self.document = text_mode == "document"
         limit = MAX_DOCUMENT_BYTES if self.document else MAX_LINE_BYTES
         try:
-            self._lines = iter_lines(self._fh, self.name, limit)
+            self._lines = iter_lines(self._fh, self.name, limit, document=self.document, whole=False)
             self._first = next(((n, ln) for n, ln in self._lines if ln.strip()), None)
             if self._first is None:
                 raise InputError(f"{self.name}: input is empty")
