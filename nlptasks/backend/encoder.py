@@ -8,6 +8,9 @@ Each text is embedded as one sequence: texts longer than ``max_length`` tokens a
 embedding describes the first ``max_length`` tokens). This is meant for sentence- or paragraph-sized
 inputs; split long documents into sentences first.
 
+``EncoderClassifier`` windows instead when given a ``stride``: a long text is split into overlapping
+windows whose logits are averaged (the sentiment task does this, so nothing is cut off).
+
 ``EncoderClassifier`` is that encoder plus a small head (linear layer or one-hidden-layer MLP) stored
 as ``<name>.safetensors`` + a ``<name>.json`` sidecar. The head file may also carry low-rank (LoRA)
 weight deltas and bias replacements for the encoder; they are merged into the encoder's weights at
