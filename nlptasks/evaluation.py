@@ -221,7 +221,7 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
         raise InputError("--log-samples needs --output DIR (the samples are written beside the result)")
     limit = limit if limit is not None else bench.limit
 
-    rows, source = load_rows(bench.dataset, data_dir, where=f"benchmark {bench.name}")
+    rows, source = load_rows(bench.dataset, data_dir, where=f"benchmark {bench.name}", with_where=True)
     if not rows:
         raise InputError(f"benchmark {bench.name}: the data ({source}) has no examples")
     if limit is not None:
