@@ -118,7 +118,7 @@ def _read_json(path: Path) -> list[dict]:
         return rows
     from .io import parse_jsonl
 
-    return parse_jsonl(text, str(path), line_key=None, require=False)
+    return parse_jsonl(text, str(path), line_key="__line__", require=False)
 
 
 def _read_csv(path: Path) -> list[dict]:
@@ -144,8 +144,10 @@ def _read_parquet(path: Path) -> list[dict]:
 READERS = {"json": _read_json, "csv": _read_csv, "parquet": _read_parquet}
 
 
-def load_rows(dataset: dict, data_dir: str | os.PathLike | None, where: str) -> tuple[list[dict], str]:
-    """Rows of a benchmark's ``dataset`` section and a short description of the source."""
+def load_rows(dataset: dict, data_dir: str | os.PathLike | None, where: str,
+              with_where: bool = False) -> tuple[list[dict], str]:
+    """Rows of a benchmark's ``dataset`` section and a short description of the source. ``with_where``:
+    each local row gets ``__where__`` ("FILE: line N" / "FILE: row N"), for error messages."""
     kind = dataset["path"]
     if kind in LOCAL_FORMATS:
         files = dataset.get("data_files")
@@ -160,7 +162,11 @@ def load_rows(dataset: dict, data_dir: str | os.PathLike | None, where: str) -> 
         paths = resolve_files(files, resolve_data_dir(data_dir), where)
         rows: list[dict] = []
         for p in paths:
-            rows.extend(READERS[kind](p))
+            for i, row in enumerate(READERS[kind](p), 1):
+                line = row.pop("__line__", None)
+                if with_where:
+                    row["__where__"] = f"{p}: line {line}" if line else f"{p}: row {i}"
+                rows.append(row)
         return rows, f"{kind}:" + ",".join(str(f) for f in files)
     return _load_hub(dataset, where)
 

@@ -42,7 +42,7 @@ def sha256_hex(obj: Any) -> str:
 
 # -- data preparation -----------------------------------------------------------------------------
 def _missing(bench: Benchmark, i: int, field: str, exc: MissingColumn, row: dict) -> InputError:
-    avail = exc.available or sorted(row)
+    avail = [k for k in (exc.available or sorted(row)) if not str(k).startswith("__")]
     what = "reference" if field == "__reference__" else f"field {field!r}"
     return InputError(f"benchmark {bench.name}: example {i + 1} has no column {exc.path!r} (for the {what}; "
                       f"missing step {exc.step!r}); available columns: {', '.join(map(str, avail)) or 'none'}")
@@ -94,6 +94,30 @@ class LabelNormaliser:
         if m and int(m.group(1)) < len(self.names):
             return self.names[int(m.group(1))]
         return s
+
+
+def check_references(bench: Benchmark, refs: list, rows: list[dict], source: str,
+                     normalise: LabelNormaliser | None) -> list:
+    """Refuse null references, and for classification references outside the label set, before any
+    scoring: one line naming the file and line (or the example), the value and the allowed labels.
+    Returns the references, normalised for classification."""
+    out = []
+    for i, (ref, row) in enumerate(zip(refs, rows)):
+        where = row.get("__where__") or f"benchmark {bench.name} ({source}): example {i + 1}"
+        allowed = f"; allowed labels: {', '.join(normalise.names)}" if normalise and normalise.names else ""
+        if ref is None:
+            raise InputError(f"{where}: the reference ({bench.references!r}) is null{allowed}")
+        if normalise is None:
+            out.append(ref)
+            continue
+        try:
+            value = normalise(ref, reference=True)
+        except InputError:
+            value = None
+        if value is None or (normalise.names and value not in normalise.names):
+            raise InputError(f"{where}: reference label {ref!r} is not one of the labels{allowed or ' (none known)'}")
+        out.append(value)
+    return out
 
 
 def _is_classification(bench: Benchmark, task_name: str) -> bool:
@@ -196,7 +220,7 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
         check_output_folder(output_dir)
     limit = limit if limit is not None else bench.limit
 
-    rows, source = load_rows(bench.dataset, data_dir, where=f"benchmark {bench.name}")
+    rows, source = load_rows(bench.dataset, data_dir, where=f"benchmark {bench.name}", with_where=True)
     if not rows:
         raise InputError(f"benchmark {bench.name}: the data ({source}) has no examples")
     # examples in a full run (the definition's own limit applies): a run with fewer is partial and is
@@ -206,8 +230,7 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
         rows = rows[:limit]
     inputs, refs = prepare(bench, rows)
     normalise = LabelNormaliser(bench) if _is_classification(bench, cls.name) else None
-    if normalise:
-        refs = [normalise(r, reference=True) for r in refs]
+    refs = check_references(bench, refs, rows, source, normalise)
     fingerprint = sha256_hex([[{k: v for k, v in r.items() if k != "__line__"} for r in inputs], refs])
 
     options = {**bench.task_options(), **task_options}

@@ -1,41 +1,201 @@
 """Reading inputs (plain text or JSON Lines, file or stdin) and writing outputs atomically.
 
-Every problem with the input is an ``InputError`` with one line naming the place (file, line), raised
-before any model work starts, so nothing computed is lost.
+Input is streamed: the file is read in blocks of ``BLOCK_BYTES`` and split into lines, so memory does
+not grow with the input. A line longer than ``MAX_LINE_BYTES`` (or, when the whole input is one
+document, a document over ``MAX_DOCUMENT_BYTES``) is refused: it cannot be text meant for a model
+(think ``--input /dev/zero``). UTF-8 (with or without BOM) and UTF-16 with a BOM are decoded.
+
+Every problem with the input is an ``InputError`` with one line naming the place (file, line).
 """
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import IO, Iterable, Iterator
 
 from .errors import InputError
 
 FORMATS = ("auto", "text", "jsonl")
+BLOCK_BYTES = 1 << 20
+MAX_LINE_BYTES = 10 << 20       # one line of text / one JSON Lines record: 10 MiB
+MAX_DOCUMENT_BYTES = 50 << 20   # a whole-input document (summarize on plain text): 50 MiB
+_MIB = 1 << 20
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
 
-def read_bytes(path: str | None) -> tuple[bytes, str]:
-    """Read ``path`` (``None`` or ``-`` = stdin); return the bytes and a display name."""
+# -- opening ------------------------------------------------------------------------------------------
+def open_input(path: str | None) -> tuple[IO[bytes], str]:
+    """A binary handle on ``path`` (``None`` or ``-`` = stdin) and a display name."""
     if path in (None, "-"):
-        if sys.stdin is None or sys.stdin.isatty():
+        if sys.stdin is None or sys.stdin.closed:
+            raise InputError("no input: stdin is closed; pass --input FILE")
+        if sys.stdin.isatty():
             raise InputError("no input: pass --input FILE or pipe text on stdin")
-        return sys.stdin.buffer.read(), "<stdin>"
+        return sys.stdin.buffer, "<stdin>"
     p = Path(path)
     if not p.exists():
         raise InputError(f"{path}: no such file")
     if p.is_dir():
         raise InputError(f"{path}: is a directory, not a file")
     try:
-        return p.read_bytes(), str(path)
+        return open(p, "rb"), str(path)
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
 
 
+def _read_block(fh: IO[bytes], name: str) -> bytes:
+    try:
+        return fh.read(BLOCK_BYTES)
+    except OSError as exc:
+        raise InputError(f"{name}: cannot be read ({exc.strerror or exc})") from exc
+
+
+def _size(n: int) -> str:
+    return f"{n // _MIB} MiB" if n >= _MIB and n % _MIB == 0 else f"{n:,} bytes"
+
+
+def _too_long(name: str, lineno: int, limit: int, document: bool) -> InputError:
+    if document:
+        return InputError(f"{name}: the document is over {_size(limit)} (the limit for one document); "
+                          f"split it, or give JSON Lines with one document per line")
+    return InputError(f"{name}: line {lineno} is over {_size(limit)} (the limit for one line); "
+                      f"is this a text file?")
+
+
+def iter_lines(fh: IO[bytes], name: str, limit: int = MAX_LINE_BYTES, document: bool = False,
+               whole: bool | None = None) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, line)`` decoded, without the line end; bounded memory.
+
+    ``limit``: the longest line in bytes; with ``whole`` (default: ``document``) the longest input.
+    ``document``: the input is one document (for the error message)."""
+    whole = document if whole is None else whole
+    head = _read_block(fh, name)
+    encoding, skip = "utf-8", 0
+    for bom, enc in _BOMS:
+        if head.startswith(bom):
+            encoding, skip = enc, len(bom)
+            break
+    head = head[skip:]
+    if encoding == "utf-8" and b"\x00" in head[:8192]:
+        raise InputError(f"{name}: looks like a binary file (NUL bytes); expected UTF-8 text or JSON Lines")
+    if encoding == "utf-8":
+        yield from _utf8_lines(fh, head, name, limit, document, whole)
+    else:
+        yield from _decoded_lines(fh, head, name, encoding, limit, document, whole)
+
+
+def _decode_line(raw: bytes, name: str, lineno: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name}: invalid UTF-8 at line {lineno} (byte {exc.start} of the line); "
+                         f"convert the file to UTF-8") from exc
+
+
+def _utf8_lines(fh, head: bytes, name: str, limit: int, document: bool,
+                whole: bool) -> Iterator[tuple[int, str]]:
+    pending, block, lineno, total = b"", head, 0, 0
+    while block:
+        total += len(block)
+        if whole and total > limit:
+            raise _too_long(name, lineno + 1, limit, True)
+        data = pending + block if pending else block
+        start = 0
+        while True:
+            end = data.find(b"\n", start)
+            if end < 0:
+                break
+            lineno += 1
+            raw = data[start:end]
+            if len(raw) > limit:
+                raise _too_long(name, lineno, limit, document)
+            yield lineno, _decode_line(raw[:-1] if raw.endswith(b"\r") else raw, name, lineno)
+            start = end + 1
+        pending = data[start:]
+        if len(pending) > limit:
+            raise _too_long(name, lineno + 1, limit, document)
+        block = _read_block(fh, name)
+    if pending:
+        lineno += 1
+        yield lineno, _decode_line(pending[:-1] if pending.endswith(b"\r") else pending, name, lineno)
+
+
+def _decoded_lines(fh, head: bytes, name: str, encoding: str, limit: int, document: bool,
+                   whole: bool) -> Iterator[tuple[int, str]]:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    pending, block, lineno, total = "", head, 0, 0
+    while True:
+        final = not block
+        total += len(block)
+        if whole and total > limit:
+            raise _too_long(name, lineno + 1, limit, True)
+        try:
+            text = decoder.decode(block, final=final)
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{name}: invalid {encoding.upper()} after line {lineno}; convert the file to UTF-8"
+                             ) from exc
+        parts = (pending + text).split("\n")
+        pending = parts.pop()
+        for part in parts:
+            lineno += 1
+            yield lineno, part[:-1] if part.endswith("\r") else part
+        if len(pending) * 2 > limit:
+            raise _too_long(name, lineno + 1, limit, document)
+        if final:
+            break
+        block = _read_block(fh, name)
+    if pending:
+        yield lineno + 1, pending[:-1] if pending.endswith("\r") else pending
+
+
+def read_text(path: str | None, limit: int = MAX_DOCUMENT_BYTES) -> tuple[str, str]:
+    """The whole of ``path`` (``None``/``-`` = stdin) as one decoded text, at most ``limit`` bytes;
+    returns ``(text, name)``. Empty input is an error."""
+    fh, name = open_input(path)
+    try:
+        text = "\n".join(line for _, line in iter_lines(fh, name, limit, document=True))
+    finally:
+        if fh is not getattr(sys.stdin, "buffer", None):
+            fh.close()
+    if not text.strip():
+        raise InputError(f"{name}: input is empty")
+    return text, name
+
+
+def read_bytes(path: str | None) -> tuple[bytes, str]:
+    """Read ``path`` (``None`` or ``-`` = stdin), at most ``MAX_DOCUMENT_BYTES``; return the bytes and a
+    display name."""
+    fh, name = open_input(path)
+    try:
+        data = fh.read(MAX_DOCUMENT_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"{name}: cannot be read ({exc.strerror or exc})") from exc
+    finally:
+        if fh is not getattr(sys.stdin, "buffer", None):
+            fh.close()
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise _too_long(name, 1, MAX_DOCUMENT_BYTES, True)
+    return data, name
+
+
 def decode_text(data: bytes, name: str) -> str:
+    """Decode a whole input held in memory (UTF-8, UTF-8 with BOM, UTF-16 with BOM)."""
+    for bom, enc in _BOMS[1:]:
+        if data.startswith(bom):
+            try:
+                text = data[len(bom):].decode(enc)
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{name}: invalid {enc.upper()} (byte {exc.start}); convert the file to UTF-8"
+                                 ) from exc
+            if not text.strip():
+                raise InputError(f"{name}: input is empty")
+            return text
     if not data.strip():
         raise InputError(f"{name}: input is empty")
     if b"\x00" in data[:8192]:
@@ -51,36 +211,43 @@ def decode_text(data: bytes, name: str) -> str:
     return text
 
 
-def detect_format(text: str, name: str, fmt: str = "auto") -> str:
+# -- formats and records ------------------------------------------------------------------------------
+def detect_format(first_line: str, name: str, fmt: str = "auto") -> str:
+    """``fmt``, or for ``auto``: JSON Lines when the name ends in .jsonl or the first non-blank line is
+    a JSON object, else plain text."""
     if fmt not in FORMATS:
         raise InputError(f"unknown input format {fmt!r}; use one of: {', '.join(FORMATS)}")
     if fmt != "auto":
         return fmt
     if name.endswith((".jsonl", ".ndjson", ".jsonl.txt")):
         return "jsonl"
-    first = next((ln for ln in text.splitlines() if ln.strip()), "")
-    if first.lstrip().startswith("{"):
+    if first_line.lstrip().startswith("{"):
         try:
-            if isinstance(json.loads(first), dict):
+            if isinstance(json.loads(first_line), dict):
                 return "jsonl"
         except json.JSONDecodeError:
             pass
     return "text"
 
 
+def parse_json_line(line: str, name: str, lineno: int) -> dict:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{name}: line {lineno}: malformed JSON ({exc.msg} at column {exc.colno})") from exc
+    if not isinstance(obj, dict):
+        raise InputError(f"{name}: line {lineno}: expected a JSON object, got {json_type(obj)}")
+    return obj
+
+
 def parse_jsonl(text: str, name: str, line_key: str | None = "__line__", require: bool = True) -> list[dict]:
-    """Parse JSON Lines into dicts; every error names the line. ``line_key``: where each record keeps its
-    line number (``None``: nowhere); ``require``: no records at all is an error."""
+    """Parse JSON Lines held in memory into dicts; every error names the line. ``line_key``: where each
+    record keeps its line number (``None``: nowhere); ``require``: no records at all is an error."""
     records = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{name}: line {lineno}: malformed JSON ({exc.msg} at column {exc.colno})") from exc
-        if not isinstance(obj, dict):
-            raise InputError(f"{name}: line {lineno}: expected a JSON object, got {type(obj).__name__}")
+        obj = parse_json_line(line, name, lineno)
         if line_key:
             obj[line_key] = lineno
         records.append(obj)
@@ -89,66 +256,182 @@ def parse_jsonl(text: str, name: str, line_key: str | None = "__line__", require
     return records
 
 
+class InputStream:
+    """Input records, read lazily from a file or stdin: ``for rec in stream`` (``stream.format`` and
+    ``stream.name`` are known once it is opened).
+
+    Plain text, ``text_mode="lines"``: one record per non-blank line (``__line__`` is its line number;
+    blank lines are gaps in the numbering). ``text_mode="document"``: the whole input is one record.
+    JSON Lines: one object per non-blank line, with ``__line__``.
+    """
+
+    def __init__(self, path: str | None, *, fmt: str = "auto", text_field: str = "text",
+                 text_mode: str = "lines"):
+        if fmt not in FORMATS:
+            raise InputError(f"unknown input format {fmt!r}; use one of: {', '.join(FORMATS)}")
+        self._fh, self.name = open_input(path)
+        self.text_field = text_field
+        self.document = text_mode == "document"
+        limit = MAX_DOCUMENT_BYTES if self.document else MAX_LINE_BYTES
+        try:
+            self._lines = iter_lines(self._fh, self.name, limit, document=self.document, whole=False)
+            self._first = next(((n, ln) for n, ln in self._lines if ln.strip()), None)
+            if self._first is None:
+                raise InputError(f"{self.name}: input is empty")
+            self.format = detect_format(self._first[1], self.name, fmt)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._fh is not getattr(sys.stdin, "buffer", None):
+            self._fh.close()
+
+    def __iter__(self) -> Iterator[dict]:
+        try:
+            yield from self._records()
+        finally:
+            self.close()
+
+    def _records(self) -> Iterator[dict]:
+        first = self._first
+        if self.format == "jsonl":
+            yield {**parse_json_line(first[1], self.name, first[0]), "__line__": first[0]}
+            for n, line in self._lines:
+                if line.strip():
+                    yield {**parse_json_line(line, self.name, n), "__line__": n}
+        elif self.document:
+            parts, total = [first[1]], len(first[1])
+            for _, line in self._lines:
+                total += len(line) + 1
+                if total > MAX_DOCUMENT_BYTES:
+                    raise _too_long(self.name, 1, MAX_DOCUMENT_BYTES, True)
+                parts.append(line)
+            yield {self.text_field: "\n".join(parts).strip(), "__line__": 1}
+        else:
+            yield {self.text_field: first[1], "__line__": first[0]}
+            for n, line in self._lines:
+                if line.strip():
+                    yield {self.text_field: line, "__line__": n}
+
+
 def read_records(path: str | None, *, fmt: str = "auto", text_field: str = "text",
                  text_mode: str = "lines") -> tuple[list[dict], str, str]:
-    """Read input records. Returns ``(records, format, name)``.
-
-    Plain text: ``text_mode="document"`` makes the whole input one record; ``"lines"`` makes one record
-    per line, blank lines included (they are kept as blank lines in the output, not sent to a model).
-    JSON Lines: one object per line; each record remembers its line number in ``__line__``.
-    """
-    data, name = read_bytes(path)
-    text = decode_text(data, name)
-    fmt = detect_format(text, name, fmt)
-    if fmt == "jsonl":
-        return parse_jsonl(text, name), fmt, name
-    if text_mode == "document":
-        return [{text_field: text.strip(), "__line__": 1}], fmt, name
-    lines = text.splitlines()
-    while lines and not lines[-1].strip():
-        lines.pop()
-    return [{text_field: ln, "__line__": i} for i, ln in enumerate(lines, 1)], fmt, name
+    """All input records in memory: ``(records, format, name)`` (see :class:`InputStream`)."""
+    stream = InputStream(path, fmt=fmt, text_field=text_field, text_mode=text_mode)
+    return list(stream), stream.format, stream.name
 
 
-def check_fields(records: list[dict], fields: Iterable[str], name: str) -> None:
-    fields = list(fields)
-    for rec in records:
-        missing = [f for f in fields if f not in rec or rec[f] is None]
-        if missing:
+# -- record validation (one validator for every task) -------------------------------------------------
+def json_type(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def check_record(rec: dict, fields: Iterable[str], name: str | None = None, *, index: int | None = None,
+                 kinds: dict | None = None, allow_empty: bool = True, hint: str = "") -> None:
+    """Refuse a record whose input ``fields`` are missing, null, of the wrong JSON type or (unless
+    ``allow_empty``) blank. ``kinds``: field -> ``"str"`` (default) or ``"turns"`` (a list of strings,
+    or one string). One line naming the file (``name``) and the line (``__line__``; else the 0-based
+    ``index`` in the caller's list, shown 1-based as "record N")."""
+    if "__line__" in rec or index is None:
+        where = f"line {rec.get('__line__', '?')}"
+    else:
+        where = f"record {index + 1}"
+    if name:
+        where = f"{name}: {where}"
+    for f in fields:
+        if f not in rec:
             have = ", ".join(k for k in rec if not k.startswith("__")) or "none"
-            raise InputError(f"{name}: line {rec.get('__line__', '?')}: missing field "
-                             f"{', '.join(repr(m) for m in missing)} (fields present: {have}; "
-                             f"use --field to choose the input field)")
+            raise InputError(f"{where}: missing field {f!r} (fields present: {have}{hint})")
+        v = rec[f]
+        kind = (kinds or {}).get(f, "str")
+        if kind == "turns":
+            if isinstance(v, list):
+                bad = next((i for i, t in enumerate(v) if not isinstance(t, str)), None)
+                if bad is not None:
+                    raise InputError(f"{where}: turn {bad + 1} of field {f!r} is {json_type(v[bad])}; "
+                                     f"expected a list of strings")
+                if not any(t.strip() for t in v):
+                    raise InputError(f"{where}: field {f!r} has no non-empty turn")
+                continue
+            if not isinstance(v, str):
+                raise InputError(f"{where}: field {f!r} is {json_type(v)}; expected a list of strings "
+                                 f"(or one string)")
+        elif not isinstance(v, str):
+            raise InputError(f"{where}: field {f!r} is {json_type(v)}; expected a string")
+        if not allow_empty and not v.strip():
+            raise InputError(f"{where}: field {f!r} is empty")
 
 
+# -- output ---------------------------------------------------------------------------------------------
 def atomic_write(path: str, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file + rename: a reader never sees a half-written file.
     A device or pipe (``/dev/null``, ``/dev/stdout``) is written directly, never replaced by a file."""
-    target = Path(path)
+    with AtomicFile(path) as f:
+        f.write(text)
+
+
+def _is_device_or_pipe(path: Path) -> bool:
     try:
-        mode = os.stat(target).st_mode
-        special = stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+        mode = os.stat(path).st_mode
     except OSError:
-        special = False
-    if special:
-        with open(target, "w", encoding="utf-8") as f:
-            f.write(text)
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
+class AtomicFile:
+    """A text file written under a temporary name in the target's directory and renamed onto ``path``
+    when the ``with`` block succeeds; on failure the temporary file is deleted and ``path`` is untouched.
+    A device or pipe is written directly (renaming onto ``/dev/null`` as root would replace the device)."""
+
+    def __init__(self, path: str):
+        self.target = Path(path)
+        self.tmp = None
+
+    def __enter__(self):
+        if _is_device_or_pipe(self.target):
+            self.file = open(self.target, "w", encoding="utf-8")
+            return self.file
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent)
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make outputs private
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
+        os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp's 0600 would make outputs private
+        self.file = os.fdopen(fd, "w", encoding="utf-8")
+        return self.file
+
+    def __exit__(self, exc_type, exc, tb) -> None:
         try:
-            os.unlink(tmp)
+            self.file.close()
+            if self.tmp is None:  # a device or pipe, written in place
+                return
+            if exc_type is None:
+                os.replace(self.tmp, self.target)
+                return
+        except BaseException:
+            self._discard()
+            raise
+        self._discard()
+
+    def _discard(self) -> None:
+        if self.tmp is None:
+            return
+        try:
+            os.unlink(self.tmp)
         except OSError:
             pass
-        raise
 
 
 def clean_record(rec: dict) -> dict:

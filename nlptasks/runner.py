@@ -1,65 +1,114 @@
-"""File-level running: read records, validate them all, predict, write the output in one go.
+"""File-level running: read, validate, predict and write in bounded chunks.
 
-Validation happens before any model is loaded, so a bad line costs nothing; the output is written
-atomically after all predictions, so a failure never leaves a partial file that looks complete.
+The input is streamed in chunks of at most ``CHUNK_RECORDS`` records or ``CHUNK_CHARS`` characters of
+input text, so memory does not grow with the input and output starts early. Each chunk is validated
+before it is predicted; the first chunk is read and validated before the model is loaded, so a bad
+first line costs nothing. Standard output is streamed chunk by chunk (a bad line later in the input
+stops the run after the chunks before it were printed); ``--output FILE`` is written to a temporary
+file beside FILE and renamed onto it only when every record succeeded, so a failed run never leaves a
+partial file that looks complete.
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
+from typing import Iterable, Iterator
 
 from .errors import InputError
-from .io import check_fields, clean_record, dumps_jsonl, emit, read_records
+from .io import AtomicFile, InputStream, check_record, clean_record
 from .paths import check_output_file
+
+CHUNK_RECORDS = 1000
+CHUNK_CHARS = 8 << 20
+
+
+def chunked(records: Iterable[dict], fields: tuple[str, ...], max_records: int = CHUNK_RECORDS,
+            max_chars: int = CHUNK_CHARS) -> Iterator[list[dict]]:
+    """Group ``records`` into lists of at most ``max_records`` records or about ``max_chars`` characters
+    of the ``fields`` (a single larger record makes a chunk of its own)."""
+    chunk, size = [], 0
+    for rec in records:
+        n = sum(len(v) for f in fields if isinstance(v := rec.get(f), str))
+        if chunk and (len(chunk) >= max_records or size + n > max_chars):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(rec)
+        size += n
+    if chunk:
+        yield chunk
 
 
 def run_cli(cls, *, input_path, input_format="auto", field=None, output=None, output_format=None,
             show_cost=False, model=None, model_kwargs=None, options=None, cost_options=None) -> int:
-    check_output_file(output, inputs=[input_path])  # before reading the input or loading a model
+    # 1. check the outputs before any input is read or any model loads
+    check_output_file(output, inputs=[input_path])
+    to_stdout = output in (None, "-")
+
+    # 2. options and the model name (no model is loaded here)
+    task = cls(model, **(model_kwargs or {}), **(options or {}))
+    task.check_model_name()
+
+    # 3. the input, streamed; the first chunk is validated before the model loads
     given = cls.records_from_options(options or {})
     if given is not None:
         if input_path is not None:
             raise InputError(f"--input cannot be combined with the {cls.name} options that give the input")
         (records, name), fmt = given, "text"
     else:
-        records, fmt, name = read_records(input_path, fmt=input_format, text_field=cls.text_field,
-                                          text_mode=cls.text_mode)
+        stream = InputStream(input_path, fmt=input_format, text_field=cls.text_field, text_mode=cls.text_mode)
+        records, fmt, name = stream, stream.format, stream.name
     if fmt == "jsonl" and field and field != cls.text_field:
-        for rec in records:
-            if field not in rec:
-                raise InputError(f"{name}: line {rec['__line__']}: missing field {field!r} "
-                                 f"(fields present: {', '.join(k for k in rec if not k.startswith('__'))})")
-            rec[cls.text_field] = rec[field]
-    blank = [fmt == "text" and cls.text_mode == "lines" and not str(r.get(cls.text_field, "")).strip()
-             for r in records]
-    todo = [r for r, b in zip(records, blank) if not b]
-    if not todo:
-        raise InputError(f"{name}: input is empty")
-    check_fields(todo, cls.input_fields, name)
-    for rec in todo:
-        for f in cls.input_fields:
-            if isinstance(rec[f], str) and not rec[f].strip() and fmt == "jsonl":
-                raise InputError(f"{name}: line {rec['__line__']}: field {f!r} is empty")
+        records = _renamed(records, field, cls.text_field, name)
+    chunks = chunked(records, cls.input_fields)
+    hint = "; use --field to choose the input field" if fmt == "jsonl" else ""
 
-    task = cls(model, **(model_kwargs or {}), **(options or {}))
-    tracker = _tracker(**(cost_options or {})) if show_cost else None
-    if tracker is not None:
-        with tracker:
-            outputs = task.predict(todo)
-    else:
-        outputs = task.predict(todo)
+    def validated() -> Iterator[list[dict]]:
+        for chunk in chunks:
+            task.validate(chunk, source=name, allow_empty=fmt != "jsonl", hint=hint)
+            yield chunk
+
+    batches = validated()
+    first = next(batches, None)
+    if first is None:
+        raise InputError(f"{name}: input is empty")
 
     out_fmt = output_format or fmt
-    it = iter(outputs)
-    merged = [None if b else next(it) for b in blank]
-    if out_fmt == "jsonl":
-        rows = [{**clean_record(r), **o} for r, o in zip(records, merged) if o is not None]
-        text = dumps_jsonl(rows)
-    else:
-        text = "".join(("" if o is None else task.format_text(o)) + "\n" for o in merged)
-    emit(text, output)
+    gaps = fmt == "text" and cls.text_mode == "lines" and out_fmt == "text"  # keep blank lines in place
+    tracker = _tracker(**(cost_options or {})) if show_cost else None
+    sink = contextlib.nullcontext(sys.stdout) if to_stdout else AtomicFile(output)
+    with sink as out, (tracker if tracker is not None else contextlib.nullcontext()):
+        line = 0
+        for chunk in _chain(first, batches):
+            outputs = task.predict(chunk)
+            parts = []
+            for rec, o in zip(chunk, outputs):
+                if out_fmt == "jsonl":
+                    parts.append(json.dumps({**clean_record(rec), **o}, ensure_ascii=False) + "\n")
+                    continue
+                if gaps:
+                    parts.append("\n" * (rec["__line__"] - line - 1))
+                    line = rec["__line__"]
+                parts.append(task.format_text(o) + "\n")
+            out.write("".join(parts))
+            out.flush()
     if tracker is not None:
         print(tracker.summary_line(), file=sys.stderr)
     return 0
+
+
+def _chain(first: list[dict], rest: Iterator[list[dict]]) -> Iterator[list[dict]]:
+    yield first
+    yield from rest
+
+
+def _renamed(records: Iterable[dict], field: str, text_field: str, name: str) -> Iterator[dict]:
+    for rec in records:
+        if field not in rec:
+            raise InputError(f"{name}: line {rec['__line__']}: missing field {field!r} "
+                             f"(fields present: {', '.join(k for k in rec if not k.startswith('__'))})")
+        rec[text_field] = rec[field]
+        yield rec
 
 
 def _tracker(country=None, grid_intensity=None):

@@ -190,8 +190,8 @@ def test_real_dialogues_nll_and_responses(shared_data, tiny_models):
 
 
 @pytest.mark.parametrize("history,expected", [
-    (3, "must be a list of turns"),
-    (["hi", 4], "turn 2 of 'history' is int"),
+    (3, "field 'history' is a number; expected a list of strings"),
+    (["hi", 4], "turn 2 of field 'history' is a number; expected a list of strings"),
     ([], "no non-empty turn"),
     (["  ", ""], "no non-empty turn"),
 ])

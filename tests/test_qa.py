@@ -260,7 +260,7 @@ def test_bad_records_and_options(tiny_models):
     path = str(tiny_models["distilbert-qa"])
     with pytest.raises(InputError, match="record 2: field 'context' is empty"):
         run("qa", [{"question": "q", "context": "c"}, {"question": "q", "context": "  "}], model=path)
-    with pytest.raises(InputError, match="line 5: field 'question' must be a string"):
+    with pytest.raises(InputError, match="line 5: field 'question' is a number; expected a string"):
         run("qa", [{"question": 3, "context": "c", "__line__": 5}], model=path)
     with pytest.raises(InputError, match="missing field 'context'"):
         run("qa", [{"question": "q"}], model=path)
@@ -271,7 +271,7 @@ def test_bad_records_and_options(tiny_models):
     out = run("qa", [{"question": "word " * 40, "context": "the cat sees a book . " * 10}], model=path,
               max_length=64, doc_stride=32)
     assert out[0]["windows"] > 1
-    with pytest.raises(Exception, match="--top-k must be at least 1"):
+    with pytest.raises(Exception, match="--top-k must be a positive integer, got 0"):
         run("qa", [{"question": "q", "context": "c"}], model=path, top_k=0)
 
 

@@ -287,8 +287,8 @@ def test_cli_jsonl_field_and_passthrough(cli, tmp_path, tiny_models):
 
 @pytest.mark.parametrize("record,expected", [
     ({"txt": "hello"}, "missing field 'text'"),
-    ({"text": ["a", "b"]}, "field 'text' must be a string"),
-    ({"text": "a", "target_lang": 3}, "field 'target_lang' must be a string"),
+    ({"text": ["a", "b"]}, "field 'text' is a list; expected a string"),
+    ({"text": "a", "target_lang": 3}, "field 'target_lang' is a number; expected a string"),
 ])
 def test_bad_records(record, expected):
     with pytest.raises(InputError, match=expected):
@@ -300,7 +300,7 @@ def test_cli_bad_record_is_one_line(cli, tmp_path):
     f.write_text('{"text": "ok"}\n{"text": ["a", "b"]}\n', encoding="utf-8")
     r = cli("run", "translate", "--model", "copy-source", "--input", f)
     assert r.returncode == 2 and "Traceback" not in r.stderr and r.stdout == ""
-    assert r.stderr.strip() == "nlptasks: error: line 2: field 'text' must be a string, got list"
+    assert r.stderr.strip() == f"nlptasks: error: {f}: line 2: field 'text' is a list; expected a string"
 
 
 def test_offline_default_model_is_one_clear_line(cli):

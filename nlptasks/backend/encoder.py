@@ -8,6 +8,9 @@ Each text is embedded as one sequence: texts longer than ``max_length`` tokens a
 embedding describes the first ``max_length`` tokens). This is meant for sentence- or paragraph-sized
 inputs; split long documents into sentences first.
 
+``EncoderClassifier`` windows instead when given a ``stride``: a long text is split into overlapping
+windows whose logits are averaged (the sentiment task does this, so nothing is cut off).
+
 ``EncoderClassifier`` is that encoder plus a small head (linear layer or one-hidden-layer MLP) stored
 as ``<name>.safetensors`` + a ``<name>.json`` sidecar. The head file may also carry low-rank (LoRA)
 weight deltas and bias replacements for the encoder; they are merged into the encoder's weights at
@@ -315,12 +318,25 @@ class EncoderClassifier:
                 "parameters": self.num_parameters(), "encoder": enc["name"],
                 "validation_accuracy": (self.meta.get("metrics") or {}).get("validation_accuracy")}
 
-    def logits(self, texts: Sequence[str], batch_size: int | None = 64, max_tokens: int | None = None):
+    def logits(self, texts: Sequence[str], batch_size: int | None = 64, max_tokens: int | None = None,
+               max_length: int | None = None, stride: int | None = None):
+        """Logits ``[n, num_labels]``. With ``stride`` (tokens of overlap), a text longer than
+        ``max_length`` tokens (default and upper bound: the head's limit) is split into overlapping
+        windows whose logits are averaged, as for hub models; without it, it is truncated."""
         import torch
 
         if not texts:
             return torch.empty(0, len(self.labels))
-        items = self.encoder.tokenize(texts, self.max_length)
+        limit = min(int(max_length or self.max_length), self.max_length)
+        if stride is None:
+            items, owners = self.encoder.tokenize(texts, limit), list(range(len(texts)))
+        else:
+            enc = self.encoder.tokenizer([str(t) for t in texts], truncation=True, max_length=limit,
+                                         stride=min(int(stride), limit // 2), return_overflowing_tokens=True,
+                                         padding=False)
+            owners = list(enc["overflow_to_sample_mapping"])
+            keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
+            items = [{k: enc[k][i] for k in keys} for i in range(len(owners))]
         lengths = [len(it["input_ids"]) for it in items]
 
         def run(batch: list[dict]) -> list:
@@ -330,13 +346,22 @@ class EncoderClassifier:
 
         rows = run_batched(items, run, lengths=lengths, batch_size=batch_size, max_tokens=max_tokens,
                            desc="classify", unit="text")
-        return torch.stack(rows)
+        if len(owners) == len(texts):
+            return torch.stack(rows)
+        sums = torch.zeros(len(texts), len(self.labels))
+        counts = torch.zeros(len(texts), 1)
+        for owner, row in zip(owners, rows):
+            sums[owner] += row
+            counts[owner] += 1
+        return sums / counts
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int | None = 64, max_tokens: int | None = None):
-        """Softmax probabilities ``[n, num_labels]`` (float32, CPU), columns in ``self.labels`` order."""
+    def predict_proba(self, texts: Sequence[str], batch_size: int | None = 64, max_tokens: int | None = None,
+                      max_length: int | None = None, stride: int | None = None):
+        """Softmax probabilities ``[n, num_labels]`` (float32, CPU), columns in ``self.labels`` order
+        (``max_length``/``stride``: see :meth:`logits`)."""
         import torch
 
-        return torch.softmax(self.logits(texts, batch_size, max_tokens), dim=-1)
+        return torch.softmax(self.logits(texts, batch_size, max_tokens, max_length, stride), dim=-1)
 
     def predict(self, texts: Sequence[str], batch_size: int | None = 64) -> list[str]:
         probs = self.predict_proba(texts, batch_size)

@@ -56,6 +56,21 @@ def _is_cached(repo_id: str, revision: str | None) -> bool:
         return False
 
 
+def check_embedded_typo(ref: str, embedded: list[str], task: str = "") -> None:
+    """Refuse ``ref`` when it is no local path, has no ``owner/`` part and is close to one of the
+    ``embedded`` model names (``majorty``, ``minilm-sst3``): a typo, not a hub id like ``gpt2``."""
+    import difflib
+
+    if not ref or not embedded or "/" in ref or os.sep in ref or Path(ref).expanduser().exists():
+        return
+    close = difflib.get_close_matches(ref.lower(), embedded, n=1, cutoff=0.75)
+    if not close or _is_cached(ref, None):
+        return
+    of = f" for {task}" if task else ""
+    raise ModelLoadError(f"unknown model {ref!r}; embedded models{of}: {', '.join(embedded)}; "
+                         f"did you mean {close[0]!r}? (a hub id or a local directory is also accepted)")
+
+
 def resolve_model(ref: str, revision: str | None = None) -> ModelSource:
     if not ref or not ref.strip():
         raise ModelLoadError("empty model reference; pass --model with a hub id or a local directory")

@@ -29,6 +29,10 @@ def main(args: argparse.Namespace) -> int:
     from ..paths import check_stdout
     from ..tasks.chat import ChatTask
 
+    from ..errors import InputError
+
+    if sys.stdin is None or sys.stdin.closed:
+        raise InputError("chat reads the conversation from stdin, but stdin is closed")
     check_stdout()  # the responses go there
     task = ChatTask(args.model, **model_kwargs(args), **task_options(args, ChatTask))
     task.load()  # a missing model fails here, before the first line is read
@@ -36,11 +40,13 @@ def main(args: argparse.Namespace) -> int:
     if interactive:
         print(f"chatting with {task.model_name}; {HELP}", file=sys.stderr)
     history: list[str] = []
+    lineno = 0
     while True:
         if interactive:
             print("> ", end="", file=sys.stderr, flush=True)
-        line = sys.stdin.readline()
-        if not line:  # end of input
+        lineno += 1
+        line = read_line(lineno)
+        if line is None:  # end of input
             break
         text = line.strip()
         if not text:
@@ -64,3 +70,25 @@ def main(args: argparse.Namespace) -> int:
         history.append(out["response"])
         print(out["response"], flush=True)
     return 0
+
+
+def read_line(lineno: int) -> str | None:
+    """The next line of stdin as text (``None`` at the end): bounded, strictly UTF-8, no binary data."""
+    from ..errors import InputError
+    from ..io import MAX_LINE_BYTES
+
+    try:
+        raw = sys.stdin.buffer.readline(MAX_LINE_BYTES + 1)
+    except (OSError, ValueError) as exc:  # ValueError: stdin closed under us
+        raise InputError(f"<stdin>: cannot be read ({getattr(exc, 'strerror', None) or exc})") from exc
+    if not raw:
+        return None
+    if len(raw) > MAX_LINE_BYTES:
+        raise InputError(f"<stdin>: line {lineno} is over {MAX_LINE_BYTES >> 20} MiB (the limit for one turn)")
+    if b"\x00" in raw:
+        raise InputError(f"<stdin>: line {lineno} holds binary data (NUL bytes); chat reads UTF-8 text")
+    try:
+        return raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"<stdin>: line {lineno}: invalid UTF-8 (byte {exc.start}); chat reads UTF-8 text"
+                         ) from exc

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..optypes import positive_int  # noqa: F401  (re-exported for the commands)
+
 
 def add_model_args(p: argparse.ArgumentParser, *, model_help: str | None = None) -> None:
     g = p.add_argument_group("model")
@@ -15,8 +17,9 @@ def add_model_args(p: argparse.ArgumentParser, *, model_help: str | None = None)
     g.add_argument("--quantize", default=None, choices=["int8"], help="dynamic int8 quantization (CPU)")
     g.add_argument("--trust-remote-code", action="store_true",
                    help="allow model repositories to run their own Python code (off by default)")
-    g.add_argument("--batch-size", type=int, default=None, help="items per batch (default: task-specific)")
-    g.add_argument("--max-tokens", type=int, default=None, help="padded tokens per batch (token budget)")
+    g.add_argument("--batch-size", type=positive_int, default=None, help="items per batch (default: task-specific)")
+    g.add_argument("--max-tokens", type=positive_int, default=None,
+                   help="padded tokens per batch (token budget); an item longer than the budget runs alone")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 
@@ -50,10 +53,3 @@ def add_task_options(p: argparse.ArgumentParser, task_cls) -> None:
 
 def task_options(args: argparse.Namespace, task_cls) -> dict:
     return {o.dest: getattr(args, o.dest) for o in task_cls.options if hasattr(args, o.dest)}
-
-
-def positive_int(value: str) -> int:
-    v = int(value)
-    if v < 1:
-        raise argparse.ArgumentTypeError("must be a positive integer")
-    return v

@@ -11,7 +11,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..errors import InputError, NlpTasksError
+from ..errors import NlpTasksError
+from ..optypes import check_value, positive_int
 
 log = logging.getLogger("nlptasks")
 
@@ -46,6 +47,7 @@ class Task:
     aliases: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
     input_fields: ClassVar[tuple[str, ...]] = ("text",)   # required in every input record
+    field_kinds: ClassVar[dict] = {}                      # field -> "str" (default) or "turns" (list of str)
     text_field: ClassVar[str] = "text"                    # filled from plain-text input
     text_mode: ClassVar[str] = "lines"                    # plain text: "lines" or "document"
     output_fields: ClassVar[tuple[str, ...]] = ()
@@ -74,13 +76,32 @@ class Task:
         self.batch_size = batch_size
         self.max_tokens = max_tokens
         self.seed = seed
+        for key, value in (("batch_size", batch_size), ("max_tokens", max_tokens)):
+            check_value(f"--{key.replace('_', '-')}", positive_int, value)
         self.settings: dict = {o.dest: options.get(o.dest, o.default) for o in self.options}
+        for o in self.options:
+            if getattr(o.type, "checks", False):
+                check_value(o.flag, o.type, self.settings[o.dest])
+        self.check_options()
         self._loaded = False
 
+    def check_options(self) -> None:
+        """Refuse option values that are wrong together (each one alone was checked by its type)."""
+
     # -- model handling -------------------------------------------------------------------------
+    def check_model_name(self) -> None:
+        """A ``--model`` that is no path, no ``owner/name`` hub id and no embedded model, but close to
+        an embedded name, is refused with the embedded list and the closest match (no model loads)."""
+        if self.model_name.lower() in {m.name for m in self.embedded_models}:
+            return
+        from ..backend.resolve import check_embedded_typo
+
+        check_embedded_typo(self.model_name, [m.name for m in self.embedded_models], self.name)
+
     def load(self) -> "Task":
         """Load the model once (lazily called by ``predict``)."""
         if not self._loaded:
+            self.check_model_name()
             import torch
 
             torch.manual_seed(self.seed)
@@ -102,13 +123,15 @@ class Task:
         ``--context-file``): ``(records, display name)``, or ``None`` to read the input as usual."""
         return None
 
-    def validate(self, records: list[dict]) -> None:
-        for rec in records:
-            for f in self.input_fields:
-                if f not in rec or rec[f] is None:
-                    have = ", ".join(k for k in rec if not k.startswith("__")) or "none"
-                    raise InputError(f"line {rec.get('__line__', '?')}: missing field {f!r} for task "
-                                     f"{self.name!r} (fields present: {have})")
+    def validate(self, records: list[dict], source: str | None = None, *, allow_empty: bool = True,
+                 hint: str = "") -> None:
+        """Refuse records whose input fields are missing, null, not strings (``field_kinds``) or, unless
+        ``allow_empty``, blank: one line naming ``source`` (the file) and the line."""
+        from ..io import check_record
+
+        for i, rec in enumerate(records):
+            check_record(rec, self.input_fields, source, index=i, kinds=self.field_kinds,
+                         allow_empty=allow_empty, hint=hint)
 
     def predict(self, records: list[dict]) -> list[dict]:
         """Predict for ``records`` (dicts with ``input_fields``); returns one output dict per record."""

@@ -14,6 +14,7 @@ samples, reproducibly for a given ``--seed``. Plain-text input: each line is a o
 from __future__ import annotations
 
 from ..errors import InputError, ModelLoadError, NlpTasksError
+from ..optypes import fraction, non_negative_int, positive_float, positive_int
 from .base import Option, Task
 
 MIN_CONTEXT = 8
@@ -24,6 +25,7 @@ class ChatTask(Task):
     aliases = ("dialogue", "dialog", "conversation")
     description = "Reply to a conversation (DialoGPT-style, chat-template or BlenderBot models)."
     input_fields = ("history",)
+    field_kinds = {"history": "turns"}
     text_field = "history"
     text_mode = "lines"
     output_fields = ("response",)
@@ -32,14 +34,15 @@ class ChatTask(Task):
     recommended_models = ("microsoft/DialoGPT-small", "microsoft/DialoGPT-medium", "facebook/blenderbot-400M-distill",
                           "HuggingFaceTB/SmolLM2-135M-Instruct", "Qwen/Qwen2.5-0.5B-Instruct")
     options = (
-        Option("--max-new-tokens", type=int, default=40, help="longest response in tokens (default 40)"),
+        Option("--max-new-tokens", type=positive_int, default=40, help="longest response in tokens (default 40)"),
         Option("--do-sample", action="store_true", default=False,
                help="sample instead of greedy decoding (reproducible with --seed)"),
-        Option("--temperature", type=float, default=None, help="sampling temperature"),
-        Option("--top-p", type=float, default=None, help="nucleus sampling: keep the top-p probability mass"),
-        Option("--top-k", type=int, default=None, help="sampling: keep the k most likely tokens"),
-        Option("--repetition-penalty", type=float, default=None, help="penalty > 1 discourages repeated tokens"),
-        Option("--max-context-tokens", type=int, default=None,
+        Option("--temperature", type=positive_float, default=None, help="sampling temperature"),
+        Option("--top-p", type=fraction, default=None, help="nucleus sampling: keep the top-p probability mass"),
+        Option("--top-k", type=non_negative_int, default=None,
+               help="sampling: keep the k most likely tokens (0: no top-k filter)"),
+        Option("--repetition-penalty", type=positive_float, default=None, help="penalty > 1 discourages repeated tokens"),
+        Option("--max-context-tokens", type=positive_int, default=None,
                help="prompt budget in tokens; the oldest turns are dropped beyond it "
                     "(default: the model's limit minus --max-new-tokens)"),
     )
@@ -99,10 +102,9 @@ class ChatTask(Task):
         return s
 
     # -- input ----------------------------------------------------------------------------------------
-    def validate(self, records: list[dict]) -> None:
-        super().validate(records)
-        for rec in records:
-            self.turns(rec)
+    def validate(self, records: list[dict], source: str | None = None, **kwargs) -> None:
+        kwargs["allow_empty"] = False
+        super().validate(records, source, **kwargs)
 
     @staticmethod
     def turns(rec: dict) -> list[str]:

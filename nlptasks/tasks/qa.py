@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from ..errors import InputError, ModelLoadError, NlpTasksError
+from ..optypes import int_at_least, non_negative_int, positive_int
 from .base import EmbeddedModel, Option, Task
 
 log = logging.getLogger("nlptasks")
@@ -47,12 +48,13 @@ class QATask(Task):
                help="input: one question (with --context-file) instead of --input"),
         Option("--context-file", type=str, default=None,
                help="input: a UTF-8 text file holding the context of --question ('-' = stdin)"),
-        Option("--max-length", type=int, default=None,
+        Option("--max-length", type=int_at_least(8), default=None,
                help=f"window length in tokens, question included (default: {DEFAULT_MAX_LENGTH} or the model's limit)"),
-        Option("--doc-stride", type=int, default=DEFAULT_STRIDE,
-               help=f"overlap in tokens between consecutive context windows (default {DEFAULT_STRIDE})"),
-        Option("--max-answer-length", type=int, default=30, help="longest answer in tokens (default 30)"),
-        Option("--top-k", type=int, default=1,
+        Option("--doc-stride", type=non_negative_int, default=None,
+               help=f"overlap in tokens between consecutive context windows, below --max-length (default "
+                    f"{DEFAULT_STRIDE}, at most half a window)"),
+        Option("--max-answer-length", type=positive_int, default=30, help="longest answer in tokens (default 30)"),
+        Option("--top-k", type=positive_int, default=1,
                help="also output 'answers': the N best distinct spans over all windows (default 1: off)"),
         Option("--allow-impossible", action="store_true", default=False,
                help="SQuAD 2.0 models: answer \"\" when the no-answer score wins"),
@@ -72,6 +74,8 @@ class QATask(Task):
 
     def __init__(self, model: str | None = None, **kwargs):
         super().__init__(model, **kwargs)
+        if self.settings["doc_stride"] is None:  # not given: the default, shrunk for short windows
+            self.settings["doc_stride"] = DEFAULT_STRIDE
         if self.settings["allow_impossible"]:
             self.metrics = ("squad_v2",)
 
@@ -86,27 +90,22 @@ class QATask(Task):
                              "{\"question\", \"context\"} records with --input)")
         if not question.strip():
             raise InputError("--question is empty")
-        from ..io import decode_text, read_bytes
+        from ..io import read_text
 
-        data, name = read_bytes(path)
-        return [{"question": question, "context": decode_text(data, name), "__line__": 1}], name
+        context, name = read_text(path)
+        return [{"question": question, "context": context, "__line__": 1}], name
 
-    def _check_options(self) -> None:
+    def check_options(self) -> None:
         s = self.settings
-        for key, low in (("doc_stride", 0), ("max_answer_length", 1), ("top_k", 1), ("max_length", 8)):
-            if s[key] is not None and s[key] < low:
-                raise NlpTasksError(f"--{key.replace('_', '-')} must be at least {low} (got {s[key]})")
+        window = s["max_length"] or DEFAULT_MAX_LENGTH
+        if s["doc_stride"] is not None and s["doc_stride"] >= window:
+            given = "--max-length" if s["max_length"] else "the default --max-length"
+            raise NlpTasksError(f"--doc-stride must be smaller than {given} ({window}): allowed 0 to "
+                                f"{window - 1}, got {s['doc_stride']}")
 
-    def validate(self, records: list[dict]) -> None:
-        self._check_options()
-        super().validate(records)
-        for i, rec in enumerate(records):
-            for f in self.input_fields:
-                if not isinstance(rec[f], str):
-                    raise InputError(f"{_where(rec, i)}: field {f!r} must be a string, "
-                                     f"got {type(rec[f]).__name__}")
-                if not rec[f].strip():
-                    raise InputError(f"{_where(rec, i)}: field {f!r} is empty")
+    def validate(self, records: list[dict], source: str | None = None, **kwargs) -> None:
+        kwargs["allow_empty"] = False
+        super().validate(records, source, **kwargs)
 
     # -- model ----------------------------------------------------------------------------------
     def _load(self) -> None:

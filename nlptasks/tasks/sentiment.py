@@ -7,8 +7,11 @@ logits are averaged, so nothing is silently cut off.
 """
 from __future__ import annotations
 
+from ..errors import NlpTasksError
+from ..optypes import int_at_least, non_negative_int
 from .base import EmbeddedModel, Option, Task
 
+DEFAULT_STRIDE = 64
 MAJORITY_LABEL = "positive"  # the majority class of SST-2 train (11,135 of 20,000 phrases)
 
 
@@ -35,9 +38,11 @@ class SentimentTask(Task):
     )
     options = (
         Option("--all-scores", action="store_true", default=False, help="output the score of every label"),
-        Option("--max-length", type=int, default=None,
-               help="window length in tokens for long texts (default: the model's limit)"),
-        Option("--stride", type=int, default=64, help="overlap in tokens between windows of a long text"),
+        Option("--max-length", type=int_at_least(8), default=None,
+               help="window length in tokens for long texts (default and upper bound: the model's limit)"),
+        Option("--stride", type=non_negative_int, default=None,
+               help=f"overlap in tokens between windows of a long text, below --max-length (default "
+                    f"{DEFAULT_STRIDE}; at most half a window is used)"),
     )
     metrics = ("accuracy", "f1", "mcc")
     primary_metric = "accuracy"
@@ -48,6 +53,14 @@ class SentimentTask(Task):
 
         return SequenceClassification(cls, text_field="text", label_field="label",
                                       binary_names=("negative", "positive"))
+
+    def check_options(self) -> None:
+        s = self.settings
+        if s["max_length"] is not None and s["stride"] is not None and s["stride"] >= s["max_length"]:
+            raise NlpTasksError(f"--stride must be smaller than --max-length ({s['max_length']}): "
+                                f"allowed 0 to {s['max_length'] - 1}, got {s['stride']}")
+        if s["stride"] is None:  # not given: the default (recorded as such in run settings)
+            s["stride"] = DEFAULT_STRIDE
 
     def _load(self) -> None:
         name = self.model_name.lower()
@@ -97,7 +110,8 @@ class SentimentTask(Task):
             probs[:, self.labels.index(MAJORITY_LABEL)] = 1.0
             return probs
         if self._kind == "embedded":
-            return self._clf.predict_proba(texts, batch_size=self.batch_size or 64)
+            return self._clf.predict_proba(texts, batch_size=self.batch_size or 64, max_tokens=self.max_tokens,
+                                           max_length=self.settings["max_length"], stride=self.settings["stride"])
         return self._hf_probabilities(texts)
 
     def _hf_probabilities(self, texts: list[str]):
@@ -124,7 +138,7 @@ class SentimentTask(Task):
         return torch.softmax(mean_logits, dim=-1)
 
     def _predict(self, records: list[dict]) -> list[dict]:
-        texts = [str(r["text"]) for r in records]
+        texts = [r["text"] for r in records]
         probs = self._probabilities(texts)
         out = []
         for row in probs.tolist():

@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+from ..optypes import fraction, non_negative_float, non_negative_int, positive_int, unit_interval
 from .base import EmbeddedModel, Option, Task
 
 MAX_ROUNDS = 4
@@ -34,19 +35,21 @@ class SummarizeTask(Task):
         EmbeddedModel("lead-3", "baseline: the first three sentences", baseline=True),
     )
     options = (
-        Option("--sentences", type=int, default=3, help="extractive: number of sentences (default 3)"),
-        Option("--ratio", type=float, default=None, help="extractive: fraction of the sentences to keep"),
-        Option("--diversity", type=float, default=0.3, help="extractive: MMR redundancy penalty in [0, 1]"),
-        Option("--position-weight", type=float, default=1.0,
+        Option("--sentences", type=positive_int, default=3,
+               help="extractive: number of sentences (default 3; lead-3 always takes 3)"),
+        Option("--ratio", type=fraction, default=None,
+               help="extractive: fraction of the sentences to keep, in (0, 1] (overrides --sentences)"),
+        Option("--diversity", type=unit_interval, default=0.3, help="extractive: MMR redundancy penalty in [0, 1]"),
+        Option("--position-weight", type=non_negative_float, default=1.0,
                help="extractive: bonus w/(1+i) for the i-th sentence (news puts key facts first; 0 = none)"),
-        Option("--max-new-tokens", type=int, default=None, help="abstractive: longest summary in tokens"),
-        Option("--min-new-tokens", type=int, default=None, help="abstractive: shortest summary in tokens"),
-        Option("--num-beams", type=int, default=None, help="abstractive: beam size (default: model's config)"),
-        Option("--no-repeat-ngram-size", type=int, default=None, help="abstractive: block repeated n-grams"),
+        Option("--max-new-tokens", type=positive_int, default=None, help="abstractive: longest summary in tokens"),
+        Option("--min-new-tokens", type=non_negative_int, default=None, help="abstractive: shortest summary in tokens"),
+        Option("--num-beams", type=positive_int, default=None, help="abstractive: beam size (default: model's config)"),
+        Option("--no-repeat-ngram-size", type=non_negative_int, default=None, help="abstractive: block repeated n-grams"),
         Option("--length-penalty", type=float, default=None, help="abstractive: beam length penalty"),
         Option("--prefix", type=str, default=None,
                help="abstractive: text put before each input (default: the model config's, e.g. T5's 'summarize: ')"),
-        Option("--window-tokens", type=int, default=None,
+        Option("--window-tokens", type=positive_int, default=None,
                help="abstractive: window size for long documents (default: the model's input limit)"),
     )
     metrics = ("rouge",)
@@ -112,7 +115,7 @@ class SummarizeTask(Task):
 
     # -- prediction ---------------------------------------------------------------------------------
     def _predict(self, records: list[dict]) -> list[dict]:
-        docs = [str(r["document"]) for r in records]
+        docs = [r["document"] for r in records]
         if self._kind == "abstractive":
             return self._abstractive(docs)
         return self._extract(docs)
@@ -128,7 +131,7 @@ class SummarizeTask(Task):
             strategy = "lead-3"
         else:
             flat = [x for ss in sents for x in ss]
-            emb = self._encoder.encode(flat, batch_size=self.batch_size or 64).float().cpu().numpy()
+            emb = self._encoder.encode(flat, batch_size=self.batch_size or 64, max_tokens=self.max_tokens).float().cpu().numpy()
             picks, start = [], 0
             for ss in sents:
                 k = summary_length(len(ss), s["sentences"], s["ratio"])

@@ -22,6 +22,7 @@ import copy
 import re
 
 from ..errors import InputError, ModelLoadError
+from ..optypes import positive_int
 from .base import EmbeddedModel, Option, Task
 from .languages import (FAMILY_LABELS, MULTILINGUAL, iso_base, language_name, model_family, resolve_code,
                         supported_codes)
@@ -52,11 +53,11 @@ class TranslateTask(Task):
                                      "default: from the opus-mt model name, else en"),
         Option("--target-lang", help="target language (default: from the opus-mt model name, else de); "
                                      "without --model, picks Helsinki-NLP/opus-mt-{src}-{tgt}"),
-        Option("--max-new-tokens", type=int, default=None, help="longest translation of a piece, in tokens"),
-        Option("--num-beams", type=int, default=None, help="beam size (default: the model's generation config)"),
+        Option("--max-new-tokens", type=positive_int, default=None, help="longest translation of a piece, in tokens"),
+        Option("--num-beams", type=positive_int, default=None, help="beam size (default: the model's generation config)"),
         Option("--prefix", type=str, default=None,
                help="text put before each input (default: T5's from its config, e.g. 'translate English to German: ')"),
-        Option("--max-input-tokens", type=int, default=None,
+        Option("--max-input-tokens", type=positive_int, default=None,
                help="longest piece fed to the model; longer lines are split at sentence boundaries "
                     "(default: the model's input limit)"),
     )
@@ -140,14 +141,13 @@ class TranslateTask(Task):
         return s
 
     # -- validation and language pairs ------------------------------------------------------------
-    def validate(self, records: list[dict]) -> None:
-        super().validate(records)
-        for rec in records:
-            for f in ("text", "source_lang", "target_lang"):
-                v = rec.get(f)
-                if v is not None and not isinstance(v, str) and not (f == "text" and isinstance(v, (int, float))):
-                    raise InputError(f"line {rec.get('__line__', '?')}: field {f!r} must be a string, "
-                                     f"got {type(v).__name__}")
+    def validate(self, records: list[dict], source: str | None = None, **kwargs) -> None:
+        from ..io import check_record
+
+        super().validate(records, source, **kwargs)
+        for i, rec in enumerate(records):  # optional per-record language pair: null or a string
+            check_record(rec, [f for f in ("source_lang", "target_lang") if rec.get(f) is not None], source,
+                         index=i)
 
     def _pair(self, rec: dict) -> tuple:
         src = (rec.get("source_lang") or "").strip() or self.source_lang
@@ -189,7 +189,7 @@ class TranslateTask(Task):
 
     # -- prediction ---------------------------------------------------------------------------------
     def _predict(self, records: list[dict]) -> list[dict]:
-        texts = [str(r["text"]) for r in records]
+        texts = [r["text"] for r in records]
         pairs = [self._pair(r) for r in records]
         if self._kind == "copy":
             return [{"translation": t} for t in texts]
