@@ -86,9 +86,7 @@ def test_eval_benchmark_accepts_the_folder(scratch_model, cli, shared_data):
 
 
 def test_distill_accepts_the_folder_as_teacher(scratch_model, tmp_path):
-    # the function from its module: `nlptasks.training.distill` (the package attribute) becomes the submodule
-    # once anything has imported nlptasks.training.distill (a separate, pre-existing issue)
-    from nlptasks.training.distill import distill
+    from nlptasks.training import distill
 
     out, _, data = scratch_model
     result = distill("translate", str(out), data, None, str(tmp_path / "student"), student=str(out), max_steps=1,
