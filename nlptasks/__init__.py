@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 _API = {
     "run": ("nlptasks.api", "run"),
     "load_task": ("nlptasks.api", "load_task"),
-    "evaluate": ("nlptasks.evaluation", "evaluate"),
+    "evaluate": ("nlptasks.evaluation.engine", "evaluate"),
     "finetune": ("nlptasks.training", "finetune"),
     "leaderboard": ("nlptasks.leaderboard", "leaderboard"),
     "TASKS": ("nlptasks.registry", "TASKS"),

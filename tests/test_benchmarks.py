@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from nlptasks import benchmarks as bm
-from nlptasks.benchmarks import BenchmarkError, get_benchmark, load_file
-from nlptasks.datasets_io import DatasetLoadError, MissingColumn, get_path, load_rows, parse_path
+from nlptasks.evaluation import definitions as bm
+from nlptasks.evaluation.definitions import BenchmarkError, get_benchmark, load_file
+from nlptasks.evaluation.datasets_io import DatasetLoadError, MissingColumn, get_path, load_rows, parse_path
 from nlptasks.errors import UnknownNameError
 
 LOCAL = ["sst2_local", "squad_local", "cnn_dailymail_local", "multi30k_en_de_local", "dailydialog_local"]

@@ -120,8 +120,8 @@ def test_every_command_checks_its_output_first(tmp_path, cli, argv, needle):
 
 # -- 4. a finished evaluation is never lost -----------------------------------------------------------
 def test_record_saved_in_cwd_when_output_write_fails(tmp_path, monkeypatch):
-    from nlptasks import evaluation
-    from nlptasks.benchmarks import adhoc_benchmark
+    from nlptasks.evaluation import engine as evaluation
+    from nlptasks.evaluation.definitions import adhoc_benchmark
 
     data = write_jsonl(tmp_path / "d.jsonl", ROWS["sentiment"](4))
     work = tmp_path / "work"

@@ -129,7 +129,7 @@ def _read_parquet(path: Path, name: str) -> list[dict]:
 
 # -- benchmarks and hub datasets -------------------------------------------------------------------
 def _benchmark_exists(spec: str) -> bool:
-    from ..benchmarks import BENCHMARKS
+    from ..evaluation.definitions import BENCHMARKS
 
     try:
         return spec in BENCHMARKS
@@ -140,8 +140,8 @@ def _benchmark_exists(spec: str) -> bool:
 def _read_benchmark(spec: str, split: str) -> list[dict]:
     """A benchmark's rows (its own dataset and split): its columns mapped onto the task's input fields, its
     reference onto the training fields that the task's training spec names (``reference_fields``)."""
-    from ..benchmarks import get_benchmark
-    from ..datasets_io import get_path, load_rows
+    from ..evaluation.definitions import get_benchmark
+    from ..evaluation.datasets_io import get_path, load_rows
     from .spec import training_spec
 
     bench = get_benchmark(spec)

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import NlpTasksError, UnknownNameError
-from .packaged import bundled_dir
-from .registry import Registry
+from ..errors import NlpTasksError, UnknownNameError
+from ..packaged import bundled_dir
+from ..registry import Registry
 
 log = logging.getLogger("nlptasks")
 
@@ -196,7 +196,7 @@ class Benchmark:
 
     def check(self, task_cls=None) -> None:
         """Checks that need the task and metric registries (run before any data or model work)."""
-        from .registry import METRICS, TASKS
+        from ..registry import METRICS, TASKS
 
         where = self.source
         try:
@@ -231,7 +231,7 @@ class Benchmark:
     def metric_value_names(self) -> list[str]:
         """Value names the metrics produce (from ``nlptasks.metrics.METRIC_INFO``; empty if unknown)."""
         try:
-            from .metrics import METRIC_INFO
+            from ..metrics import METRIC_INFO
         except ImportError:
             return []
         names = []
@@ -331,7 +331,7 @@ def adhoc_benchmark(task: str, data: str, *, columns: dict | None = None, refere
                     source_lang: str | None = None, target_lang: str | None = None,
                     label_names: list[str] | None = None) -> Benchmark:
     """A benchmark for ``nlptasks eval TASK --data FILE`` (the task's defaults, shared-data schema)."""
-    from .registry import METRICS, TASKS
+    from ..registry import METRICS, TASKS
 
     cls = TASKS.get(task)
     base = ADHOC_DEFAULTS.get(cls.name, {"columns": {f: f for f in cls.input_fields}, "references": "reference"})

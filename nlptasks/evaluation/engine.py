@@ -22,9 +22,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .benchmarks import Benchmark, get_benchmark
+from ..errors import InputError, NlpTasksError
 from .datasets_io import MissingColumn, get_path, load_rows
-from .errors import InputError, NlpTasksError
+from .definitions import Benchmark, get_benchmark
 from .records import RECORD_KEYS, SCHEMA_VERSION as SCHEMA  # noqa: F401  (the record schema lives in records.py)
 
 log = logging.getLogger("nlptasks")
@@ -127,7 +127,7 @@ def _is_classification(bench: Benchmark, task_name: str) -> bool:
 # -- metrics --------------------------------------------------------------------------------------
 def _metric_info(name: str, fn) -> dict:
     """The built-in metric's ``METRIC_INFO`` entry, else a plugin function's ``info`` attribute."""
-    from .metrics import METRIC_INFO
+    from ..metrics import METRIC_INFO
 
     return METRIC_INFO.get(name) or getattr(fn, "info", None) or {}
 
@@ -135,7 +135,7 @@ def _metric_info(name: str, fn) -> dict:
 def compute_metrics(bench: Benchmark, predictions: list, references: list,
                     nll: list[dict] | None = None) -> tuple[dict, dict]:
     """``(metrics, higher_is_better)`` keyed by value name."""
-    from .registry import METRICS
+    from ..registry import METRICS
 
     metrics: dict[str, dict] = {}
     hib: dict[str, bool] = {}
@@ -205,7 +205,7 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
     ``store``: a path/URL of the results store, ``None`` for the default store, ``False`` to skip.
     Extra keyword arguments are task options and override the benchmark's (e.g. ``num_beams=4``).
     """
-    from .registry import TASKS
+    from ..registry import TASKS
 
     bench = benchmark if isinstance(benchmark, Benchmark) else get_benchmark(benchmark)
     cls = TASKS.get(bench.task)
@@ -215,7 +215,7 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
     if log_samples and not output_dir:
         raise InputError("--log-samples needs --output DIR (the samples are written beside the result)")
     if output_dir:
-        from .paths import check_output_folder
+        from ..paths import check_output_folder
 
         check_output_folder(output_dir)
     limit = limit if limit is not None else bench.limit
@@ -241,7 +241,7 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
 
     import time
 
-    from .cost import CostTracker
+    from ..cost import CostTracker
 
     print(f"nlptasks: {bench.name}: {len(inputs)} examples, task {cls.name}, model {task.model_name}",
           file=sys.stderr)
@@ -273,7 +273,7 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
     if info.get("parameters"):  # counted before quantization (which hides Linear weights)
         cost["parameters"] = info["parameters"]
     variant = info.get("variant") or {"dtype": dtype, "quantize": quantize}
-    from .backend.device import resolve_device
+    from ..backend.device import resolve_device
 
     resolved = str(resolve_device(device))
     settings = {**task.run_settings(), "limit": limit, "batch_size": batch_size, "max_tokens": max_tokens,
@@ -332,7 +332,7 @@ def record_path(record: dict, output_dir: str) -> Path:
 
 
 def write_record(record: dict, output_dir: str, samples: list[dict] | None = None) -> Path:
-    from .io import atomic_write
+    from ..io import atomic_write
 
     path = record_path(record, output_dir)
     if samples is not None:
@@ -349,7 +349,7 @@ def keep_record(record: dict) -> Path:
     the current directory (else the temporary directory), so an evaluation is never lost."""
     import tempfile
 
-    from .io import atomic_write
+    from ..io import atomic_write
 
     text = json.dumps(record, indent=1, ensure_ascii=False, default=str) + "\n"
     name = f"nlptasks-result-{record['run_id']}.json"
