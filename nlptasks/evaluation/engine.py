@@ -233,7 +233,7 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
     refs = check_references(bench, refs, rows, source, normalise)
     fingerprint = sha256_hex([[{k: v for k, v in r.items() if k != "__line__"} for r in inputs], refs])
 
-    options = {**bench.task_options(), **task_options}
+    options = {**bench.options_for_task(), **task_options}
     task = cls(model, revision=revision, device=device, dtype=dtype, quantize=quantize,
                trust_remote_code=trust_remote_code, batch_size=batch_size, max_tokens=max_tokens, seed=seed,
                **options)

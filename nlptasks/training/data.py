@@ -148,7 +148,7 @@ def _read_benchmark(spec: str, split: str) -> list[dict]:
     task = training_spec(bench.task)
     rows, _ = load_rows(bench.dataset, None, f"benchmark {bench.name}")
     cols, ref = bench.columns, bench.references
-    names = bench.definition.get("label_names")
+    names = bench.label_names
     out = []
     for i, row in enumerate(rows, 1):
         rec = {field: get_path(row, path) for field, path in cols.items()}
