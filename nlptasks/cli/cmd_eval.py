@@ -74,8 +74,8 @@ def _typed(values: dict) -> dict:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..evaluation.definitions import BENCHMARKS, adhoc_benchmark, get_benchmark
     from ..errors import InputError, NlpTasksError
+    from ..evaluation.definitions import BENCHMARKS, adhoc_benchmark, get_benchmark
     from ..evaluation.engine import evaluate, format_table
     from ..paths import check_output_folder, check_stdout
     from ..registry import TASKS
