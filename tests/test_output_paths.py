@@ -32,8 +32,7 @@ def _one_line(proc, *needles):
 # -- 1. the input is never the output --------------------------------------------------------------
 @pytest.mark.parametrize("how", ["same", "symlink", "hardlink", "dotted"])
 def test_run_refuses_to_write_over_its_input(tmp_path, how):
-    from nlptasks.registry import TASKS
-    from nlptasks.runner import run_cli
+    from nlptasks.api import run_file
 
     src = tmp_path / "in.txt"
     src.write_text("a good film\n")
@@ -44,7 +43,7 @@ def test_run_refuses_to_write_over_its_input(tmp_path, how):
     elif how == "hardlink":
         os.link(src, out)
     with pytest.raises(InputError, match="is the input file"):
-        run_cli(TASKS.get("sentiment"), input_path=str(src), output=str(out), model=NO_MODEL)
+        run_file("sentiment", str(src), str(out), model=NO_MODEL)
     assert src.read_text() == "a good film\n"
 
 
