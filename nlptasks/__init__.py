@@ -9,8 +9,9 @@ __version__ = "0.1.0"
 
 _API = {
     "run": ("nlptasks.api", "run"),
+    "run_file": ("nlptasks.api", "run_file"),
     "load_task": ("nlptasks.api", "load_task"),
-    "evaluate": ("nlptasks.evaluation", "evaluate"),
+    "evaluate": ("nlptasks.evaluation.engine", "evaluate"),
     "finetune": ("nlptasks.training", "finetune"),
     "leaderboard": ("nlptasks.leaderboard", "leaderboard"),
     "TASKS": ("nlptasks.registry", "TASKS"),

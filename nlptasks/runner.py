@@ -39,8 +39,10 @@ def chunked(records: Iterable[dict], fields: tuple[str, ...], max_records: int =
         yield chunk
 
 
-def run_cli(cls, *, input_path, input_format="auto", field=None, output=None, output_format=None,
+def run_file(cls, *, input_path, input_format="auto", field=None, output=None, output_format=None,
             show_cost=False, model=None, model_kwargs=None, options=None, cost_options=None) -> int:
+    """Run task class ``cls`` over ``input_path`` (None or "-": stdin) into ``output`` (None or "-":
+    stdout); the implementation of ``nlptasks.api.run_file`` (and so of ``nlptasks run``)."""
     # 1. check the outputs before any input is read or any model loads
     check_output_file(output, inputs=[input_path])
     to_stdout = output in (None, "-")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from nlptasks import benchmarks as bm
-from nlptasks.benchmarks import BenchmarkError, get_benchmark, load_file
-from nlptasks.datasets_io import DatasetLoadError, MissingColumn, get_path, load_rows, parse_path
+from nlptasks.evaluation import definitions as bm
+from nlptasks.evaluation.definitions import BenchmarkError, get_benchmark, load_file
+from nlptasks.evaluation.datasets_io import DatasetLoadError, MissingColumn, get_path, load_rows, parse_path
 from nlptasks.errors import UnknownNameError
 
 LOCAL = ["sst2_local", "squad_local", "cnn_dailymail_local", "multi30k_en_de_local", "dailydialog_local"]
@@ -217,3 +217,15 @@ def test_cli_lists_benchmarks(cli):
     assert {ln.split()[0] for ln in r.stdout.splitlines()[1:]} == {"cnn_dailymail", "cnn_dailymail_local"}
     r = cli("benchmarks", "nope")
     assert r.returncode != 0 and "unknown benchmark 'nope'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_definition_is_typed_and_its_fields_are_the_yaml_keys(tmp_path):
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(bm.Benchmark) if f.init} - {"source"}
+    assert fields == set(bm.TOP)  # one schema: a YAML key is a field and a field is a YAML key
+    b = load_file(write(tmp_path, GOOD))
+    assert isinstance(b.columns, dict) and b.metrics == ["accuracy"] and b.primary_metric == "accuracy"
+    assert set(b.definition) == set(bm.TOP) and b.source == str(tmp_path / "mini.yaml")
+    with pytest.raises(AttributeError):
+        b.colour  # no attribute beyond the schema

@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from nlptasks.benchmarks import get_benchmark
+from nlptasks.evaluation.definitions import get_benchmark
 from nlptasks.errors import InputError, NlpTasksError
-from nlptasks.evaluation import RECORD_KEYS, evaluate
+from nlptasks.evaluation.engine import RECORD_KEYS, evaluate
 
 pytestmark = pytest.mark.data  # every test here reads slices of ../shared/data
 
@@ -159,7 +159,7 @@ def test_bad_input_fails_before_any_model_work(shared_data, tmp_path):
 # -- CLI ------------------------------------------------------------------------------------------
 
 def test_cli_eval_prints_table_writes_json_and_stores(cli, shared_data, tmp_path):
-    from nlptasks.store import ResultStore
+    from nlptasks.evaluation.store import ResultStore
 
     out, store = tmp_path / "out", tmp_path / "runs.sqlite"
     r = cli("eval", "sst2_local", "--model", "majority", "--limit", LIMIT, "--data-dir", shared_data,

@@ -10,7 +10,7 @@ import pytest
 from nlptasks.cli import main
 from nlptasks.errors import NlpTasksError, UnknownNameError
 from nlptasks.leaderboard import build_sections, compare_sections, leaderboard, pareto_front
-from nlptasks.store import ResultStore
+from nlptasks.evaluation.store import ResultStore
 
 
 def rec(run_id, model, score, kwh=1e-4, *, metric="accuracy", hib=True, version=1, bhash="h1", bench="sst2-mini",
@@ -33,8 +33,8 @@ def rec(run_id, model, score, kwh=1e-4, *, metric="accuracy", hib=True, version=
 
 def real_records(tmp_path, limits=(None,)):
     """Records from the real ``evaluate`` (majority baseline on a 5-line file: no model to load)."""
-    from nlptasks.benchmarks import adhoc_benchmark
-    from nlptasks.evaluation import evaluate
+    from nlptasks.evaluation.definitions import adhoc_benchmark
+    from nlptasks.evaluation.engine import evaluate
 
     f = tmp_path / "five.jsonl"
     rows = [("good", 1), ("bad", 0), ("fine", 1), ("nice", 1), ("awful", 0)]

@@ -32,8 +32,7 @@ def _one_line(proc, *needles):
 # -- 1. the input is never the output --------------------------------------------------------------
 @pytest.mark.parametrize("how", ["same", "symlink", "hardlink", "dotted"])
 def test_run_refuses_to_write_over_its_input(tmp_path, how):
-    from nlptasks.registry import TASKS
-    from nlptasks.runner import run_cli
+    from nlptasks.api import run_file
 
     src = tmp_path / "in.txt"
     src.write_text("a good film\n")
@@ -44,7 +43,7 @@ def test_run_refuses_to_write_over_its_input(tmp_path, how):
     elif how == "hardlink":
         os.link(src, out)
     with pytest.raises(InputError, match="is the input file"):
-        run_cli(TASKS.get("sentiment"), input_path=str(src), output=str(out), model=NO_MODEL)
+        run_file("sentiment", str(src), str(out), model=NO_MODEL)
     assert src.read_text() == "a good film\n"
 
 
@@ -120,8 +119,8 @@ def test_every_command_checks_its_output_first(tmp_path, cli, argv, needle):
 
 # -- 4. a finished evaluation is never lost -----------------------------------------------------------
 def test_record_saved_in_cwd_when_output_write_fails(tmp_path, monkeypatch):
-    from nlptasks import evaluation
-    from nlptasks.benchmarks import adhoc_benchmark
+    from nlptasks.evaluation import engine as evaluation
+    from nlptasks.evaluation.definitions import adhoc_benchmark
 
     data = write_jsonl(tmp_path / "d.jsonl", ROWS["sentiment"](4))
     work = tmp_path / "work"

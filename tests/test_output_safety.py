@@ -13,7 +13,7 @@ import pytest
 
 from nlptasks.cli import main
 from nlptasks.leaderboard import leaderboard
-from nlptasks.store import ResultStore
+from nlptasks.evaluation.store import ResultStore
 from nlptasks.urls import mask_url
 
 
@@ -89,7 +89,7 @@ def test_html_escapes_names_everywhere(name):
 
 
 def test_suite_render_escapes_markdown(tmp_path):
-    from nlptasks.suites import render_suite
+    from nlptasks.evaluation.suites import render_suite
 
     paths = render_suite("s", [rec("a", "<img src=x onerror=alert(1)>\nnew row", 0.9)], str(tmp_path))
     md = paths[0].read_text()

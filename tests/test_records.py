@@ -1,4 +1,4 @@
-"""The record schema (nlptasks.records) and `results import`: typed validation, all-or-nothing, no
+"""The record schema (nlptasks.evaluation.records) and `results import`: typed validation, all-or-nothing, no
 silent overwrite, and no crafted record hiding a real result."""
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from nlptasks.cli import main
 from nlptasks.errors import InputError
 from nlptasks.leaderboard import leaderboard
-from nlptasks.records import check_record, validate_record
-from nlptasks.store import ResultStore
+from nlptasks.evaluation.records import check_record, validate_record
+from nlptasks.evaluation.store import ResultStore
 
 
 def rec(run_id="r1", model="m/a", score=0.9, created="2025-01-01T00:00:00+00:00", **over):

@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from nlptasks.errors import InputError, NlpTasksError
-from nlptasks.store import ResultStore, default_location
+from nlptasks.evaluation.store import ResultStore, default_location
 
 
 def record(run_id="r1", task="sentiment", model="m/a", bench="sst2-mini", version=1, score=0.9,

@@ -11,7 +11,7 @@ import pytest
 from nlptasks.cli import main
 from nlptasks.errors import InputError, NlpTasksError
 from nlptasks.leaderboard import leaderboard
-from nlptasks.store import PG_DRIVER_HINT, ResultStore, engine_url
+from nlptasks.evaluation.store import PG_DRIVER_HINT, ResultStore, engine_url
 from test_store import record
 
 WRONG = "wr0ngPassw0rd"

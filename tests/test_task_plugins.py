@@ -67,8 +67,8 @@ def test_qa_training_f1_is_the_eval_f1(tiny_models, tmp_path, monkeypatch):
         return out
 
     monkeypatch.setattr(BertForQuestionAnswering, "forward", skewed)
-    from nlptasks.benchmarks import adhoc_benchmark
-    from nlptasks.evaluation import evaluate
+    from nlptasks.evaluation.definitions import adhoc_benchmark
+    from nlptasks.evaluation.engine import evaluate
     from nlptasks.training import finetune
 
     from tiny_models import CORPUS
@@ -98,7 +98,7 @@ def test_finetune_task_names_are_the_registry_names(cli, tmp_path):
 
 def test_one_primary_metric_per_task_for_checkpoints_and_ranking(tiny_models, tmp_path):
     """Summarize picks its best checkpoint by the metric that ranks it (the task class's)."""
-    from nlptasks.benchmarks import adhoc_benchmark
+    from nlptasks.evaluation.definitions import adhoc_benchmark
     from nlptasks.training import finetune
 
     cls = TASKS.get("summarize")

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from nlptasks import benchmarks as bm
+from nlptasks.evaluation import definitions as bm
 from nlptasks.registry import TASKS
 
 

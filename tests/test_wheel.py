@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from nlptasks.suites import packaged_suites
+from nlptasks.evaluation.suites import packaged_suites
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -92,7 +92,7 @@ def test_installed_cli_lists_the_benchmarks(installed):
 
 def test_installed_package_finds_suites_by_name(installed):
     _, site, _ = installed
-    code = "from nlptasks.suites import load_suite; s = load_suite('offline'); print(s.path); print(len(s.runs))"
+    code = "from nlptasks.evaluation.suites import load_suite; s = load_suite('offline'); print(s.path); print(len(s.runs))"
     proc = run_installed(installed, "-c", code)
     assert proc.returncode == 0, proc.stderr
     path, runs = proc.stdout.split()
@@ -116,7 +116,7 @@ def test_installed_cli_evaluates_a_packaged_benchmark(installed, shared_data):
 
 def test_suites_resolve_by_name_from_any_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    from nlptasks.suites import load_suite
+    from nlptasks.evaluation.suites import load_suite
 
     known = packaged_suites()
     assert set(known) == {p.stem for p in (REPO / "eval" / "suites").glob("*.yaml")}

@@ -16,7 +16,7 @@ def register(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..benchmarks import BENCHMARKS, BROKEN, get_benchmark
+    from ..evaluation.definitions import BENCHMARKS, BROKEN, get_benchmark
     from ..registry import TASKS
 
     if args.name:

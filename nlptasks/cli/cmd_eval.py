@@ -74,9 +74,9 @@ def _typed(values: dict) -> dict:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..benchmarks import BENCHMARKS, adhoc_benchmark, get_benchmark
     from ..errors import InputError, NlpTasksError
-    from ..evaluation import evaluate, format_table
+    from ..evaluation.definitions import BENCHMARKS, adhoc_benchmark, get_benchmark
+    from ..evaluation.engine import evaluate, format_table
     from ..paths import check_output_folder, check_stdout
     from ..registry import TASKS
 
@@ -126,7 +126,7 @@ def _suite(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..leaderboard import leaderboard
     from ..paths import check_output_folder
-    from ..suites import run_suite
+    from ..evaluation.suites import run_suite
 
     if args.benchmark or args.data or args.model:
         raise InputError("--suite names its own benchmarks and models; drop BENCHMARK/--data/--model")

@@ -29,7 +29,7 @@ def main(args) -> int:
     """Render the ranking (``nlptasks.leaderboard``) to stdout or ``--output``."""
     from ..leaderboard import leaderboard
     from ..paths import check_output_file
-    from ..store import write_atomic
+    from ..evaluation.store import write_atomic
 
     check_output_file(args.output)
     text = leaderboard(store=args.store, task=args.task, benchmark=args.benchmark, metric=args.metric,

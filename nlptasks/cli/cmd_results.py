@@ -37,13 +37,13 @@ def register(subparsers) -> None:
 
 def _store(args, readonly: bool = False, must_exist: bool = False):
     """The store named by --store; read-only actions create and change nothing."""
-    from ..store import ResultStore
+    from ..evaluation.store import ResultStore
 
     return ResultStore(getattr(args, "store", None), readonly=readonly, must_exist=must_exist)
 
 
 def run_list(args) -> int:
-    from ..records import primary_score, variant_name
+    from ..evaluation.records import primary_score, variant_name
 
     with _store(args, readonly=True) as store:
         records = store.query(task=args.task, benchmark=args.benchmark, model=args.model)
@@ -73,7 +73,7 @@ def run_show(args) -> int:
 
 
 def run_import(args) -> int:
-    from ..store import read_import
+    from ..evaluation.store import read_import
 
     batch = read_import(args.file)  # every record checked before the store is opened or created
     with _store(args) as store:

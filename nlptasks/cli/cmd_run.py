@@ -39,12 +39,9 @@ def add_io_args(p: argparse.ArgumentParser, cls) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..runner import run_cli
+    from ..api import run_file, task_class
 
-    from ..registry import TASKS
-
-    cls = TASKS.get(args.task_name)
-    return run_cli(cls, input_path=args.input, input_format=args.input_format, field=args.field,
-                   output=args.output, output_format=args.format, show_cost=args.cost,
-                   cost_options={"country": args.country, "grid_intensity": args.grid_intensity},
-                   model=args.model, model_kwargs=model_kwargs(args), options=task_options(args, cls))
+    cls = task_class(args.task_name)
+    return run_file(cls, args.input, args.output, model=args.model, input_format=args.input_format,
+                    field=args.field, output_format=args.format, cost=args.cost, country=args.country,
+                    grid_intensity=args.grid_intensity, **model_kwargs(args), **task_options(args, cls))

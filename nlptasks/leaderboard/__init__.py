@@ -29,7 +29,7 @@ def _records(store: Any, task, benchmark, model=None) -> tuple[list[dict], str]:
                 and (benchmark is None or (r.get("benchmark") or {}).get("name") == benchmark)
                 and (model is None or (r.get("model") or {}).get("name") == model)]
         return recs, "the given records"
-    from ..store import ResultStore
+    from ..evaluation.store import ResultStore
 
     st = store if isinstance(store, ResultStore) else ResultStore(store, readonly=True)
     try:

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 from ..errors import NlpTasksError
-from ..records import metric_score, variant_name
+from ..evaluation.records import metric_score, variant_name
 from .pareto import pareto_front
 
 FRONTIER_X = {"energy": "energy_wh_per_1k", "latency": "latency_p50_s"}

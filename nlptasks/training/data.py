@@ -129,7 +129,7 @@ def _read_parquet(path: Path, name: str) -> list[dict]:
 
 # -- benchmarks and hub datasets -------------------------------------------------------------------
 def _benchmark_exists(spec: str) -> bool:
-    from ..benchmarks import BENCHMARKS
+    from ..evaluation.definitions import BENCHMARKS
 
     try:
         return spec in BENCHMARKS
@@ -140,15 +140,15 @@ def _benchmark_exists(spec: str) -> bool:
 def _read_benchmark(spec: str, split: str) -> list[dict]:
     """A benchmark's rows (its own dataset and split): its columns mapped onto the task's input fields, its
     reference onto the training fields that the task's training spec names (``reference_fields``)."""
-    from ..benchmarks import get_benchmark
-    from ..datasets_io import get_path, load_rows
+    from ..evaluation.definitions import get_benchmark
+    from ..evaluation.datasets_io import get_path, load_rows
     from .spec import training_spec
 
     bench = get_benchmark(spec)
     task = training_spec(bench.task)
     rows, _ = load_rows(bench.dataset, None, f"benchmark {bench.name}")
     cols, ref = bench.columns, bench.references
-    names = bench.definition.get("label_names")
+    names = bench.label_names
     out = []
     for i, row in enumerate(rows, 1):
         rec = {field: get_path(row, path) for field, path in cols.items()}

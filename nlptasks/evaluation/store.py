@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import InputError, NlpTasksError
+from ..errors import InputError, NlpTasksError
+from ..urls import mask_url
 from .records import benchmark_key, check_record, definition_facts, primary_score, variant_name  # noqa: F401
-from .urls import mask_url
 
 SCHEMA_VERSION = 1
 RESULTS_TABLE = "nlptasks_results"
@@ -509,6 +509,6 @@ def _list_items_with_lines(text: str, data: list) -> list[tuple[int, Any]]:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write a text file via a temporary file in the same folder and ``os.replace``."""
-    from .io import atomic_write
+    from ..io import atomic_write
 
     atomic_write(str(path), text)

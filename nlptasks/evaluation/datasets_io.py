@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, NlpTasksError
+from ..errors import InputError, NlpTasksError
 
 LOCAL_FORMATS = ("json", "csv", "parquet")
 DEFAULT_DATA_DIR = Path("..") / "shared" / "data"
@@ -116,7 +116,7 @@ def _read_json(path: Path) -> list[dict]:
         if not all(isinstance(r, dict) for r in rows):
             raise InputError(f"{path}: expected a JSON array of objects")
         return rows
-    from .io import parse_jsonl
+    from ..io import parse_jsonl
 
     return parse_jsonl(text, str(path), line_key="__line__", require=False)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import NlpTasksError
+from ..errors import NlpTasksError
 
 _SUITE_KEYS = {"name", "description", "limit", "runs"}
 _RUN_KEYS = {"benchmark", "models"}
@@ -55,7 +55,7 @@ class Suite:
 
 def packaged_suites() -> dict[str, Path]:
     """Suites shipped with the package, by name (file stem)."""
-    from .packaged import bundled_dir
+    from ..packaged import bundled_dir
 
     d = bundled_dir("suites")
     return {f.stem: f for f in sorted(d.glob("*.yaml"))} if d.is_dir() else {}
@@ -128,8 +128,8 @@ def run_suite(suite: Suite | str, *, limit: int | None = None, data_dir: str | N
     With ``render_dir``, writes ``<name>.md``, ``<name>.html`` (leaderboard) and ``<name>.results.json``
     (the records, importable with ``nlptasks results import``) there.
     """
-    from .benchmarks import get_benchmark
-    from .evaluation import evaluate
+    from .definitions import get_benchmark
+    from .engine import evaluate
 
     s = suite if isinstance(suite, Suite) else load_suite(suite)
     for r in s.runs:  # unknown benchmarks fail before any work
@@ -148,8 +148,8 @@ def run_suite(suite: Suite | str, *, limit: int | None = None, data_dir: str | N
 
 
 def render_suite(name: str, records: list[dict], render_dir: str) -> list[Path]:
-    from .io import atomic_write
-    from .leaderboard import leaderboard
+    from ..io import atomic_write
+    from ..leaderboard import leaderboard
 
     out = Path(render_dir)
     paths = []

@@ -14,6 +14,7 @@ YAML file is accepted wherever a benchmark name is.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -22,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import NlpTasksError, UnknownNameError
-from .packaged import bundled_dir
-from .registry import Registry
+from ..errors import NlpTasksError, UnknownNameError
+from ..packaged import bundled_dir
+from ..registry import Registry
 
 log = logging.getLogger("nlptasks")
 
@@ -164,21 +165,43 @@ def definition_hash(definition: dict) -> str:
 
 @dataclass
 class Benchmark:
-    definition: dict
-    source: str = "<memory>"  # the YAML file it came from
-    hash: str = field(init=False)
+    """One benchmark definition, typed: the fields are the YAML keys (``TOP``), checked and normalised
+    by :func:`validate_definition`; build one with :meth:`from_mapping` (or :func:`load_file`)."""
+
+    name: str
+    task: str
+    version: int | str
+    dataset: dict[str, Any]  # path, name, split, data_files, revision (``DATASET``), all present
+    columns: dict[str, str]  # task input field -> column path
+    references: str  # column path of the reference
+    metrics: list[str]
+    primary_metric: str
+    description: str = ""
+    label_names: list[str] | None = None
+    label_map: dict[str, str] | None = None
+    metric_options: dict[str, dict] = field(default_factory=dict)
+    generation: dict[str, Any] = field(default_factory=dict)
+    task_options: dict[str, Any] = field(default_factory=dict)
+    prefix: str | None = None
+    limit: int | None = None
+    source: str = "<memory>"  # the YAML file it came from (not part of the definition)
+    hash: str = field(init=False)  # of the definition, description excluded
 
     def __post_init__(self):
         self.hash = definition_hash(self.definition)
 
-    def __getattr__(self, key):  # definition keys as attributes: b.task, b.metrics, ...
-        d = self.__dict__.get("definition")
-        if d is not None and key in d:
-            return d[key]
-        raise AttributeError(key)
+    @classmethod
+    def from_mapping(cls, data: Any, where: str, default_name: str | None = None) -> "Benchmark":
+        """Validate a parsed YAML mapping (unknown keys and wrong types name ``where`` and the key)."""
+        return cls(**validate_definition(data, where, default_name), source=where)
+
+    @property
+    def definition(self) -> dict:
+        """The normalised definition as a mapping (what is hashed, and what ``benchmarks --json`` shows)."""
+        return {key: copy.deepcopy(getattr(self, key)) for key in TOP}
 
     def data_source(self) -> str:
-        ds = self.definition["dataset"]
+        ds = self.dataset
         if ds["path"] in ("json", "csv", "parquet"):
             files = ds["data_files"]
             if isinstance(files, dict):
@@ -187,16 +210,16 @@ class Benchmark:
             return f"{ds['path']}: {', '.join(files)}"
         return f"hub: {ds['path']}" + (f" {ds['name']}" if ds["name"] else "") + f" [{ds['split'] or 'test'}]"
 
-    def task_options(self) -> dict:
+    def options_for_task(self) -> dict:
         """Options passed to the task: task_options, generation settings and prefix."""
-        opts = {**self.definition["task_options"], **self.definition["generation"]}
-        if self.definition["prefix"] is not None:
-            opts["prefix"] = self.definition["prefix"]
+        opts = {**self.task_options, **self.generation}
+        if self.prefix is not None:
+            opts["prefix"] = self.prefix
         return opts
 
     def check(self, task_cls=None) -> None:
         """Checks that need the task and metric registries (run before any data or model work)."""
-        from .registry import METRICS, TASKS
+        from ..registry import METRICS, TASKS
 
         where = self.source
         try:
@@ -205,17 +228,17 @@ class Benchmark:
             raise BenchmarkError(f"{where}: key 'task': {exc}") from None
         known = {o.dest for o in task_cls.options}
         for section in ("task_options", "generation"):
-            for key in self.definition[section]:
+            for key in getattr(self, section):
                 if key not in known:
                     raise BenchmarkError(f"{where}: key '{section}.{key}' is not an option of task "
                                          f"{task_cls.name!r} (its options: {', '.join(sorted(known)) or 'none'})")
-        if self.definition["prefix"] is not None and "prefix" not in known:
+        if self.prefix is not None and "prefix" not in known:
             raise BenchmarkError(f"{where}: key 'prefix': task {task_cls.name!r} takes no prefix")
-        for field_name in self.definition["columns"]:
+        for field_name in self.columns:
             if field_name not in task_cls.input_fields:
                 raise BenchmarkError(f"{where}: key 'columns.{field_name}': {field_name!r} is not an input field "
                                      f"of task {task_cls.name!r} (its fields: {', '.join(task_cls.input_fields)})")
-        missing = [f for f in task_cls.input_fields if f not in self.definition["columns"]]
+        missing = [f for f in task_cls.input_fields if f not in self.columns]
         if missing:
             raise BenchmarkError(f"{where}: key 'columns' does not map the task's input field(s) "
                                  f"{', '.join(missing)}")
@@ -231,7 +254,7 @@ class Benchmark:
     def metric_value_names(self) -> list[str]:
         """Value names the metrics produce (from ``nlptasks.metrics.METRIC_INFO``; empty if unknown)."""
         try:
-            from .metrics import METRIC_INFO
+            from ..metrics import METRIC_INFO
         except ImportError:
             return []
         names = []
@@ -266,7 +289,7 @@ def load_file(path: str | os.PathLike) -> Benchmark:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise BenchmarkError(f"{where}: invalid YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
-    return Benchmark(validate_definition(data, where, default_name=p.stem), source=where)
+    return Benchmark.from_mapping(data, where, default_name=p.stem)
 
 
 def search_dirs() -> list[Path]:
@@ -331,7 +354,7 @@ def adhoc_benchmark(task: str, data: str, *, columns: dict | None = None, refere
                     source_lang: str | None = None, target_lang: str | None = None,
                     label_names: list[str] | None = None) -> Benchmark:
     """A benchmark for ``nlptasks eval TASK --data FILE`` (the task's defaults, shared-data schema)."""
-    from .registry import METRICS, TASKS
+    from ..registry import METRICS, TASKS
 
     cls = TASKS.get(task)
     base = ADHOC_DEFAULTS.get(cls.name, {"columns": {f: f for f in cls.input_fields}, "references": "reference"})
@@ -357,7 +380,7 @@ def adhoc_benchmark(task: str, data: str, *, columns: dict | None = None, refere
     }
     if label_names or base.get("label_names"):
         definition["label_names"] = label_names or base["label_names"]
-    b = Benchmark(validate_definition(definition, f"--data {data}"), source=f"--data {data}")
+    b = Benchmark.from_mapping(definition, f"--data {data}")
     # the hash must not depend on where the file lives: its content is fingerprinted separately
     hashed = json.loads(json.dumps(b.definition))
     hashed["dataset"]["data_files"] = Path(data).name

@@ -30,7 +30,7 @@ import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .errors import InputError
+from ..errors import InputError
 
 SCHEMA_VERSION = 1
 RECORD_KEYS = ("schema", "run_id", "task", "benchmark", "model", "n", "metrics", "primary_metric",
@@ -103,7 +103,7 @@ def text_problem(value: Any, max_len: int = 255) -> str | None:
 
 
 def _known_tasks() -> list[str]:
-    from .registry import TASKS
+    from ..registry import TASKS
 
     return TASKS.names()
 

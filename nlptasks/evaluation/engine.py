@@ -1,12 +1,19 @@
 """The evaluation engine: benchmark + model -> result record.
 
-``evaluate()`` loads the benchmark's data, maps its columns onto the task's input fields and the
-reference, predicts (inside a ``CostTracker``), scores each metric, and builds the result record (see
-``RECORD_KEYS``). The record is written atomically to ``<output>/<benchmark>/<run_id>.json`` (with
-``<run_id>.samples.jsonl`` beside it when samples are logged) and added to the results store.
+``evaluate()`` runs five stages over one :class:`EvalRun` (its keyword arguments grouped in
+:class:`EvalSettings`):
+
+1. :func:`load_stage`: the definition, the data, the task's inputs and the references (columns mapped,
+   references checked), the data fingerprint and the task plugin, its model not loaded yet;
+2. :func:`predict_stage`: the model loaded (its cost measured apart), then predictions inside a
+   ``CostTracker``;
+3. :func:`score_stage`: each metric of the definition;
+4. :func:`build_record`: the result record (``RECORD_KEYS``; the schema is ``records.py``);
+5. :func:`persist`: written atomically to ``<output>/<benchmark>/<run_id>.json`` (with
+   ``<run_id>.samples.jsonl`` beside it when samples are logged) and added to the results store.
 
 Everything that is checked without a model (definition, options, metrics, data, columns, limit) is
-checked before a model is loaded, so bad input costs nothing.
+checked in the first stage, before a model is loaded, so bad input costs nothing.
 """
 from __future__ import annotations
 
@@ -17,14 +24,15 @@ import os
 import platform
 import re
 import sys
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .benchmarks import Benchmark, get_benchmark
+from ..errors import InputError, NlpTasksError
 from .datasets_io import MissingColumn, get_path, load_rows
-from .errors import InputError, NlpTasksError
+from .definitions import Benchmark, get_benchmark
 from .records import RECORD_KEYS, SCHEMA_VERSION as SCHEMA  # noqa: F401  (the record schema lives in records.py)
 
 log = logging.getLogger("nlptasks")
@@ -127,7 +135,7 @@ def _is_classification(bench: Benchmark, task_name: str) -> bool:
 # -- metrics --------------------------------------------------------------------------------------
 def _metric_info(name: str, fn) -> dict:
     """The built-in metric's ``METRIC_INFO`` entry, else a plugin function's ``info`` attribute."""
-    from .metrics import METRIC_INFO
+    from ..metrics import METRIC_INFO
 
     return METRIC_INFO.get(name) or getattr(fn, "info", None) or {}
 
@@ -135,7 +143,7 @@ def _metric_info(name: str, fn) -> dict:
 def compute_metrics(bench: Benchmark, predictions: list, references: list,
                     nll: list[dict] | None = None) -> tuple[dict, dict]:
     """``(metrics, higher_is_better)`` keyed by value name."""
-    from .registry import METRICS
+    from ..registry import METRICS
 
     metrics: dict[str, dict] = {}
     hib: dict[str, bool] = {}
@@ -193,6 +201,191 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "benchmark"
 
 
+@dataclass
+class EvalSettings:
+    """How to evaluate: the keyword arguments of :func:`evaluate`, grouped (``task_options`` are the extra
+    keyword arguments, which override the benchmark's)."""
+
+    limit: int | None = None
+    batch_size: int | None = None
+    max_tokens: int | None = None
+    data_dir: str | None = None
+    output_dir: str | None = None
+    log_samples: bool = False
+    device: str = "auto"
+    dtype: str = "auto"
+    quantize: str | None = None
+    revision: str | None = None
+    trust_remote_code: bool = False
+    seed: int = 0
+    store: str | bool | None = None  # a path/URL, None for the default store, False to skip
+    country: str | None = None
+    grid_intensity: float | None = None
+    task_options: dict[str, Any] = field(default_factory=dict)
+
+    def check(self) -> None:
+        """The checks that need neither data nor model."""
+        if self.limit is not None and (isinstance(self.limit, bool) or int(self.limit) < 1):
+            raise InputError(f"--limit must be a positive integer, got {self.limit}")
+        if self.log_samples and not self.output_dir:
+            raise InputError("--log-samples needs --output DIR (the samples are written beside the result)")
+        if self.output_dir:
+            from ..paths import check_output_folder
+
+            check_output_folder(self.output_dir)
+
+
+@dataclass
+class EvalRun:
+    """One evaluation, filled in stage by stage: :func:`load_stage` (everything up to the task, no model
+    loaded), :func:`predict_stage` (outputs and cost), :func:`score_stage` (metrics)."""
+
+    bench: Benchmark
+    settings: EvalSettings
+    task_cls: type
+    task: Any = None  # the task plugin, created (model not loaded) by load_stage
+    source: str = ""  # where the data came from
+    limit: int | None = None  # examples evaluated: settings.limit, else the definition's
+    full_n: int = 0  # examples in a full run (the definition's own limit applies)
+    inputs: list[dict] = field(default_factory=list)
+    refs: list = field(default_factory=list)
+    normalise: LabelNormaliser | None = None  # classification: one label set for references and predictions
+    fingerprint: str = ""  # of the inputs and references
+    outputs: list[dict] = field(default_factory=list)
+    nll: list[dict] | None = None  # per-reference negative log-likelihood, for perplexity
+    cost: dict = field(default_factory=dict)
+    predictions: list = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    higher_is_better: dict = field(default_factory=dict)
+
+
+def load_stage(benchmark: str | Benchmark, settings: EvalSettings, model: str | None = None) -> EvalRun:
+    """Definition, settings, data, task inputs and references, fingerprint and the task plugin (not
+    its model): every check that needs no model, so bad input costs nothing."""
+    from ..registry import TASKS
+
+    bench = benchmark if isinstance(benchmark, Benchmark) else get_benchmark(benchmark)
+    cls = TASKS.get(bench.task)
+    bench.check(cls)
+    settings.check()
+    run = EvalRun(bench, settings, cls, limit=settings.limit if settings.limit is not None else bench.limit)
+
+    rows, run.source = load_rows(bench.dataset, settings.data_dir, where=f"benchmark {bench.name}", with_where=True)
+    if not rows:
+        raise InputError(f"benchmark {bench.name}: the data ({run.source}) has no examples")
+    # a run with fewer examples than a full one is partial and is not ranked beside full runs
+    # (nlptasks.leaderboard.ranking)
+    run.full_n = min(len(rows), bench.limit) if bench.limit is not None else len(rows)
+    if run.limit is not None:
+        rows = rows[:run.limit]
+    run.inputs, refs = prepare(bench, rows)
+    run.normalise = LabelNormaliser(bench) if _is_classification(bench, cls.name) else None
+    run.refs = check_references(bench, refs, rows, run.source, run.normalise)
+    run.fingerprint = sha256_hex([[{k: v for k, v in r.items() if k != "__line__"} for r in run.inputs], run.refs])
+
+    s = settings
+    run.task = cls(model, revision=s.revision, device=s.device, dtype=s.dtype,
+                   quantize=s.quantize, trust_remote_code=s.trust_remote_code, batch_size=s.batch_size,
+                   max_tokens=s.max_tokens, seed=s.seed, **{**bench.options_for_task(), **s.task_options})
+    run.task.validate(run.inputs)  # missing/None fields: one line, before loading
+    return run
+
+
+def predict_stage(run: EvalRun) -> None:
+    """Load the model, then predict (and, for perplexity, score the references) inside a cost tracker.
+    Loading is measured apart from predicting: cost columns compare inference, and a one-off load (first
+    imports, cold disk cache) would otherwise depend on the order in which models ran."""
+    import time
+
+    from ..cost import CostTracker
+
+    s, task = run.settings, run.task
+    print(f"nlptasks: {run.bench.name}: {len(run.inputs)} examples, task {run.task_cls.name}, "
+          f"model {task.model_name}", file=sys.stderr)
+    with CostTracker(grid_intensity=s.grid_intensity, country=s.country) as load_tracker:
+        t0 = time.perf_counter()
+        task.load()
+        load_s = time.perf_counter() - t0
+    loaded = load_tracker.result()
+    with CostTracker(grid_intensity=s.grid_intensity, country=s.country) as tracker:
+        t1 = time.perf_counter()
+        run.outputs = task.predict(run.inputs)
+        if "perplexity" in run.bench.metrics:
+            run.nll = task.reference_nll(run.inputs, [str(r) for r in run.refs])
+        predict_s = time.perf_counter() - t1
+    n = len(run.inputs)
+    run.cost = {**tracker.result(), "load_time_s": load_s, "load_energy_kwh": loaded.get("energy_kwh"),
+                "predict_time_s": predict_s, "examples_per_s": n / predict_s if predict_s > 0 else None}
+    for key in ("parameters", "size_bytes", "param_bytes"):
+        if run.cost.get(key) in (None, 0) and loaded.get(key):
+            run.cost[key] = loaded[key]
+
+
+def score_stage(run: EvalRun) -> None:
+    """Predictions (the task's first output field, labels normalised) scored by each metric."""
+    out_field = run.task_cls.output_fields[0]
+    run.predictions = [o.get(out_field) for o in run.outputs]
+    if run.normalise:
+        run.predictions = [run.normalise(p) for p in run.predictions]
+    run.metrics, run.higher_is_better = compute_metrics(run.bench, run.predictions, run.refs, run.nll)
+
+
+def build_record(run: EvalRun) -> dict:
+    """The result record (``RECORD_KEYS``; schema in ``records.py``). Its ``run_id`` hashes what makes a
+    run: definition, model identity and variant, settings, package versions and the data fingerprint."""
+    from ..backend.device import resolve_device
+
+    s, task, bench = run.settings, run.task, run.bench
+    info = dict(task.model_info())
+    cost = dict(run.cost)
+    if info.get("parameters"):  # counted before quantization (which hides Linear weights)
+        cost["parameters"] = info["parameters"]
+    variant = info.get("variant") or {"dtype": s.dtype, "quantize": s.quantize}
+    resolved = str(resolve_device(s.device))
+    settings = {**task.run_settings(), "limit": run.limit, "batch_size": s.batch_size, "max_tokens": s.max_tokens,
+                "device": resolved}
+    versions = package_versions()
+    identity = {"definition": bench.hash,
+                "model": {k: info.get(k) for k in ("name", "revision", "weights_hash")} | {"variant": variant},
+                "settings": settings, "packages": versions, "data": run.fingerprint}
+    n = len(run.inputs)
+    return {
+        "schema": SCHEMA, "run_id": sha256_hex(identity)[:16], "task": run.task_cls.name,
+        "benchmark": {"name": bench.name, "version": bench.version, "hash": bench.hash},
+        "model": {**info, "name": info.get("name") or task.model_name, "revision": info.get("revision"),
+                  "weights_hash": info.get("weights_hash"), "variant": variant,
+                  "parameters": info.get("parameters")},
+        "n": n, "metrics": run.metrics, "primary_metric": bench.primary_metric,
+        "higher_is_better": run.higher_is_better, "settings": settings,
+        "environment": environment(resolved, variant.get("dtype"), versions),
+        "cost": cost, "data": {"fingerprint": run.fingerprint[:16], "n": n, "full_n": run.full_n,
+                                 "source": run.source},
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def persist(record: dict, run: EvalRun) -> None:
+    """The record (and samples) into the output folder, then into the results store. A finished
+    evaluation is never lost: whatever fails here, the record ends up on disk and the error says where."""
+    s = run.settings
+    problems, kept = [], None
+    if s.output_dir:
+        samples = _samples(run.inputs, run.outputs, run.predictions, run.refs, run.nll) if s.log_samples else None
+        try:
+            kept = write_record(record, s.output_dir, samples=samples)
+        except OSError as exc:  # checked before loading, yet it can still fail (disk full, folder removed)
+            problems.append(f"record not written ({record_path(record, s.output_dir)}: {exc.strerror or exc})")
+            kept = keep_record(record)
+    if s.store is not False:
+        try:
+            _store(record, s.store)
+        except NlpTasksError as exc:
+            problems.append(f"result not stored ({exc})")
+            kept = kept or keep_record(record)
+    if problems:
+        raise NlpTasksError("; ".join(problems) + f"; the record is saved in {kept}")
+
+
 def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int | None = None,
              batch_size: int | None = None, max_tokens: int | None = None, data_dir: str | None = None,
              output_dir: str | None = None, log_samples: bool = False, device: str = "auto",
@@ -204,115 +397,19 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
 
     ``store``: a path/URL of the results store, ``None`` for the default store, ``False`` to skip.
     Extra keyword arguments are task options and override the benchmark's (e.g. ``num_beams=4``).
+    The stages: :func:`load_stage` -> :func:`predict_stage` -> :func:`score_stage` -> :func:`build_record`
+    -> :func:`persist`.
     """
-    from .registry import TASKS
-
-    bench = benchmark if isinstance(benchmark, Benchmark) else get_benchmark(benchmark)
-    cls = TASKS.get(bench.task)
-    bench.check(cls)
-    if limit is not None and (isinstance(limit, bool) or int(limit) < 1):
-        raise InputError(f"--limit must be a positive integer, got {limit}")
-    if log_samples and not output_dir:
-        raise InputError("--log-samples needs --output DIR (the samples are written beside the result)")
-    if output_dir:
-        from .paths import check_output_folder
-
-        check_output_folder(output_dir)
-    limit = limit if limit is not None else bench.limit
-
-    rows, source = load_rows(bench.dataset, data_dir, where=f"benchmark {bench.name}", with_where=True)
-    if not rows:
-        raise InputError(f"benchmark {bench.name}: the data ({source}) has no examples")
-    # examples in a full run (the definition's own limit applies): a run with fewer is partial and is
-    # not ranked beside full runs (nlptasks.leaderboard.ranking)
-    full_n = min(len(rows), bench.limit) if bench.limit is not None else len(rows)
-    if limit is not None:
-        rows = rows[:limit]
-    inputs, refs = prepare(bench, rows)
-    normalise = LabelNormaliser(bench) if _is_classification(bench, cls.name) else None
-    refs = check_references(bench, refs, rows, source, normalise)
-    fingerprint = sha256_hex([[{k: v for k, v in r.items() if k != "__line__"} for r in inputs], refs])
-
-    options = {**bench.task_options(), **task_options}
-    task = cls(model, revision=revision, device=device, dtype=dtype, quantize=quantize,
-               trust_remote_code=trust_remote_code, batch_size=batch_size, max_tokens=max_tokens, seed=seed,
-               **options)
-    task.validate(inputs)  # missing/None fields: one line, before loading
-
-    import time
-
-    from .cost import CostTracker
-
-    print(f"nlptasks: {bench.name}: {len(inputs)} examples, task {cls.name}, model {task.model_name}",
-          file=sys.stderr)
-    # Loading is measured apart from predicting: cost columns compare inference, and a one-off load
-    # (first imports, cold disk cache) would otherwise depend on the order in which models ran.
-    with CostTracker(grid_intensity=grid_intensity, country=country) as load_tracker:
-        t0 = time.perf_counter()
-        task.load()
-        load_s = time.perf_counter() - t0
-    loaded = load_tracker.result()
-    with CostTracker(grid_intensity=grid_intensity, country=country) as tracker:
-        t1 = time.perf_counter()
-        outputs = task.predict(inputs)
-        nll = task.reference_nll(inputs, [str(r) for r in refs]) if "perplexity" in bench.metrics else None
-        predict_s = time.perf_counter() - t1
-    cost = {**tracker.result(), "load_time_s": load_s, "load_energy_kwh": loaded.get("energy_kwh"),
-            "predict_time_s": predict_s, "examples_per_s": len(inputs) / predict_s if predict_s > 0 else None}
-    for key in ("parameters", "size_bytes", "param_bytes"):
-        if cost.get(key) in (None, 0) and loaded.get(key):
-            cost[key] = loaded[key]
-
-    out_field = cls.output_fields[0]
-    predictions = [o.get(out_field) for o in outputs]
-    if normalise:
-        predictions = [normalise(p) for p in predictions]
-    metrics, hib = compute_metrics(bench, predictions, refs, nll)
-
-    info = dict(task.model_info())
-    if info.get("parameters"):  # counted before quantization (which hides Linear weights)
-        cost["parameters"] = info["parameters"]
-    variant = info.get("variant") or {"dtype": dtype, "quantize": quantize}
-    from .backend.device import resolve_device
-
-    resolved = str(resolve_device(device))
-    settings = {**task.run_settings(), "limit": limit, "batch_size": batch_size, "max_tokens": max_tokens,
-                "device": resolved}
-    versions = package_versions()
-    identity = {"definition": bench.hash,
-                "model": {k: info.get(k) for k in ("name", "revision", "weights_hash")} | {"variant": variant},
-                "settings": settings, "packages": versions, "data": fingerprint}
-    run_id = sha256_hex(identity)[:16]
-    record = {
-        "schema": SCHEMA, "run_id": run_id, "task": cls.name,
-        "benchmark": {"name": bench.name, "version": bench.version, "hash": bench.hash},
-        "model": {**info, "name": info.get("name") or task.model_name, "revision": info.get("revision"),
-                  "weights_hash": info.get("weights_hash"), "variant": variant,
-                  "parameters": info.get("parameters")},
-        "n": len(inputs), "metrics": metrics, "primary_metric": bench.primary_metric,
-        "higher_is_better": hib, "settings": settings,
-        "environment": environment(resolved, variant.get("dtype"), versions),
-        "cost": cost, "data": {"fingerprint": fingerprint[:16], "n": len(inputs), "full_n": full_n,
-                                 "source": source},
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    # never lose a finished evaluation: whatever fails below, the record ends up on disk and we say where
-    problems, kept = [], None
-    if output_dir:
-        try:
-            kept = write_record(record, output_dir, samples=_samples(inputs, outputs, predictions, refs, nll)
-                                if log_samples else None)
-        except OSError as exc:  # checked before loading, yet it can still fail (disk full, folder removed)
-            problems.append(f"record not written ({record_path(record, output_dir)}: {exc.strerror or exc})")
-            kept = keep_record(record)
-    if store is not False:
-        try:
-            _store(record, store)
-        except NlpTasksError as exc:
-            problems.append(f"result not stored ({exc})")
-            kept = kept or keep_record(record)
-    if problems:
-        raise NlpTasksError("; ".join(problems) + f"; the record is saved in {kept}")
+    settings = EvalSettings(limit=limit, batch_size=batch_size, max_tokens=max_tokens, data_dir=data_dir,
+                            output_dir=output_dir, log_samples=log_samples, device=device, dtype=dtype,
+                            quantize=quantize, revision=revision, trust_remote_code=trust_remote_code, seed=seed,
+                            store=store, country=country, grid_intensity=grid_intensity,
+                            task_options=task_options)
+    run = load_stage(benchmark, settings, model)
+    predict_stage(run)
+    score_stage(run)
+    record = build_record(run)
+    persist(record, run)
     return record
 
 
@@ -332,7 +429,7 @@ def record_path(record: dict, output_dir: str) -> Path:
 
 
 def write_record(record: dict, output_dir: str, samples: list[dict] | None = None) -> Path:
-    from .io import atomic_write
+    from ..io import atomic_write
 
     path = record_path(record, output_dir)
     if samples is not None:
@@ -349,7 +446,7 @@ def keep_record(record: dict) -> Path:
     the current directory (else the temporary directory), so an evaluation is never lost."""
     import tempfile
 
-    from .io import atomic_write
+    from ..io import atomic_write
 
     text = json.dumps(record, indent=1, ensure_ascii=False, default=str) + "\n"
     name = f"nlptasks-result-{record['run_id']}.json"
