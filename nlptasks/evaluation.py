@@ -198,12 +198,16 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
              output_dir: str | None = None, log_samples: bool = False, device: str = "auto",
              dtype: str = "auto", quantize: str | None = None, revision: str | None = None,
              trust_remote_code: bool = False, seed: int = 0, store: str | bool | None = None,
-             country: str | None = None, grid_intensity: float | None = None, **task_options) -> dict:
+             country: str | None = None, grid_intensity: float | None = None, cache: str | bool | None = None,
+             **task_options) -> dict | None:
     """Evaluate ``model`` (default: the task's) on ``benchmark`` (a name, a YAML path or a
     :class:`Benchmark`); returns the result record.
 
     ``store``: a path/URL of the results store, ``None`` for the default store, ``False`` to skip.
     Extra keyword arguments are task options and override the benchmark's (e.g. ``num_beams=4``).
+    ``cache``: the prediction cache folder, ``None`` for the default, ``False`` for none
+    (``nlptasks.prediction_cache``). In a data-parallel run (``nlptasks.eval_parallel``) only the main
+    process returns the record; the others return ``None``.
     """
     from .registry import TASKS
 
@@ -252,12 +256,18 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
         task.load()
         load_s = time.perf_counter() - t0
     loaded = load_tracker.result()
+    from .eval_parallel import combine_cost, predict_examples
+
     with CostTracker(grid_intensity=grid_intensity, country=country) as tracker:
-        t1 = time.perf_counter()
-        outputs = task.predict(inputs)
-        nll = task.reference_nll(inputs, [str(r) for r in refs]) if "perplexity" in bench.metrics else None
+        t1 = time.perf_counter()  # data-parallel over launched processes, through the prediction cache
+        step = predict_examples(task, inputs, [str(r) for r in refs] if "perplexity" in bench.metrics else None,
+                                cache=cache)
         predict_s = time.perf_counter() - t1
-    cost = {**tracker.result(), "load_time_s": load_s, "load_energy_kwh": loaded.get("energy_kwh"),
+    job_cost = combine_cost(step, tracker.result())
+    if not step.main:
+        return None  # another process of a data-parallel run: the main process scores and writes, once
+    outputs, nll = step.outputs, step.nll
+    cost = {**job_cost, "load_time_s": load_s, "load_energy_kwh": loaded.get("energy_kwh"),
             "predict_time_s": predict_s, "examples_per_s": len(inputs) / predict_s if predict_s > 0 else None}
     for key in ("parameters", "size_bytes", "param_bytes"):
         if cost.get(key) in (None, 0) and loaded.get(key):

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_grid_args, add_model_args, add_task_options, model_kwargs, task_options
+from .common import (add_grid_args, add_model_args, add_placement_args, add_task_options, model_kwargs,
+                     placement_of, task_options)
 
 
 def register(sub) -> None:
@@ -18,6 +19,7 @@ def register(sub) -> None:
         tp.set_defaults(task_name=name)
         add_io_args(tp, cls)
         add_model_args(tp)
+        add_placement_args(tp)
         add_task_options(tp, cls)
         tp.set_defaults(func=main)
 
@@ -43,8 +45,11 @@ def main(args: argparse.Namespace) -> int:
 
     from ..registry import TASKS
 
+    from ..backend.loading import placement
+
     cls = TASKS.get(args.task_name)
-    return run_cli(cls, input_path=args.input, input_format=args.input_format, field=args.field,
-                   output=args.output, output_format=args.format, show_cost=args.cost,
-                   cost_options={"country": args.country, "grid_intensity": args.grid_intensity},
-                   model=args.model, model_kwargs=model_kwargs(args), options=task_options(args, cls))
+    with placement(placement_of(args)):
+        return run_cli(cls, input_path=args.input, input_format=args.input_format, field=args.field,
+                       output=args.output, output_format=args.format, show_cost=args.cost,
+                       cost_options={"country": args.country, "grid_intensity": args.grid_intensity},
+                       model=args.model, model_kwargs=model_kwargs(args), options=task_options(args, cls))
