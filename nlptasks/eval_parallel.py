@@ -135,8 +135,8 @@ def predict_examples(task, inputs: list[dict], references: list[str] | None = No
     store = open_cache(task, cache)
     chunk = 4 * (task.batch_size or 16)
 
-    def roundtrip(values):  # what the cache returns, so a hit and a miss give the very same record
-        return json.loads(json.dumps(values, ensure_ascii=False, default=str)) if store is not None else values
+    def roundtrip(values):  # as the cache returns them, so a hit and a miss give the very same record
+        return json.loads(json.dumps(values, ensure_ascii=False, default=str))
 
     try:
         keys = [example_key(inputs[i]) for i in mine]

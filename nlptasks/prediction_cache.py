@@ -30,7 +30,8 @@ from typing import Any, Iterable
 log = logging.getLogger("nlptasks")
 
 FILE_NAME = "predictions.sqlite3"
-SCHEMA = "CREATE TABLE IF NOT EXISTS predictions (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL)"
+SCHEMA = ("CREATE TABLE IF NOT EXISTS predictions (key TEXT PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL, "
+          "created REAL)")
 
 
 def default_cache_dir() -> Path:
@@ -103,13 +104,15 @@ class PredictionCache:
 
     def put_many(self, kind: str, items: Iterable[tuple[str, Any]]) -> None:
         now = time.time()
-        rows = [(self._row_key(kind, e), json.dumps(v, ensure_ascii=False, default=str), now) for e, v in items]
+        rows = [(self._row_key(kind, e), kind, json.dumps(v, ensure_ascii=False, default=str), now) for e, v in items]
         with self._db:  # one transaction: a chunk is stored whole or not at all
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?)", rows)
+            self._db.executemany("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?)", rows)
 
-    def count(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+    def count(self, kind: str | None = None) -> int:
+        if kind is None:
+            return self._db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+        return self._db.execute("SELECT COUNT(*) FROM predictions WHERE kind = ?", (kind,)).fetchone()[0]
 
     def close(self) -> None:
         self._db.close()
@@ -119,16 +122,20 @@ def cached_map(cache: PredictionCache | None, kind: str, keys: list[str], items:
                chunk: int) -> tuple[list, int]:
     """``fn(items)`` (a list -> list of one result per item) for every item, taking stored results from
     ``cache`` and storing new ones after every ``chunk`` items; returns ``(results, number from cache)``.
-    Items are predicted in the order given (callers sort them by length)."""
-    if cache is None:
-        return list(fn(items)) if items else [], 0
-    stored = cache.get_many(kind, keys)
+
+    Items are predicted in the order given (callers sort them by length), in chunks of ``chunk`` with
+    or without a cache: a chunk is stored whole, so a resumed run predicts the very chunks (the same
+    batches, the same padding) an uninterrupted run would have, and its outputs are bit for bit the same.
+    """
+    stored = cache.get_many(kind, keys) if cache is not None else {}
     results: list = [stored.get(k) for k in keys]
     todo = [i for i, k in enumerate(keys) if k not in stored]
-    for start in range(0, len(todo), max(1, chunk)):
-        part = todo[start:start + max(1, chunk)]
+    step = max(1, chunk)
+    for start in range(0, len(todo), step):
+        part = todo[start:start + step]
         out = list(fn([items[i] for i in part]))
-        cache.put_many(kind, ((keys[i], o) for i, o in zip(part, out)))
+        if cache is not None:
+            cache.put_many(kind, ((keys[i], o) for i, o in zip(part, out)))
         for i, o in zip(part, out):
             results[i] = o
     return results, len(keys) - len(todo)
