@@ -16,6 +16,12 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True)
+def _prediction_cache(tmp_path, monkeypatch):
+    """Each test gets its own prediction cache (never the user's): no test sees another's predictions."""
+    monkeypatch.setenv("NLPTASKS_CACHE_DIR", str(tmp_path / "prediction-cache"))
+
+
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> dict[str, Path]:
     """Tiny random-weight BART/T5/Marian/GPT-2/BERT/DistilBERT models, built once per session."""

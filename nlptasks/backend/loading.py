@@ -1,9 +1,12 @@
 """Load a pretrained model + tokenizer onto a device in a dtype; shared by every task."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import json
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +52,82 @@ class LoadedModel:
 
 _CACHE: dict[tuple, LoadedModel] = {}
 _LOCK = threading.Lock()
+
+
+# -- models bigger than one device: accelerate's big-model inference -------------------------------
+@dataclass(frozen=True)
+class Placement:
+    """``from_pretrained(device_map=..., max_memory=..., offload_folder=...)``: the layers are spread
+    over the GPUs, then the CPU, then disk (``offload_folder``), within ``max_memory`` per device."""
+
+    device_map: str = "auto"
+    max_memory: tuple = ()  # ((device, size), ...): device an int (GPU), "cpu", "mps" or "disk"
+    offload_folder: str | None = None
+
+    def kwargs(self) -> dict:
+        kw: dict = {"device_map": self.device_map}
+        if self.max_memory:
+            kw["max_memory"] = dict(self.max_memory)
+        folder = self.offload_folder
+        if folder is None:
+            import tempfile
+
+            folder = tempfile.mkdtemp(prefix="nlptasks-offload-")
+        kw["offload_folder"] = folder
+        return kw
+
+
+DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")
+_PLACEMENT: contextvars.ContextVar[Placement | None] = contextvars.ContextVar("nlptasks_placement", default=None)
+
+
+def parse_max_memory(text: str | None) -> tuple:
+    """``"0=20GiB,cpu=60GiB,disk=200GiB"`` -> ``((0, "20GiB"), ("cpu", "60GiB"), ("disk", "200GiB"))``."""
+    from ..errors import InputError
+
+    if not text:
+        return ()
+    out = []
+    for item in text.split(","):
+        key, sep, size = (x.strip() for x in item.partition("="))
+        if not sep or not key or not size:
+            raise InputError(f"--max-memory: expected DEVICE=SIZE[,DEVICE=SIZE...] (e.g. 0=20GiB,cpu=60GiB), "
+                             f"got {item.strip()!r}")
+        if key.isdigit():
+            dev: int | str = int(key)
+        elif key.lower() in ("cpu", "mps", "disk"):
+            dev = key.lower()
+        else:
+            raise InputError(f"--max-memory: unknown device {key!r}; use a GPU index, cpu, mps or disk")
+        if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B)?", size, re.IGNORECASE):
+            raise InputError(f"--max-memory: {key}={size!r} is not a size (e.g. 500MiB, 20GiB, 1000000)")
+        out.append((dev, int(size) if size.isdigit() else size))
+    return tuple(out)
+
+
+def placement_from_options(device_map: str | None, max_memory: str | None = None,
+                           offload_folder: str | None = None) -> Placement | None:
+    """The checked ``--device-map/--max-memory/--offload-folder`` of a command (``None``: the usual
+    one-device load); refused before any model loads."""
+    from ..errors import InputError
+
+    if device_map is None:
+        if max_memory or offload_folder:
+            raise InputError("--max-memory and --offload-folder apply with --device-map auto")
+        return None
+    if device_map not in DEVICE_MAPS:
+        raise InputError(f"--device-map: unknown map {device_map!r}; use one of: {', '.join(DEVICE_MAPS)}")
+    return Placement(device_map, parse_max_memory(max_memory), offload_folder)
+
+
+@contextlib.contextmanager
+def placement(how: Placement | None):
+    """Models loaded inside the block are placed by ``how`` (``None``: as usual, on one device)."""
+    token = _PLACEMENT.set(how)
+    try:
+        yield
+    finally:
+        _PLACEMENT.reset(token)
 
 
 def weights_hash(source: ModelSource) -> str | None:
@@ -99,14 +178,18 @@ def load_pretrained(ref: str, auto_class: str, *, revision: str | None = None, d
     dt = resolve_dtype(dtype, dev)
     if quantize == "int8" and dev.type != "cpu":
         raise ModelLoadError("--quantize int8 (dynamic int8) runs on CPU only; use --device cpu")
+    spread = _PLACEMENT.get()
+    if spread is not None and quantize:
+        raise ModelLoadError("--quantize int8 cannot be combined with --device-map (the layers of a spread "
+                             "model are moved between devices)")
     key = (source, auto_class, str(dev), str(dt), trust_remote_code, quantize,
-           repr(sorted((tokenizer_kwargs or {}).items())), repr(sorted((model_kwargs or {}).items())))
+           repr(sorted((tokenizer_kwargs or {}).items())), repr(sorted((model_kwargs or {}).items())), spread)
     with _LOCK:
         if cache and key in _CACHE:
             cost_hooks.report_model(_CACHE[key].model)
             return _CACHE[key]
     loaded = _load(source, auto_class, dev, dt, trust_remote_code, quantize, tokenizer_kwargs or {},
-                   model_kwargs or {}, allow_untrained)
+                   {**(model_kwargs or {}), **(spread.kwargs() if spread else {})}, allow_untrained)
     if cache:
         with _LOCK:
             _CACHE[key] = loaded
@@ -147,7 +230,15 @@ def _load(source: ModelSource, auto_class: str, dev, dt, trust_remote_code: bool
                              f"(a base model, or one trained for another task?); choose a model trained for "
                              f"this task or fine-tune it first with `nlptasks finetune`")
     model.eval()
-    model.to(dev)
+    if "device_map" in model_kwargs:  # spread by accelerate (Placement): its hooks move the activations
+        dmap = getattr(model, "hf_device_map", None) or {}
+        log.info("device map of %s: %s", source.ref, dmap)
+        first = next(iter(dmap.values()), "cpu")  # inputs go where the first layers are
+        import torch
+
+        dev = torch.device(f"cuda:{first}" if isinstance(first, int) else "cpu" if first == "disk" else first)
+    else:
+        model.to(dev)
     n_params = sum(p.numel() for p in model.parameters())
     model = quantize_model(model, quantize)
     log.info("loaded %s (%s) on %s as %s%s", source.ref, type(model).__name__, dev, dtype_name(dt),

@@ -49,6 +49,7 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(argv) if argv is not None else sys.argv[1:]  # re-launched as is by --num-processes
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2

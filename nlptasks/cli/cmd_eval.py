@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from .common import add_grid_args, add_model_args, model_kwargs
+from .common import add_grid_args, add_model_args, add_placement_args, model_kwargs, placement_of
 
 
 def register(sub) -> None:
@@ -44,6 +44,15 @@ def register(sub) -> None:
     o.add_argument("--no-store", action="store_true", help="do not add the result to the results store")
     add_grid_args(o)
     add_model_args(p)
+    add_placement_args(p)
+    c = p.add_argument_group("prediction cache (resumes a killed evaluation; re-scores without re-predicting)")
+    c.add_argument("--cache-dir", default=None, metavar="DIR",
+                   help="where per-example predictions are cached (default: $NLPTASKS_CACHE_DIR, else the user "
+                        "cache dir)")
+    c.add_argument("--no-cache", action="store_true", help="predict every example again; store nothing")
+    from .cmd_finetune import add_launch_args
+
+    add_launch_args(p, what="evaluate")
     p.add_argument("--set", dest="overrides", nargs="+", default=None, metavar="OPTION=VALUE",
                    help="override a task option or generation setting, e.g. --set num_beams=4 max_new_tokens=64")
     p.set_defaults(func=main)
@@ -74,19 +83,45 @@ def _typed(values: dict) -> dict:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..errors import InputError, NlpTasksError
-    from ..evaluation.definitions import BENCHMARKS, adhoc_benchmark, get_benchmark
-    from ..evaluation.engine import evaluate, format_table
+    from ..errors import InputError
     from ..paths import check_output_folder, check_stdout
-    from ..registry import TASKS
+    from ..training.launch import launch
+    from .cmd_finetune import launch_settings
 
     if args.limit is not None and args.limit < 1:
         raise InputError(f"--limit must be a positive integer, got {args.limit}")
     check_stdout()  # the table goes there; checked (like --output) before any model loads
     if args.output:
         check_output_folder(args.output)
-    if args.suite:
-        return _suite(args)
+    if args.no_cache and args.cache_dir:
+        raise InputError("--cache-dir and --no-cache exclude each other")
+    where = placement_of(args)  # checked before any model loads
+    how = launch_settings(args)
+    if how.wanted():
+        if where is not None:
+            raise InputError("--device-map spreads one model over the devices; it cannot be combined with "
+                             "--num-processes (data-parallel copies of the model)")
+        return launch(how, args.argv)
+    from ..backend.loading import placement
+    from ..eval_parallel import init
+
+    init()  # in a launched process: join the process group, take this process's GPU
+    with placement(where):
+        if args.suite:
+            return _suite(args)
+        return _single(args)
+
+
+def _cache(args: argparse.Namespace):
+    return False if args.no_cache else args.cache_dir
+
+
+def _single(args: argparse.Namespace) -> int:
+    from ..evaluation.definitions import BENCHMARKS, adhoc_benchmark, get_benchmark
+    from ..errors import InputError, NlpTasksError
+    from ..evaluation.engine import evaluate, format_table
+    from ..registry import TASKS
+
     if args.render:
         raise InputError("--render only applies with --suite")
     if not args.benchmark:
@@ -113,7 +148,9 @@ def main(args: argparse.Namespace) -> int:
     store = False if args.no_store else args.store
     record = evaluate(bench, args.model, limit=args.limit, data_dir=args.data_dir, output_dir=args.output,
                       log_samples=args.log_samples, store=store, country=args.country, grid_intensity=args.grid_intensity,
-                      **kw, **_typed(_pairs(args.overrides, "--set")))
+                      cache=_cache(args), **kw, **_typed(_pairs(args.overrides, "--set")))
+    if record is None:  # another process of a data-parallel run: the main one prints and writes
+        return 0
     if args.json:
         sys.stdout.write(json.dumps(record, indent=1, ensure_ascii=False, default=str) + "\n")
     else:
@@ -135,7 +172,9 @@ def _suite(args: argparse.Namespace) -> int:
     store = False if args.no_store else args.store
     records = run_suite(args.suite, limit=args.limit, data_dir=args.data_dir, store=store, output_dir=args.output,
                         render_dir=args.render, batch_size=args.batch_size, country=args.country,
-                        log=lambda m: print(f"nlptasks: {m}", file=sys.stderr))
+                        log=lambda m: print(f"nlptasks: {m}", file=sys.stderr), cache=_cache(args))
+    if any(r is None for r in records):  # another process of a data-parallel run
+        return 0
     sys.stdout.write(leaderboard(records, fmt="table", include_partial=True))
     sys.stdout.flush()
     return 0

@@ -117,11 +117,11 @@ def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) ->
         setting(g, "max_positions", type=positive_int, help="longest input/output in tokens (default 512)")
 
 
-def add_launch_args(p: argparse.ArgumentParser) -> None:
+def add_launch_args(p: argparse.ArgumentParser, what: str = "train") -> None:
     """One flag per :class:`nlptasks.training.launch.Launch` field."""
     g = p.add_argument_group("distributed (re-launches itself with `accelerate launch`)")
     g.add_argument("--num-processes", type=int, default=None,
-                   help="train data-parallel on N processes in all (one per GPU; CPU processes use gloo)")
+                   help=f"{what} data-parallel on N processes in all (one per GPU; CPU processes use gloo)")
     g.add_argument("--num-machines", type=int, default=None, help="machines taking part (multi-node)")
     g.add_argument("--machine-rank", type=int, default=None, help="rank of this machine (0 = main)")
     g.add_argument("--main-process-ip", default=None, help="address of the machine of rank 0")

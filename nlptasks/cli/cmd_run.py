@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_grid_args, add_model_args, add_task_options, model_kwargs, task_options
+from .common import (add_grid_args, add_model_args, add_placement_args, add_task_options, model_kwargs,
+                     placement_of, task_options)
 
 
 def register(sub) -> None:
@@ -18,6 +19,7 @@ def register(sub) -> None:
         tp.set_defaults(task_name=name)
         add_io_args(tp, cls)
         add_model_args(tp)
+        add_placement_args(tp)
         add_task_options(tp, cls)
         tp.set_defaults(func=main)
 
@@ -41,7 +43,10 @@ def add_io_args(p: argparse.ArgumentParser, cls) -> None:
 def main(args: argparse.Namespace) -> int:
     from ..api import run_file, task_class
 
+    from ..backend.loading import placement
+
     cls = task_class(args.task_name)
-    return run_file(cls, args.input, args.output, model=args.model, input_format=args.input_format,
-                    field=args.field, output_format=args.format, cost=args.cost, country=args.country,
-                    grid_intensity=args.grid_intensity, **model_kwargs(args), **task_options(args, cls))
+    with placement(placement_of(args)):
+        return run_file(cls, args.input, args.output, model=args.model, input_format=args.input_format,
+                        field=args.field, output_format=args.format, cost=args.cost, country=args.country,
+                        grid_intensity=args.grid_intensity, **model_kwargs(args), **task_options(args, cls))

@@ -23,6 +23,27 @@ def add_model_args(p: argparse.ArgumentParser, *, model_help: str | None = None)
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 
+def add_placement_args(p: argparse.ArgumentParser) -> None:
+    """--device-map/--max-memory/--offload-folder: models bigger than one device (accelerate big-model
+    inference, ``nlptasks.backend.loading.Placement``)."""
+    g = p.add_argument_group("models bigger than one device")
+    g.add_argument("--device-map", default=None, metavar="MAP",
+                   help="spread the model's layers over the GPUs, then CPU memory, then disk: auto, balanced, "
+                        "balanced_low_0 or sequential (accelerate's big-model inference)")
+    g.add_argument("--max-memory", default=None, metavar="DEV=SIZE,...",
+                   help="with --device-map: memory each device may hold, e.g. 0=20GiB,1=20GiB,cpu=60GiB "
+                        "(what does not fit goes to disk)")
+    g.add_argument("--offload-folder", default=None, metavar="DIR",
+                   help="with --device-map: where layers offloaded to disk are kept (default: a temporary folder)")
+
+
+def placement_of(args: argparse.Namespace):
+    """The checked placement of --device-map/--max-memory/--offload-folder (None without --device-map)."""
+    from ..backend.loading import placement_from_options
+
+    return placement_from_options(args.device_map, args.max_memory, args.offload_folder)
+
+
 def model_kwargs(args: argparse.Namespace) -> dict:
     return dict(revision=args.revision, device=args.device, dtype=args.dtype, quantize=args.quantize,
                 trust_remote_code=args.trust_remote_code, batch_size=args.batch_size,

@@ -221,6 +221,7 @@ class EvalSettings:
     store: str | bool | None = None  # a path/URL, None for the default store, False to skip
     country: str | None = None
     grid_intensity: float | None = None
+    cache: str | bool | None = None  # the prediction cache folder, None for the default, False for none
     task_options: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -291,10 +292,12 @@ def load_stage(benchmark: str | Benchmark, settings: EvalSettings, model: str | 
     return run
 
 
-def predict_stage(run: EvalRun) -> None:
-    """Load the model, then predict (and, for perplexity, score the references) inside a cost tracker.
-    Loading is measured apart from predicting: cost columns compare inference, and a one-off load (first
-    imports, cold disk cache) would otherwise depend on the order in which models ran."""
+def predict_stage(run: EvalRun) -> bool:
+    """Load the model, then predict (and, for perplexity, score the references) inside a cost tracker,
+    data-parallel over launched processes and through the prediction cache (``eval_parallel``). Loading
+    is measured apart from predicting: cost columns compare inference, and a one-off load (first imports,
+    cold disk cache) would otherwise depend on the order in which models ran. Returns whether this
+    process is the one that scores and writes."""
     import time
 
     from ..cost import CostTracker
@@ -307,18 +310,24 @@ def predict_stage(run: EvalRun) -> None:
         task.load()
         load_s = time.perf_counter() - t0
     loaded = load_tracker.result()
+    from ..eval_parallel import combine_cost, predict_examples
+
     with CostTracker(grid_intensity=s.grid_intensity, country=s.country) as tracker:
         t1 = time.perf_counter()
-        run.outputs = task.predict(run.inputs)
-        if "perplexity" in run.bench.metrics:
-            run.nll = task.reference_nll(run.inputs, [str(r) for r in run.refs])
+        refs = [str(r) for r in run.refs] if "perplexity" in run.bench.metrics else None
+        step = predict_examples(task, run.inputs, refs, cache=s.cache)
         predict_s = time.perf_counter() - t1
+    job_cost = combine_cost(step, tracker.result())
+    if not step.main:
+        return False
+    run.outputs, run.nll = step.outputs, step.nll
     n = len(run.inputs)
-    run.cost = {**tracker.result(), "load_time_s": load_s, "load_energy_kwh": loaded.get("energy_kwh"),
+    run.cost = {**job_cost, "load_time_s": load_s, "load_energy_kwh": loaded.get("energy_kwh"),
                 "predict_time_s": predict_s, "examples_per_s": n / predict_s if predict_s > 0 else None}
     for key in ("parameters", "size_bytes", "param_bytes"):
         if run.cost.get(key) in (None, 0) and loaded.get(key):
             run.cost[key] = loaded[key]
+    return True
 
 
 def score_stage(run: EvalRun) -> None:
@@ -391,22 +400,28 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
              output_dir: str | None = None, log_samples: bool = False, device: str = "auto",
              dtype: str = "auto", quantize: str | None = None, revision: str | None = None,
              trust_remote_code: bool = False, seed: int = 0, store: str | bool | None = None,
-             country: str | None = None, grid_intensity: float | None = None, **task_options) -> dict:
+             country: str | None = None, grid_intensity: float | None = None, cache: str | bool | None = None,
+             **task_options) -> dict | None:
     """Evaluate ``model`` (default: the task's) on ``benchmark`` (a name, a YAML path or a
     :class:`Benchmark`); returns the result record.
 
     ``store``: a path/URL of the results store, ``None`` for the default store, ``False`` to skip.
     Extra keyword arguments are task options and override the benchmark's (e.g. ``num_beams=4``).
+    ``cache``: the prediction cache folder, ``None`` for the default, ``False`` for none
+    (``nlptasks.prediction_cache``). In a data-parallel run (``nlptasks.eval_parallel``) only the main
+    process returns the record; the others return ``None``.
+
     The stages: :func:`load_stage` -> :func:`predict_stage` -> :func:`score_stage` -> :func:`build_record`
     -> :func:`persist`.
     """
     settings = EvalSettings(limit=limit, batch_size=batch_size, max_tokens=max_tokens, data_dir=data_dir,
                             output_dir=output_dir, log_samples=log_samples, device=device, dtype=dtype,
                             quantize=quantize, revision=revision, trust_remote_code=trust_remote_code, seed=seed,
-                            store=store, country=country, grid_intensity=grid_intensity,
+                            store=store, country=country, grid_intensity=grid_intensity, cache=cache,
                             task_options=task_options)
     run = load_stage(benchmark, settings, model)
-    predict_stage(run)
+    if not predict_stage(run):
+        return None  # another process of a data-parallel run: the main process scores and writes, once
     score_stage(run)
     record = build_record(run)
     persist(record, run)

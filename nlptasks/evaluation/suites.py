@@ -122,11 +122,13 @@ def _check_keys(d: dict, allowed: set, path: str, where: str) -> None:
 
 def run_suite(suite: Suite | str, *, limit: int | None = None, data_dir: str | None = None,
               store=None, output_dir: str | None = None, render_dir: str | None = None,
-              batch_size: int | None = None, country: str | None = None, log=print) -> list[dict]:
+              batch_size: int | None = None, country: str | None = None, log=print,
+              cache=None) -> list[dict]:
     """Evaluate every (benchmark, model variant) of the suite; returns the records.
 
     With ``render_dir``, writes ``<name>.md``, ``<name>.html`` (leaderboard) and ``<name>.results.json``
-    (the records, importable with ``nlptasks results import``) there.
+    (the records, importable with ``nlptasks results import``) there. ``cache``: the prediction cache
+    (see ``evaluate``). In a data-parallel run the records are ``None`` but in the main process.
     """
     from .definitions import get_benchmark
     from .engine import evaluate
@@ -140,9 +142,9 @@ def run_suite(suite: Suite | str, *, limit: int | None = None, data_dir: str | N
         log(f"[{i}/{len(s.runs)}] {r.benchmark}: {r.model}{' ' + variant if variant else ''}")
         rec = evaluate(r.benchmark, r.model, limit=limit or s.limit, data_dir=data_dir, store=store,
                        output_dir=output_dir, dtype=r.dtype, quantize=r.quantize, device=r.device,
-                       batch_size=batch_size, country=country, **r.options)
+                       batch_size=batch_size, country=country, cache=cache, **r.options)
         records.append(rec)
-    if render_dir:
+    if render_dir and all(r is not None for r in records):  # None: not the main process of a parallel run
         render_suite(s.name, records, render_dir)
     return records
 
