@@ -221,7 +221,7 @@ def _plot(sec: Section, ids: list[int]) -> str:
         out.append(f'<circle class="{cls}" data-row="{i}" data-model="{_e(r["model"])}" data-variant="{_e(r["variant"])}" '
                    f'data-x="{_e(repr(r[xkey]))}" data-y="{_e(repr(r["score"]))}" cx="{cx:.1f}" cy="{cy:.1f}" r="5">'
                    f'<title>{_e(tip)}</title></circle>')
-        labels.append((i, cx, cy, r["model"].rsplit("/", 1)[-1] + ("" if r["variant"] == "float32" else f' {r["variant"]}')))
+        labels.append((i, cx, cy, r["model"].rsplit("/", 1)[-1] + ("" if r["variant"] in ("float32", "none") else f' {r["variant"]}')))
     spots = _place_labels([(cx, cy, text) for _, cx, cy, text in labels])
     for (i, cx, cy, text), (x, y, anchor, leader) in zip(labels, spots):
         if leader:  # from the point to the label's near edge, at its middle height
