@@ -5,7 +5,10 @@
 
 ``--result`` is the ``training_result.json`` written by ``nlptasks finetune``/``distill``; ``--eval`` is the
 record printed by ``nlptasks eval TASK --model M --data FILE --json`` (metrics with 95% bootstrap
-intervals, evaluation cost). The card gets: what the model is, the data, the rebuild command, the
+intervals, evaluation cost); each ``--variant-eval`` is the record of the same model run as a variant
+(``--quantize int8``, ``--dtype bfloat16``), shown in a table of variants. When the packaged folder's
+``nlptasks_adapter.json`` records ``trained_on_base`` (the adapter was trained on other base weights
+than the ones it ships over, e.g. an fp16-rounded copy), the card says so. The card gets: what the model is, the data, the rebuild command, the
 metrics with their intervals, parameters and packaged size, training wall time, energy and CO2e (the
 cost tracker's), the limits of the data, then the training details (``nlptasks.training.model_card``).
 """
@@ -34,8 +37,34 @@ def _size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.iterdir() if p.is_file() and p.name != "README.md")
 
 
+def _variant(record: dict) -> str:
+    v = (record.get("model") or {}).get("variant") or {}
+    return f"{v.get('dtype') or '?'}" + (f" + {v['quantize']}" if v.get("quantize") else "")
+
+
+def _where(record: dict) -> str:
+    device = (record.get("settings") or {}).get("device") or (record.get("cost") or {}).get("device") or "?"
+    return f"{device}, {_variant(record)}"
+
+
+def _base_note(folder: Path | None) -> list[str]:
+    meta_file = folder / "nlptasks_adapter.json" if folder is not None else None
+    if meta_file is None or not meta_file.is_file():
+        return []
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    trained = meta.get("trained_on_base")
+    if not isinstance(trained, dict):
+        return []
+    return ["## Base weights", "",
+            f"The adapter was trained on base weights sha256 `{trained.get('weights_sha256')}`: "
+            f"{trained.get('note', '')}. It ships over, and every figure above was measured with, the packaged "
+            f"encoder (sha256 `{meta.get('base_weights_sha256')}`, recorded as `base_weights_sha256` so the loader "
+            "accepts it). Rounding to fp16 moves each base weight to its nearest fp16 value (a relative change of at "
+            "most 2^-11 for weights above 6.1e-5 in size).", ""]
+
+
 def render(name: str, result: dict, record: dict | None, folder: Path | None, command: str,
-           parameters: int | None = None) -> str:
+           parameters: int | None = None, variants: list[dict] | None = None) -> str:
     from nlptasks.training.model_card import render as training_card
 
     task = result["task"]
@@ -54,7 +83,7 @@ def render(name: str, result: dict, record: dict | None, folder: Path | None, co
     if record:
         bench = record.get("benchmark")
         bench = bench.get("name") if isinstance(bench, dict) else bench
-        lines += [f"## Evaluation ({bench or 'validation'}, n={record.get('n')})", "",
+        lines += [f"## Evaluation ({bench or 'validation'}, n={record.get('n')}; {_where(record)})", "",
                   "| metric | score | 95% interval |", "| --- | ---: | --- |"]
         for key, m in (record.get("metrics") or {}).items():
             ci = m.get("ci")
@@ -62,6 +91,25 @@ def render(name: str, result: dict, record: dict | None, folder: Path | None, co
                          + (f"[{_fmt(ci[0], 2)}, {_fmt(ci[1], 2)}]" if ci else "n/a") + " |")
         lines += ["", "Scored by `nlptasks eval` on the validation data (bootstrap intervals); the checkpoint was "
                       "chosen on the same validation data, so these figures are slightly optimistic.", ""]
+        primary = record.get("primary_metric")
+        trained = (result.get("metrics") or {}).get(primary)
+        scored = ((record.get("metrics") or {}).get(primary) or {}).get("score")
+        if trained is not None and scored is not None:
+            lines += [f"During training ({(result.get('settings') or {}).get('precision', '?')} on "
+                      f"{(result.get('cost') or {}).get('device', '?')}, adapter unmerged, "
+                      f"on the training run's base weights) the chosen checkpoint scored {primary} "
+                      f"{_fmt(trained, 2)} on the same validation data; the figures above are the packaged copy's.",
+                      ""]
+        if variants:
+            primary = record.get("primary_metric")
+            lines += ["### Variants", "", f"| variant | device | {primary} | 95% interval |", "| --- | --- | ---: | --- |"]
+            for r in [record, *variants]:
+                m = (r.get("metrics") or {}).get(primary) or {}
+                ci = m.get("ci")
+                lines.append(f"| {_variant(r)} | {(r.get('settings') or {}).get('device', '?')} | "
+                             f"{_fmt(m.get('score'), 2)} | "
+                             + (f"[{_fmt(ci[0], 2)}, {_fmt(ci[1], 2)}]" if ci else "n/a") + " |")
+            lines += [""]
     cost = result.get("cost") or {}
     params = parameters or ((record or {}).get("cost") or {}).get("parameters")
     lines += ["## Size and cost", "", "| | |", "| --- | --- |",
@@ -70,9 +118,11 @@ def render(name: str, result: dict, record: dict | None, folder: Path | None, co
         lines.append(f"| packaged files | {_size(folder) / 1e6:.2f} MB |")
     lines += [f"| training wall time | {_fmt(cost.get('wall_time_s'))} s on {cost.get('device', '?')} |",
               f"| training energy | {_fmt((cost.get('energy_kwh') or 0) * 1000, 2)} Wh"
-              f"{' (estimate)' if cost.get('energy_is_estimate') else ''} |",
+              f"{' (estimate)' if cost.get('energy_is_estimate') else ''}"
+              f"{' (' + str(cost['energy_source']).upper() + ')' if cost.get('energy_source') else ''} |",
               f"| training CO2e | {_fmt(cost.get('co2e_g'), 2)} g (grid {cost.get('grid_intensity_g_per_kwh')} "
               f"g/kWh) |", ""]
+    lines += _base_note(folder)
     lines += ["## Limits", "", LIMITS.get(task, "See the data's licence and domain."), "",
               "## Training details", ""]
     details = training_card(result).split("\n---\n", 1)[-1]  # without the front matter
@@ -89,6 +139,8 @@ def main(argv=None) -> int:
     p.add_argument("--name", required=True)
     p.add_argument("--result", required=True, help="training_result.json of the run")
     p.add_argument("--eval", default=None, help="the eval record (nlptasks eval ... --json)")
+    p.add_argument("--variant-eval", action="append", default=[], metavar="FILE",
+                   help="the eval record of a variant of the same model (repeatable)")
     p.add_argument("--folder", default=None, help="the packaged folder (size; README.md is written there)")
     p.add_argument("--command", required=True, help="the rebuild command shown in the card")
     p.add_argument("--output", default=None, help="where to write the card (default: FOLDER/README.md)")
@@ -97,7 +149,8 @@ def main(argv=None) -> int:
     record = json.loads(Path(a.eval).read_text(encoding="utf-8")) if a.eval else None
     folder = Path(a.folder) if a.folder else None
     out = Path(a.output) if a.output else (folder / "README.md" if folder else None)
-    text = render(a.name, result, record, folder, a.command)
+    variants = [json.loads(Path(v).read_text(encoding="utf-8")) for v in a.variant_eval]
+    text = render(a.name, result, record, folder, a.command, variants=variants)
     if out is None:
         sys.stdout.write(text)
     else:

@@ -269,3 +269,100 @@ def test_build_command_on_a_tiny_subset(shared_data, tmp_path):
     assert "bash scripts/build_models.sh sentiment" in card and "movie" in card
     result = json.loads((dest / "training_result.json").read_text())
     assert result["settings"]["lora_targets"] == ["all-linear"] and result["settings"]["seed"] == 0
+
+
+# -- parity of the REAL packaged adapters with a plain peft merge ------------------------------------------
+def _peft_merged_packaged(name, auto_class):
+    """The packaged adapter merged by peft over the packaged MiniLM (the reference, no nlptasks loader)."""
+    import transformers
+    from peft import PeftModel
+
+    from nlptasks.backend.adapters import embedded_folder
+    from nlptasks.backend.embedded import minilm_path
+
+    folder = embedded_folder(name)
+    labels = json.loads((folder / "nlptasks_adapter.json").read_text())["labels"]
+    kw = dict(num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)},
+              ignore_mismatched_sizes=True) if labels else {}
+    base = getattr(transformers, auto_class).from_pretrained(minilm_path(), **kw)
+    model = PeftModel.from_pretrained(base, str(folder)).merge_and_unload().eval()
+    return model, transformers.AutoTokenizer.from_pretrained(minilm_path())
+
+
+def test_packaged_minilm_squad_matches_peft_merge():
+    """nlptasks' own merge of nlptasks/embedded/minilm-squad == peft's merge_and_unload, on 3 questions."""
+    import torch
+
+    from nlptasks.tasks.qa import QATask
+
+    items = [("Who defeated the Carolina Panthers?",
+              "The Denver Broncos defeated the Carolina Panthers 24-10 to earn their third Super Bowl title."),
+             ("Where is the Eiffel Tower?", "The Eiffel Tower is a wrought-iron tower in Paris, France, built in 1889."),
+             ("What do plants release?", "During photosynthesis plants take in carbon dioxide and release oxygen.")]
+    ours = QATask("minilm-squad", device="cpu")
+    ref, tok = _peft_merged_packaged("minilm-squad", "AutoModelForQuestionAnswering")
+    got = ours.predict([{"question": q, "context": c} for q, c in items])
+    mine = ours._lm.model
+    for (q, c), g in zip(items, got):
+        enc = tok(q, c, return_tensors="pt")
+        with torch.no_grad():
+            a, b = ref(**enc), mine(**enc)
+        assert torch.allclose(a.start_logits, b.start_logits, atol=1e-4)
+        assert torch.allclose(a.end_logits, b.end_logits, atol=1e-4)
+        s, e = int(a.start_logits[0].argmax()), int(a.end_logits[0].argmax())
+        span = enc.token_to_chars(0, s).start, enc.token_to_chars(0, e).end
+        assert g["answer"] == c[span[0]:span[1]], (g, c[span[0]:span[1]])
+
+
+def test_packaged_minilm_sst2_lora_matches_peft_merge():
+    """nlptasks' own merge of nlptasks/embedded/minilm-sst2-lora == peft's merge_and_unload, on 3 texts."""
+    import torch
+
+    from nlptasks.tasks.sentiment import SentimentTask
+
+    texts = ["a wonderful, moving film", "a dull, tedious mess", "the plot is thin but the actors are fun to watch"]
+    ours = SentimentTask("minilm-sst2-lora", device="cpu", all_scores=True)
+    ref, tok = _peft_merged_packaged("minilm-sst2-lora", "AutoModelForSequenceClassification")
+    got = ours.predict([{"text": t} for t in texts])
+    for t, g in zip(texts, got):
+        with torch.no_grad():
+            probs = torch.softmax(ref(**tok(t, return_tensors="pt")).logits[0], -1)
+        labels = [ref.config.id2label[i] for i in range(len(probs))]
+        assert g["label"] == labels[int(probs.argmax())]
+        assert [g["scores"][n] for n in labels] == pytest.approx(probs.tolist(), abs=1e-4)
+
+
+@pytest.mark.parametrize("name", ["minilm-squad", "minilm-sst2-lora"])
+def test_packaged_card_agrees_with_its_files(name):
+    """The committed card is rendered from the committed eval record and training result (no hand-typed
+    numbers), and records the base weights the adapter was trained on next to the one it ships over."""
+    from nlptasks.backend.adapters import embedded_folder
+    from nlptasks.backend.embedded import minilm_path
+    from nlptasks.backend.encoder import encoder_weights_hash
+
+    folder = embedded_folder(name)
+    record = json.loads((folder / "eval_record.json").read_text())
+    result = json.loads((folder / "training_result.json").read_text())
+    meta = json.loads((folder / "nlptasks_adapter.json").read_text())
+    card = (folder / "README.md").read_text()
+    m = record["metrics"][record["primary_metric"]]
+    assert f"| {record['primary_metric']} | {m['score']:.2f} | [{m['ci'][0]:.2f}, {m['ci'][1]:.2f}] |" in card
+    assert record["model"]["name"] == name and record["n"] == result["data"]["validation"]["rows"]
+    assert f"{result['cost']['energy_kwh'] * 1000:.2f} Wh (NVML)" in card
+    assert meta["base_weights_sha256"] == encoder_weights_hash(minilm_path())  # what it ships over
+    assert record["model"]["weights_hash"].startswith(meta["base_weights_sha256"] + "+")
+    trained = meta["trained_on_base"]["weights_sha256"]
+    assert trained == result["base_weights_sha256"] and trained in card and "fp16" in card
+
+
+def test_offline_suite_covers_the_packaged_encoder_defaults_and_variants():
+    """The shipped offline suite runs each packaged encoder default fp32, int8 and bf16, next to its baseline."""
+    from nlptasks.registry import TASKS
+    from nlptasks.suites import load_suite
+
+    runs = {(r.benchmark, r.model, r.dtype, r.quantize) for r in load_suite("offline").runs}
+    for bench, task, baseline in (("squad_local", "qa", "sliding-window"), ("sst2_local", "sentiment", "majority")):
+        default = TASKS.get(task).default_model
+        assert {(bench, default, "auto", None), (bench, default, "auto", "int8"), (bench, default, "bfloat16", None),
+                (bench, baseline, "auto", None)} <= runs, (bench, default)
+    assert ("sst2_local", "minilm-sst2", "auto", None) in runs  # the previous default stays comparable

@@ -348,3 +348,16 @@ def test_store_object_accepted(tmp_path):
         store.add(r)
     assert leaderboard(store, task="sentiment", fmt="csv").count("\n") == 5
     assert leaderboard(store, benchmark="other").startswith("No results in")
+
+
+def test_plot_tick_labels_are_distinct_and_exact():
+    """A narrow energy range gave ticks 1.8e-06, 2e-06, 2.2e-06 that all printed as "2e-06"."""
+    from nlptasks.leaderboard.render_html import _tick_labels
+
+    for ticks in ([1.8e-6, 2e-6, 2.2e-6], [1.75e-6, 2e-6, 2.25e-6, 2.5e-6], [0.25, 0.5, 0.75, 1.0], [0.0, 50.0, 100.0],
+                  [84.5, 85.0, 85.5], [1e-9, 1e-8, 1e-7]):
+        labels = _tick_labels(ticks)
+        assert len(set(labels)) == len(labels), labels
+        assert all(float(t) == pytest.approx(v, rel=1e-9, abs=1e-15) for t, v in zip(labels, ticks)), labels
+    assert _tick_labels([1.8e-6, 2e-6, 2.2e-6]) == ["1.8e-06", "2e-06", "2.2e-06"]
+    assert _tick_labels([0.0, 50.0, 100.0]) == ["0", "50", "100"]

@@ -21,10 +21,11 @@ pytestmark = pytest.mark.skipif(BROWSER is None, reason="chromium not installed 
 
 
 
-def rec(run_id, model, score, kwh=1e-4, version=1, estimate=False):
+def rec(run_id, model, score, kwh=1e-4, version=1, estimate=False, benchmark="sst2-mini", dtype="float32",
+        quantize=None):
     return {"schema": 1, "run_id": run_id, "task": "sentiment",
-            "benchmark": {"name": "sst2-mini", "version": version, "hash": "h1"},
-            "model": {"name": model, "revision": None, "variant": {"dtype": "float32", "quantize": None}},
+            "benchmark": {"name": benchmark, "version": version, "hash": "h1"},
+            "model": {"name": model, "revision": None, "variant": {"dtype": dtype, "quantize": quantize}},
             "n": 100, "metrics": {"accuracy": {"score": score, "ci": None, "stats": {}}},
             "primary_metric": "accuracy", "higher_is_better": {"accuracy": True},
             "cost": {"parameters": 1000, "items": 100, "items_per_s": 50.0, "examples_per_s": 50.0, "energy_kwh": kwh,
@@ -57,6 +58,12 @@ PROBE = """
     s.pareto = path ? path.getAttribute('d') : null;
     s.svg_width = sec.querySelector('svg').getBoundingClientRect().width;
     s.log_x = sec.querySelector('svg').getAttribute('data-log-x');
+    function box(e){ var b = e.getBoundingClientRect(); return {text: e.textContent, left: b.left, right: b.right, top: b.top, bottom: b.bottom}; }
+    s.labels = Array.prototype.map.call(sec.querySelectorAll('svg text.label'), box);
+    s.dots = Array.prototype.map.call(sec.querySelectorAll('svg .point'), box);
+    s.leaders = sec.querySelectorAll('svg line.leader').length;
+    s.xticks = Array.prototype.map.call(sec.querySelectorAll('svg text.tick.x'), function(t){ return t.textContent; });
+    s.yticks = Array.prototype.map.call(sec.querySelectorAll('svg text.tick.y'), function(t){ return t.textContent; });
     out.sections.push(s);
   });
   var pre = document.createElement('pre'); pre.id = 'probe-result';
@@ -106,3 +113,36 @@ def test_html_table_sorting_and_plot_in_chromium(tmp_path):
     assert points["org/alpha"]["y"] < points["org/beta"]["y"] < points["org/gamma"]["y"]
     assert v1["pareto"].startswith("M") and v1["pareto"].count("L") == 1
     assert v1["svg_width"] > 100
+
+
+def _overlap(a, b):
+    return a["left"] < b["right"] and b["left"] < a["right"] and a["top"] < b["bottom"] and b["top"] < a["bottom"]
+
+
+def test_plot_labels_do_not_overlap_and_ticks_are_distinct(tmp_path):
+    """Three variants of one model sit on nearly the same spot (as sst2's fp32/int8/bf16 do): each label
+    stays legible, clear of the other labels and of the points. A narrow linear energy range (as
+    translate's 1.7e-6..2.3e-6 Wh) prints each x tick once, not "2e-06" four times."""
+    recs = [rec("a", "org/minilm-sst2", 0.850, kwh=1.00e-4),
+            rec("b", "org/minilm-sst2", 0.851, kwh=1.01e-4, quantize="int8"),
+            rec("c", "org/minilm-sst2", 0.849, kwh=0.99e-4, dtype="bfloat16"),
+            rec("d", "majority", 0.51, kwh=1e-7),
+            rec("t1", "copy-source", 0.20, kwh=1.7e-9, benchmark="mt-mini"),
+            rec("t2", "mt-small", 0.35, kwh=2.3e-9, benchmark="mt-mini"),
+            rec("t3", "mt-small", 0.34, kwh=2.0e-9, benchmark="mt-mini", quantize="int8")]
+    result = run_in_browser(leaderboard(recs, fmt="html"), tmp_path)
+    by = {s["benchmark"]: s for s in result["sections"]}
+    sst, mt = by["sst2-mini"], by["mt-mini"]
+    assert mt["log_x"] == "false" and len(mt["xticks"]) >= 3
+    for s in (sst, mt):
+        assert len(s["labels"]) == len(s["dots"]) == len({(r["text"]) for r in s["labels"]}) > 0
+        for i, a in enumerate(s["labels"]):
+            assert a["right"] > a["left"] and a["bottom"] > a["top"]  # really laid out
+            for b in s["labels"][i + 1:]:
+                assert not _overlap(a, b), (a, b)
+            for d in s["dots"]:
+                assert not _overlap(a, d), (a, d)
+        for ticks in (s["xticks"], s["yticks"]):
+            assert len(ticks) == len(set(ticks)), ticks
+    assert sst["leaders"] >= 1  # at least one of the clustered labels had to move off its point
+    assert {"minilm-sst2", "minilm-sst2 float32+int8", "minilm-sst2 bfloat16"} <= {r["text"] for r in sst["labels"]}

@@ -4,7 +4,9 @@ and JS only, so the file works offline and can be attached or archived as it is.
 
 Hooks for tests and scripts: ``section.benchmark[data-benchmark]``, ``table.leaderboard tbody tr``
 (``data-model``, ``data-variant``), ``th[data-key]`` (click to sort; ``aria-sort`` shows the order),
-``svg .point`` circles (``data-model``, ``data-x``, ``data-y``) and ``svg .pareto`` path.
+``svg .point`` circles (``data-model``, ``data-x``, ``data-y``), ``svg .pareto`` path, ``svg .label`` point
+labels (placed so they overlap neither each other nor a point; a moved label gets a ``.leader`` line)
+and ``svg .tick.x`` / ``.tick.y`` axis labels (each printed with the digits that make it distinct).
 """
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ svg .point{fill:#0969da;fill-opacity:.75;stroke:#fff}
 svg .point.front{fill:#cf222e}svg .point.estimate{fill-opacity:.35;stroke:#57606a;stroke-dasharray:2 1}svg .point.hl{stroke:#000;stroke-width:2}
 svg .pareto{fill:none;stroke:#cf222e;stroke-width:1.5;stroke-dasharray:5 3}
 svg .label{fill:#1b1f24;font-size:10px}
+svg .leader{stroke:#8c959f;stroke-width:.8}
 """
 
 JS = """
@@ -115,8 +118,66 @@ class _Axis:
         return _nice_ticks(self.lo, self.hi)
 
 
-def _tick_label(v: float) -> str:
-    return f"{v:g}" if 1e-3 <= abs(v) < 1e5 or v == 0 else f"{v:.0e}"
+def _tick_label(v: float, digits: int = 1) -> str:
+    """``v`` with ``digits - 1`` decimals (plain between 1e-3 and 1e5, else in e-notation)."""
+    if v == 0:
+        return "0"
+    return f"{v:.{digits - 1}f}" if 1e-3 <= abs(v) < 1e5 else f"{v:.{digits - 1}e}"
+
+
+def _tick_labels(ticks: list[float]) -> list[str]:
+    """Each tick with the fewest digits that read back as its value, so no two ticks print the same text:
+    ticks 1.8e-06, 2e-06, 2.2e-06 print as such, not as three times "2e-06"."""
+    step = min((abs(b - a) for a, b in zip(ticks, ticks[1:])), default=0.0) or (abs(ticks[0]) if ticks else 0) or 1.0
+    labels = []
+    for v in ticks:
+        text = next((t for t in (_tick_label(v, d) for d in range(1, 16)) if abs(float(t) - v) <= step * 1e-6), repr(v))
+        labels.append(text)
+    return labels if len(set(labels)) == len(labels) else [repr(v) for v in ticks]
+
+
+LABEL_PX = 10          # svg .label font size
+CHAR_W = 0.62 * LABEL_PX  # a generous average glyph width of a sans-serif font at that size
+ROW_H = LABEL_PX + 3   # a label row
+
+
+def _place_labels(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str, bool]]:
+    """Positions ``(x, y, anchor, leader)`` of point labels that overlap neither one another nor a point.
+
+    Each label tries the spots beside its point first (right/left, above/below), then rows further up
+    and down; a label moved off its point gets a leader line. Boxes are estimated from the text length
+    (a generous glyph width), so rendered text stays inside them."""
+    boxes: list[tuple[float, float, float, float]] = []
+    dots = [(x - 6, y - 6, x + 6, y + 6) for x, y, _ in points]
+
+    def free(b):
+        return (ML <= b[0] and b[2] <= W - MR and MT <= b[1] and b[3] <= H - MB
+                and not any(b[0] < o[2] and o[0] < b[2] and b[1] < o[3] and o[1] < b[3] for o in boxes + dots))
+
+    placed = []
+    for cx, cy, text in points:
+        w = len(text) * CHAR_W
+        sides = ("start", "end") if cx + 8 + w <= W - MR else ("end", "start")
+        choice = None
+        for k in range(0, 40):
+            for dy in ((-6, 14) if k == 0 else (-6 - k * ROW_H, 14 + k * ROW_H)):
+                for anchor in sides:
+                    x = cx + 8 if anchor == "start" else cx - 8
+                    base = cy + dy  # text baseline
+                    box = (x, base - LABEL_PX, x + w, base + 3) if anchor == "start" else (x - w, base - LABEL_PX, x, base + 3)
+                    if free(box):
+                        choice = (x, base, anchor, k > 0, box)
+                        break
+                if choice:
+                    break
+            if choice:
+                break
+        if choice is None:  # nowhere free: keep the default spot (never happens with a handful of points)
+            x = cx + 8
+            choice = (x, cy - 6, "start", False, (x, cy - 6 - LABEL_PX, x + w, cy - 3))
+        boxes.append(choice[4])
+        placed.append(choice[:4])
+    return placed
 
 
 def _plot(sec: Section, ids: list[int]) -> str:
@@ -130,16 +191,16 @@ def _plot(sec: Section, ids: list[int]) -> str:
     ay = _Axis(ys, (H - MB, MT), allow_log=False)
     out = [f'<svg class="scatter" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '
            f'role="img" aria-label="{_e(sec.metric)} against {_e(X_LABEL[sec.frontier_x])}" data-log-x="{str(ax.log).lower()}">']
-    for t in ax.ticks():
+    xt = [t for t in ax.ticks() if ML <= ax(t) <= W - MR]
+    for t, text in zip(xt, _tick_labels(xt)):
         x = ax(t)
-        if ML <= x <= W - MR:
-            out.append(f'<line class="grid" x1="{x:.1f}" y1="{MT}" x2="{x:.1f}" y2="{H - MB}"/>'
-                       f'<text x="{x:.1f}" y="{H - MB + 16}" text-anchor="middle">{_tick_label(t)}</text>')
-    for t in ay.ticks():
+        out.append(f'<line class="grid" x1="{x:.1f}" y1="{MT}" x2="{x:.1f}" y2="{H - MB}"/>'
+                   f'<text class="tick x" x="{x:.1f}" y="{H - MB + 16}" text-anchor="middle">{text}</text>')
+    yt = [t for t in ay.ticks() if MT <= ay(t) <= H - MB]
+    for t, text in zip(yt, _tick_labels(yt)):
         y = ay(t)
-        if MT <= y <= H - MB:
-            out.append(f'<line class="grid" x1="{ML}" y1="{y:.1f}" x2="{W - MR}" y2="{y:.1f}"/>'
-                       f'<text x="{ML - 6}" y="{y + 4:.1f}" text-anchor="end">{_tick_label(t)}</text>')
+        out.append(f'<line class="grid" x1="{ML}" y1="{y:.1f}" x2="{W - MR}" y2="{y:.1f}"/>'
+                   f'<text class="tick y" x="{ML - 6}" y="{y + 4:.1f}" text-anchor="end">{text}</text>')
     out.append(f'<line class="axis" x1="{ML}" y1="{H - MB}" x2="{W - MR}" y2="{H - MB}"/>'
                f'<line class="axis" x1="{ML}" y1="{MT}" x2="{ML}" y2="{H - MB}"/>')
     scale = " (log scale)" if ax.log else ""
@@ -150,6 +211,7 @@ def _plot(sec: Section, ids: list[int]) -> str:
     if front:
         d = " ".join(f'{"M" if k == 0 else "L"}{ax(x):.1f} {ay(y):.1f}' for k, (x, y) in enumerate(front))
         out.append(f'<path class="pareto" d="{d}"/>')
+    labels = []
     for i, r in pts:
         cx, cy = ax(r[xkey]), ay(r["score"])
         cls = "point" + (" front" if r.get("pareto") else "") + (" estimate" if r.get("energy_is_estimate") else "")
@@ -159,10 +221,13 @@ def _plot(sec: Section, ids: list[int]) -> str:
         out.append(f'<circle class="{cls}" data-row="{i}" data-model="{_e(r["model"])}" data-variant="{_e(r["variant"])}" '
                    f'data-x="{_e(repr(r[xkey]))}" data-y="{_e(repr(r["score"]))}" cx="{cx:.1f}" cy="{cy:.1f}" r="5">'
                    f'<title>{_e(tip)}</title></circle>')
-        label = r["model"].rsplit("/", 1)[-1] + ("" if r["variant"] == "float32" else f' {r["variant"]}')
-        anchor = "end" if cx > W - MR - 120 else "start"
-        dx = -8 if anchor == "end" else 8
-        out.append(f'<text class="label" x="{cx + dx:.1f}" y="{cy - 6:.1f}" text-anchor="{anchor}">{_e(label)}</text>')
+        labels.append((i, cx, cy, r["model"].rsplit("/", 1)[-1] + ("" if r["variant"] in ("float32", "none") else f' {r["variant"]}')))
+    spots = _place_labels([(cx, cy, text) for _, cx, cy, text in labels])
+    for (i, cx, cy, text), (x, y, anchor, leader) in zip(labels, spots):
+        if leader:  # from the point to the label's near edge, at its middle height
+            out.append(f'<line class="leader" data-row="{i}" x1="{cx:.1f}" y1="{cy:.1f}" x2="{x:.1f}" '
+                       f'y2="{y - LABEL_PX / 2 + 1:.1f}"/>')
+        out.append(f'<text class="label" data-row="{i}" x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}">{_e(text)}</text>')
     out.append("</svg>")
     missing = len(sec.rows) - len(pts)
     if missing:
