@@ -243,15 +243,6 @@ def test_marian_pair_from_name_and_multi_target_tokens(tiny_models, tmp_path):
     assert t._plan((None, "fr"))["prefix"] == ">>fr<< " and t.multi_pair
 
 
-def test_default_model_follows_the_language_pair():
-    from nlptasks.tasks.translate import TranslateTask
-
-    assert TranslateTask().model_name == "Helsinki-NLP/opus-mt-en-de"
-    assert TranslateTask(source_lang="de", target_lang="en").model_name == "Helsinki-NLP/opus-mt-de-en"
-    assert TranslateTask(target_lang="fr").model_name == "Helsinki-NLP/opus-mt-en-fr"
-    assert TranslateTask("some/model", target_lang="fr").model_name == "some/model"
-
-
 # -- baseline, CLI, errors --------------------------------------------------------------------------
 def test_copy_source_baseline():
     task = load_task("translate", "copy-source")

@@ -121,3 +121,18 @@ def test_suites_resolve_by_name_from_any_directory(tmp_path, monkeypatch):
     known = packaged_suites()
     assert set(known) == {p.stem for p in (REPO / "eval" / "suites").glob("*.yaml")}
     assert load_suite("offline").name == "offline"
+
+
+def test_wheel_ships_the_embedded_translation_model(installed):
+    """`run translate` without --model works from an installed wheel: the packaged en->de folder ships."""
+    wheel, _, _ = installed
+    names = set(zipfile.ZipFile(wheel).namelist())
+    folder = REPO / "nlptasks" / "embedded" / "marian-multi30k-en-de"
+    assert {f"nlptasks/embedded/marian-multi30k-en-de/{p.name}" for p in folder.iterdir()} <= names
+    _, site, cwd = installed
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NLPTASKS_")}
+    env.update(PYTHONPATH=str(site), HF_HUB_OFFLINE="1")
+    proc = subprocess.run([sys.executable, "-m", "nlptasks", "run", "translate"], input="A dog runs.\n", cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() and proc.stdout.strip() != "A dog runs."

@@ -15,6 +15,11 @@ Multilingual models and T5 accept a different pair per JSONL record (records are
 each group is batched); a bilingual model asked for another pair is an error. Lines longer than the
 model's input limit are split at sentence boundaries, translated piece by piece and joined with a space
 (``pieces`` in the output says how many). ``copy-source`` is the baseline that returns the input.
+
+The offline default for English->German is the embedded ``marian-multi30k-en-de`` (a 7.7M-parameter
+Marian model trained from scratch on Multi30k image captions by ``scripts/build_translate_model.sh``;
+``nlptasks/embedded/marian-multi30k-en-de/``, an ordinary transformers folder). Other pairs default to
+the hub's ``Helsinki-NLP/opus-mt-{src}-{tgt}``.
 """
 from __future__ import annotations
 
@@ -23,11 +28,14 @@ import re
 
 from ..errors import InputError, ModelLoadError
 from ..optypes import positive_int
+from ..backend.embedded import embedded_model_dir
 from .base import EmbeddedModel, Option, Task
 from .languages import (FAMILY_LABELS, MULTILINGUAL, iso_base, language_name, model_family, resolve_code,
                         supported_codes)
 
 OPUS_MT = "Helsinki-NLP/opus-mt-{src}-{tgt}"
+EMBEDDED_MT = {"marian-multi30k-en-de": ("en", "de")}  # packaged model folders -> their one language pair
+DEFAULT_PAIR = ("en", "de")
 _OPUS_NAME = re.compile(r"opus-mt-([A-Za-z]+)-([A-Za-z]+)/?$")
 _MARIAN_TARGET = re.compile(r"^>>(\w+)<<$")
 _ISO = re.compile(r"^[a-z]{2,3}$")
@@ -43,16 +51,23 @@ class TranslateTask(Task):
     text_mode = "lines"
     output_fields = ("translation",)
     model_class = "AutoModelForSeq2SeqLM"
-    default_model = "Helsinki-NLP/opus-mt-en-de"
+    default_model = "marian-multi30k-en-de"
     recommended_models = ("Helsinki-NLP/opus-mt-en-de", "Helsinki-NLP/opus-mt-de-en", "google-t5/t5-small",
                           "facebook/mbart-large-50-many-to-many-mmt", "facebook/m2m100_418M",
                           "facebook/nllb-200-distilled-600M")
-    embedded_models = (EmbeddedModel("copy-source", "baseline: the source text unchanged", baseline=True),)
+    embedded_models = (
+        EmbeddedModel("marian-multi30k-en-de", "English->German Marian Transformer (7.7M parameters, fp16 on "
+                                               "disk) trained from scratch on Multi30k image captions by "
+                                               "`nlptasks finetune --from-scratch` "
+                                               "(nlptasks/embedded/marian-multi30k-en-de)"),
+        EmbeddedModel("copy-source", "baseline: the source text unchanged", baseline=True),
+    )
     options = (
         Option("--source-lang", help="source language: ISO code (en) or the model's own (en_XX, eng_Latn); "
                                      "default: from the opus-mt model name, else en"),
         Option("--target-lang", help="target language (default: from the opus-mt model name, else de); "
-                                     "without --model, picks Helsinki-NLP/opus-mt-{src}-{tgt}"),
+                                     "without --model, en->de picks the embedded marian-multi30k-en-de and "
+                                     "other pairs Helsinki-NLP/opus-mt-{src}-{tgt}"),
         Option("--max-new-tokens", type=positive_int, default=None, help="longest translation of a piece, in tokens"),
         Option("--num-beams", type=positive_int, default=None, help="beam size (default: the model's generation config)"),
         Option("--prefix", type=str, default=None,
@@ -74,7 +89,15 @@ class TranslateTask(Task):
         super().__init__(model, **kwargs)
         src, tgt = self.settings["source_lang"], self.settings["target_lang"]
         if model is None and (src or tgt):
-            self.model_name = OPUS_MT.format(src=(src or "en").strip().lower(), tgt=(tgt or "de").strip().lower())
+            pair = ((src or DEFAULT_PAIR[0]).strip().lower(), (tgt or DEFAULT_PAIR[1]).strip().lower())
+            if (iso_base(pair[0]), iso_base(pair[1])) != DEFAULT_PAIR:
+                self.model_name = OPUS_MT.format(src=pair[0], tgt=pair[1])
+        fixed = EMBEDDED_MT.get(self.model_name.lower())
+        for asked, have, what in ((src, fixed and fixed[0], "source"), (tgt, fixed and fixed[1], "target")):
+            if fixed and asked and iso_base(asked) != have:
+                raise InputError(f"model {self.model_name!r} translates {fixed[0]}->{fixed[1]} only, not "
+                                 f"{what} language {asked!r}; leave out --model to get "
+                                 f"Helsinki-NLP/opus-mt-{{src}}-{{tgt}} for other pairs")
 
     # -- loading ------------------------------------------------------------------------------------
     def _load(self) -> None:
@@ -88,7 +111,9 @@ class TranslateTask(Task):
         from ..backend.loading import load_pretrained
 
         self._kind = "model"
-        lm = self._lm = load_pretrained(self.model_name, self.model_class, revision=self.revision,
+        embedded = EMBEDDED_MT.get(self.model_name.lower())
+        ref = str(embedded_model_dir(self.model_name.lower())) if embedded else self.model_name
+        lm = self._lm = load_pretrained(ref, self.model_class, revision=self.revision,
                                         device=self.device, dtype=self.dtype, quantize=self.quantize,
                                         trust_remote_code=self.trust_remote_code)
         tok = lm.tokenizer
@@ -101,7 +126,7 @@ class TranslateTask(Task):
         if self.family == "marian":
             self.marian_targets = {m.group(1) for t in tok.get_vocab() if (m := _MARIAN_TARGET.match(t))}
         named = _OPUS_NAME.search(self.model_name) if self.family == "marian" else None
-        name_src, name_tgt = (named.group(1), named.group(2)) if named else (None, None)
+        name_src, name_tgt = (named.group(1), named.group(2)) if named else embedded or (None, None)
         fallback = ("en", "de") if self.family == "t5" or self.family in MULTILINGUAL else (None, None)
         self.source_lang = src or (name_src if name_src and _ISO.match(name_src) else None) or fallback[0]
         self.target_lang = tgt or (name_tgt if name_tgt and _ISO.match(name_tgt) else None) or fallback[1]
@@ -127,7 +152,10 @@ class TranslateTask(Task):
     def model_info(self) -> dict:
         self.load()
         if self._kind == "model":
-            return self._lm.describe()
+            info = self._lm.describe()
+            if self.model_name.lower() in EMBEDDED_MT:  # the packaged name, not its install path
+                info["name"] = self.model_name.lower()
+            return info
         return {"name": "copy-source", "revision": None, "weights_hash": None, "parameters": 0,
                 "variant": {"dtype": "none", "quantize": None}, "baseline": True}
 

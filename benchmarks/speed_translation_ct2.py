@@ -1,0 +1,189 @@
+"""Benchmark: the packaged en->de model (marian-multi30k-en-de) through nlptasks' transformers path vs
+CTranslate2, greedy, on Multi30k validation sources, fp32 and int8, in one run.
+
+    pip install ctranslate2            # not an nlptasks dependency
+    python benchmarks/speed_translation_ct2.py [--n 500] [--batch-size 64] [--threads N]
+
+Each contender runs in its own child process (spawned one after another, never side by side), which
+loads the model, translates a warm-up slice, then all ``--n`` sources once; it reports seconds,
+generated tokens per second and the child's peak RSS (model load included). Outputs are compared with
+the nlptasks fp32 output (identical lines, and BLEU of each contender against it) and with the
+references (BLEU).
+
+Conversion: CTranslate2's own Marian converter assumes the opus-mt convention that the decoder starts
+from a zero embedding and drops ``<pad>`` (the last id) from the vocabulary. Our model was trained in
+transformers, where the decoder starts from the *trained* embedding of ``<pad>`` (id 7999, not zero:
+tied embeddings give it gradients through the output layer), so the stock conversion changes the
+output (8 of the first 40 validation lines differ). The converter used here keeps ``<pad>`` and starts the decoder from it, like
+transformers; ``<pad>`` is suppressed in the output, as the model's ``bad_words_ids`` does. The
+converted models are cached in ``benchmarks/.cache/ct2-<weights hash>-<quantization>``.
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import sys
+import time
+
+from _speed import CACHE, DATA, fmt_table, log, machine, need_data, print_machine, read_jsonl
+
+MODEL = "marian-multi30k-en-de"
+MAX_NEW = 128
+
+
+def model_dir() -> str:
+    from nlptasks.backend.embedded import embedded_model_dir
+
+    return str(embedded_model_dir(MODEL))
+
+
+def convert(quantization: str) -> str:
+    """The packaged model converted for CTranslate2 (``<pad>`` kept as the decoder start), cached."""
+    import ctranslate2.converters.transformers as ct2t
+
+    from nlptasks.backend.loading import weights_hash
+    from nlptasks.backend.resolve import resolve_model
+
+    out = CACHE / f"ct2-{weights_hash(resolve_model(model_dir()))}-{quantization}"
+    if (out / "model.bin").exists():
+        return str(out)
+
+    class PadStartMarian(ct2t.MarianMTLoader):
+        def get_model_spec(self, model):
+            model.config.normalize_before = False
+            model.config.normalize_embedding = False
+            return ct2t.BartLoader.get_model_spec(self, model)  # no removal of the <pad> row
+
+        def set_config(self, config, model, tokenizer):
+            config.eos_token = tokenizer.eos_token
+            config.unk_token = tokenizer.unk_token
+            config.decoder_start_token = tokenizer.pad_token  # the trained <pad> embedding, as transformers
+
+        def set_decoder(self, spec, decoder):
+            ct2t.BartLoader.set_decoder(self, spec, decoder)  # start_from_zero_embedding stays False
+
+        def get_vocabulary(self, model, tokenizer):
+            return ct2t.BartLoader.get_vocabulary(self, model, tokenizer)  # <pad> kept
+
+    stock = ct2t._MODEL_LOADERS["MarianConfig"]
+    ct2t._MODEL_LOADERS["MarianConfig"] = PadStartMarian()
+    try:
+        log(f"converting {MODEL} for CTranslate2 ({quantization}) into {out}")
+        ct2t.TransformersConverter(model_dir()).convert(str(out), quantization=quantization, force=True)
+    finally:
+        ct2t._MODEL_LOADERS["MarianConfig"] = stock
+    return str(out)
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_nlptasks(src, batch_size, threads, quantize):
+    import torch
+
+    torch.set_num_threads(threads)
+    from nlptasks.api import load_task
+
+    task = load_task("translate", device="cpu", quantize=quantize, batch_size=batch_size,
+                     max_new_tokens=MAX_NEW).load()
+    tok = task._lm.tokenizer
+    recs = [{"text": s} for s in src]
+    task.predict(recs[:batch_size])  # warm-up
+    t0 = time.perf_counter()
+    out = [r["translation"] for r in task.predict(recs)]
+    secs = time.perf_counter() - t0
+    new = sum(len(tok(o, add_special_tokens=False)["input_ids"]) + 1 for o in out)  # + </s>
+    return {"out": out, "secs": secs, "tokens": new, "rss_mb": _peak_rss_mb()}
+
+
+def run_ct2(src, batch_size, threads, path):
+    """CTranslate2 with the model's tokenizer.json through the ``tokenizers`` library (no torch in this
+    process, so the peak RSS is CTranslate2's)."""
+    import os
+
+    import ctranslate2
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(os.path.join(model_dir(), "tokenizer.json"))
+    tr = ctranslate2.Translator(path, device="cpu", inter_threads=1, intra_threads=threads)
+    tokens = [e.tokens for e in tok.encode_batch(src)]  # ends with </s>, as the transformers tokenizer
+    kw = dict(beam_size=1, max_batch_size=batch_size, max_decoding_length=MAX_NEW,
+              suppress_sequences=[["<pad>"]])
+    tr.translate_batch(tokens[:batch_size], **kw)  # warm-up
+    t0 = time.perf_counter()
+    res = tr.translate_batch(tokens, **kw)
+    secs = time.perf_counter() - t0
+    hyps = [r.hypotheses[0] for r in res]
+    out = [tok.decode([tok.token_to_id(t) for t in h], skip_special_tokens=True).strip() for h in hyps]
+    return {"out": out, "secs": secs, "tokens": sum(len(h) + 1 for h in hyps), "rss_mb": _peak_rss_mb()}
+
+
+def _child(fn, args, q):
+    q.put(fn(*args))
+
+
+def in_child(fn, *args):
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child, args=(fn, args, q))
+    p.start()
+    res = q.get()
+    p.join()
+    return res
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=500, help="Multi30k validation sources (default 500)")
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads per contender (default: nlptasks')")
+    args = ap.parse_args()
+    try:
+        import ctranslate2
+    except ImportError:
+        sys.exit("ctranslate2 is not installed: pip install ctranslate2")
+    import sacrebleu
+    import torch
+
+    info = machine()
+    print_machine(info)
+    threads = args.threads or torch.get_num_threads()
+    need_data("translation")
+    rows = read_jsonl(DATA / "translation" / "validation.jsonl", args.n)
+    src = [r["translation"]["en"] for r in rows]
+    refs = [r["translation"]["de"] for r in rows]
+    paths = {q: convert(q) for q in ("float32", "int8")}
+    contenders = {
+        "nlptasks (transformers) fp32": (run_nlptasks, src, args.batch_size, threads, None),
+        "nlptasks (transformers) int8": (run_nlptasks, src, args.batch_size, threads, "int8"),
+        f"CTranslate2 {ctranslate2.__version__} fp32": (run_ct2, src, args.batch_size, threads, paths["float32"]),
+        f"CTranslate2 {ctranslate2.__version__} int8": (run_ct2, src, args.batch_size, threads, paths["int8"]),
+    }
+    results = {}
+    for name, (fn, *a) in contenders.items():
+        log(f"running {name}")
+        results[name] = in_child(fn, *a)
+    base = results["nlptasks (transformers) fp32"]
+    table = []
+    for name, r in results.items():
+        tps = r["tokens"] / r["secs"]
+        same = sum(a == b for a, b in zip(r["out"], base["out"]))
+        table.append([name, f"{r['secs']:.2f}", f"{tps:.0f}", f"{tps / (base['tokens'] / base['secs']):.2f}x",
+                      f"{r['rss_mb']:.0f}", f"{same}/{len(src)}",
+                      f"{sacrebleu.corpus_bleu(r['out'], [base['out']]).score:.1f}",
+                      f"{sacrebleu.corpus_bleu(r['out'], [refs]).score:.2f}"])
+    print(f"\n{MODEL}: {len(src)} Multi30k validation sources, greedy, max {MAX_NEW} new tokens, batch "
+          f"{args.batch_size}, CPU, {threads} thread(s), one timed pass each (load {info['load']:.1f})")
+    print(fmt_table(["contender", "seconds", "tokens/s", "vs nlptasks fp32", "peak RSS MB",
+                     "lines identical to nlptasks fp32", "BLEU vs nlptasks fp32", "BLEU vs references"], table))
+    ct2_fp32 = results[f"CTranslate2 {ctranslate2.__version__} fp32"]
+    agree = sum(a == b for a, b in zip(ct2_fp32["out"], base["out"])) / len(src)
+    print(f"\nCTranslate2 fp32 agrees with nlptasks fp32 on {100 * agree:.1f}% of lines")
+    return 0 if agree >= 0.95 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
