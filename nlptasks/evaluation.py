@@ -121,6 +121,8 @@ def compute_metrics(bench: Benchmark, predictions: list, references: list,
     for name in bench.metrics:
         fn = METRICS.get(name)
         opts = dict(bench.metric_options.get(name) or {})
+        if name == "perplexity" and nll is None:
+            continue  # the model gives references no likelihood (retrieval, baselines): no perplexity
         preds = nll if name == "perplexity" else predictions
         values = fn(preds, references, **opts)
         info = _metric_info(name, fn)
@@ -235,7 +237,8 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
     with CostTracker(grid_intensity=grid_intensity, country=country) as tracker:
         t1 = time.perf_counter()
         outputs = task.predict(inputs)
-        nll = task.reference_nll(inputs, [str(r) for r in refs]) if "perplexity" in bench.metrics else None
+        scored = "perplexity" in bench.metrics and getattr(task, "scores_references", True)
+        nll = task.reference_nll(inputs, [str(r) for r in refs]) if scored else None
         predict_s = time.perf_counter() - t1
     cost = {**tracker.result(), "load_time_s": load_s, "load_energy_kwh": loaded.get("energy_kwh"),
             "predict_time_s": predict_s, "examples_per_s": len(inputs) / predict_s if predict_s > 0 else None}

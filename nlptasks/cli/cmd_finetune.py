@@ -91,6 +91,11 @@ def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) ->
     setting(x, "labels", type=_csv,
             help="sentiment: names of the label ids for a new head, comma-separated, in id order")
     setting(x, "new_head", help="sentiment: replace the model's classification head")
+    v = p.add_argument_group("model families without a Trainer (built on the packaged MiniLM encoder)")
+    setting(v, "retrieval", help="chat: build a retrieval model over the training pairs "
+                                 "(the default with --model minilm)")
+    setting(v, "extractive", help="summarize: train a supervised extractive sentence scorer "
+                                  "(the default with --model minilm)")
 
 
 def add_launch_args(p: argparse.ArgumentParser) -> None:
@@ -152,7 +157,7 @@ def main(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..training.spec import training_spec
 
-    task = training_spec(args.task)
+    task = training_spec(args.task).select(args.model, vars(args))
     check_outputs(args, "finetune")
     how = launch_settings(args)
     if how.wanted():
