@@ -251,10 +251,10 @@ def test_interactive_chat_history_reset_and_context_budget(cli, tiny_models):
     assert out[:3] == [first, second, first]   # history carried into turn 2; /reset starts afresh
 
 
-def test_offline_default_model_is_one_clear_line(cli, monkeypatch):
-    r = cli("chat", input="hello\n", env={"HF_HUB_OFFLINE": "1"})
+def test_offline_hub_model_is_one_clear_line(cli, monkeypatch):
+    r = cli("chat", "--model", "microsoft/DialoGPT-small", input="hello\n", env={"HF_HUB_OFFLINE": "1"})
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "microsoft/DialoGPT-small" in r.stderr
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelLoadError, match="'microsoft/DialoGPT-small' is not in the local Hugging Face cache"):
-        run("chat", ["hello"])   # `nlptasks run chat` takes this path
+        run("chat", ["hello"], model="microsoft/DialoGPT-small")   # `nlptasks run chat` takes this path

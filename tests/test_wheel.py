@@ -72,6 +72,17 @@ def test_wheel_contains_every_benchmark_and_suite(installed):
     assert z.read("nlptasks/bundled/tasks/sentiment/sst2_local.yaml") == one.read_bytes()
 
 
+def test_wheel_ships_the_packaged_model_folders(installed):
+    """nlptasks/embedded/<name>/ folders (retrieval chat, extractive scorer) are package data too."""
+    wheel, _, _ = installed
+    names = set(zipfile.ZipFile(wheel).namelist())
+    folders = [p for p in (REPO / "nlptasks" / "embedded").iterdir() if p.is_dir() and p.name != "__pycache__"]
+    assert {"minilm-retrieval", "minilm-extsum"} <= {p.name for p in folders}
+    files = {f"nlptasks/embedded/{f.relative_to(REPO / 'nlptasks' / 'embedded').as_posix()}"
+             for d in folders for f in d.iterdir() if f.is_file()}
+    assert files <= names
+
+
 def test_installed_package_is_the_one_imported(installed):
     _, site, cwd = installed
     proc = run_installed(installed, "-c", "import nlptasks; print(nlptasks.__file__)")

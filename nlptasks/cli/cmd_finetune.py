@@ -115,6 +115,11 @@ def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) ->
         setting(g, "ffn_dim", type=positive_int, help="feed-forward size (default 4 x --d-model)")
         setting(g, "dropout", type=float, help="dropout and attention dropout (default 0.1)")
         setting(g, "max_positions", type=positive_int, help="longest input/output in tokens (default 512)")
+    v = p.add_argument_group("model families without a Trainer (built on the packaged MiniLM encoder)")
+    setting(v, "retrieval", help="chat: build a retrieval model over the training pairs "
+                                 "(the default with --model minilm)")
+    setting(v, "extractive", help="summarize: train a supervised extractive sentence scorer "
+                                  "(the default with --model minilm)")
 
 
 def add_launch_args(p: argparse.ArgumentParser, what: str = "train") -> None:
@@ -176,7 +181,7 @@ def main(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..training.spec import training_spec
 
-    task = training_spec(args.task)
+    task = training_spec(args.task).select(args.model, vars(args))
     check_outputs(args, "finetune")
     how = launch_settings(args)
     if how.wanted():

@@ -150,6 +150,8 @@ def compute_metrics(bench: Benchmark, predictions: list, references: list,
     for name in bench.metrics:
         fn = METRICS.get(name)
         opts = dict(bench.metric_options.get(name) or {})
+        if name == "perplexity" and nll is None:
+            continue  # the model gives references no likelihood (retrieval, baselines): no perplexity
         preds = nll if name == "perplexity" else predictions
         values = fn(preds, references, **opts)
         info = _metric_info(name, fn)
@@ -314,7 +316,9 @@ def predict_stage(run: EvalRun) -> bool:
 
     with CostTracker(grid_intensity=s.grid_intensity, country=s.country) as tracker:
         t1 = time.perf_counter()
-        refs = [str(r) for r in run.refs] if "perplexity" in run.bench.metrics else None
+        # a model without token probabilities (retrieval, baselines) has no perplexity to score
+        scored = "perplexity" in run.bench.metrics and getattr(task, "scores_references", True)
+        refs = [str(r) for r in run.refs] if scored else None
         step = predict_examples(task, run.inputs, refs, cache=s.cache)
         predict_s = time.perf_counter() - t1
     job_cost = combine_cost(step, tracker.result())

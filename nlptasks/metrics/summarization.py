@@ -35,6 +35,19 @@ def _scorer(types: tuple[str, ...], use_stemmer: bool):
     return rouge_scorer.RougeScorer(list(types), use_stemmer=use_stemmer)
 
 
+def rouge_tokens(text: str, use_stemmer: bool = True) -> list[str]:
+    """``text`` as ROUGE sees it (rouge-score's tokenizer: lower-cased ``[a-z0-9]`` runs, Porter-stemmed)."""
+    return _scorer(("rouge1",), use_stemmer)._tokenizer.tokenize(as_text(text))
+
+
+def ngram_f1(reference: list[str], prediction: list[str], n: int) -> float:
+    """ROUGE-n F1 in [0, 1] of token lists (from :func:`rouge_tokens`), as rouge-score computes it."""
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer._score_ngrams(rouge_scorer._create_ngrams(reference, n),
+                                      rouge_scorer._create_ngrams(prediction, n)).fmeasure
+
+
 def _score(scorer, reference, prediction: str, prep=lambda t: t) -> dict:
     if isinstance(reference, (list, tuple)):
         return scorer.score_multi([prep(as_text(r)) for r in reference], prep(prediction))

@@ -1,5 +1,10 @@
 """Dialogue: ``{history: [turn, ...]}`` (oldest first, the last turn is the user's) -> ``{response}``.
 
+Offline models (``chat_offline``): the packaged default ``minilm-retrieval`` (answers with the
+DailyDialog train response whose context best matches; ``chat_retrieval``), a folder written by
+``nlptasks finetune chat --model minilm --retrieval``, and the baselines ``repeat-last-turn`` and
+``most-frequent-response``. They have no perplexity (``reference_nll`` refuses; ``eval`` leaves it out).
+
 Models: decoder-only ``AutoModelForCausalLM`` (DialoGPT, instruction-tuned chat models) and seq2seq
 dialogue models (BlenderBot; detected from ``config.is_encoder_decoder``). The prompt is built with the
 tokenizer's chat template when it has one (roles alternate, the last turn is the user's, with the
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 from ..errors import InputError, ModelLoadError, NlpTasksError
 from ..optypes import fraction, non_negative_int, positive_float, positive_int
-from .base import Option, Task
+from .base import EmbeddedModel, Option, Task
 
 MIN_CONTEXT = 8
 
@@ -30,7 +35,14 @@ class ChatTask(Task):
     text_mode = "lines"
     output_fields = ("response",)
     model_class = "AutoModelForCausalLM"
-    default_model = "microsoft/DialoGPT-small"
+    default_model = "minilm-retrieval"
+    embedded_models = (
+        EmbeddedModel("minilm-retrieval", "retrieval over DailyDialog train responses with the packaged MiniLM "
+                                          "encoder (offline; built by `nlptasks finetune chat --model minilm`)"),
+        EmbeddedModel("repeat-last-turn", "baseline: answer with the last turn", baseline=True),
+        EmbeddedModel("most-frequent-response", "baseline: always the most frequent DailyDialog train response",
+                      baseline=True),
+    )
     recommended_models = ("microsoft/DialoGPT-small", "microsoft/DialoGPT-medium", "facebook/blenderbot-400M-distill",
                           "HuggingFaceTB/SmolLM2-135M-Instruct", "Qwen/Qwen2.5-0.5B-Instruct")
     options = (
@@ -53,6 +65,12 @@ class ChatTask(Task):
 
     # -- loading ------------------------------------------------------------------------------------
     def _load(self) -> None:
+        from .chat_offline import load_offline
+
+        # packaged retrieval model, baselines, or a folder built by `finetune chat --retrieval`
+        self._offline = load_offline(self.model_name, device=self.device, dtype=self.dtype, quantize=self.quantize)
+        if self._offline is not None:
+            return
         from ..backend.inference import generation_config, model_max_input
         from ..backend.loading import load_pretrained
 
@@ -91,11 +109,21 @@ class ChatTask(Task):
 
     def model_info(self) -> dict:
         self.load()
+        if self._offline is not None:
+            return self._offline.describe()
         return self._lm.describe()
+
+    @property
+    def scores_references(self) -> bool:
+        """Whether the model gives references a likelihood (perplexity); retrieval and baselines do not."""
+        self.load()
+        return self._offline is None
 
     def run_settings(self) -> dict:
         s = super().run_settings()
-        if self._loaded:
+        if self._loaded and self._offline is not None:
+            s["retrieval"] = self._offline.settings()
+        elif self._loaded:
             s["prompt"] = "chat-template" if self.template else "blenderbot" if self.seq2seq else "eos-joined"
             s["generation"] = {k: v for k, v in self.gen_config.to_diff_dict().items()
                                if not k.startswith("transformers_version")}
@@ -200,6 +228,8 @@ class ChatTask(Task):
 
     # -- prediction -------------------------------------------------------------------------------------
     def _predict(self, records: list[dict]) -> list[dict]:
+        if self._offline is not None:
+            return self._offline.respond([self.turns(r) for r in records], batch_size=self.batch_size)
         import torch
 
         from ..backend.inference import generate_batched
@@ -256,6 +286,9 @@ class ChatTask(Task):
         if not records:
             return []
         self.load()
+        if self._offline is not None:
+            raise NlpTasksError(f"model {self.model_name!r} does not score references (no perplexity): "
+                                f"it is a retrieval model or a baseline")
         items = []
         for rec, ref in zip(records, references):
             turns = self.turns(rec)

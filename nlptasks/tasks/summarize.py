@@ -1,6 +1,10 @@
 """Summarization: ``{document}`` -> ``{summary}``.
 
-- ``minilm-extractive`` (default, offline): sentences embedded with the packaged MiniLM encoder, picked
+- ``minilm-extsum`` (offline): a supervised extractive scorer (packaged; ``extractive_supervised``):
+  MiniLM sentence features + position features, trained on greedy-ROUGE oracle labels of CNN/DailyMail
+  train by ``nlptasks finetune summarize --model minilm --extractive``; top sentences with trigram
+  blocking. A folder written by that command loads the same way (``--model DIR``).
+- ``minilm-extractive`` (offline, unsupervised): sentences embedded with the packaged MiniLM encoder, picked
   by maximal marginal relevance around the document centroid plus a lead bias (news states its key facts
   first), kept in document order. Defaults (diversity 0.3, position weight 1.0) were chosen on the first
   150 CNN/DailyMail *train* documents (`benchmarks/tune_extractive.py`), never on validation.
@@ -31,6 +35,9 @@ class SummarizeTask(Task):
     recommended_models = ("sshleifer/distilbart-cnn-12-6", "facebook/bart-large-cnn",
                           "google/pegasus-cnn_dailymail", "google-t5/t5-small")
     embedded_models = (
+        EmbeddedModel("minilm-extsum", "extractive: a sentence scorer trained on CNN/DailyMail oracle labels over "
+                                       "MiniLM features (packaged, offline; built by `nlptasks finetune summarize "
+                                       "--model minilm --extractive`)"),
         EmbeddedModel("minilm-extractive", "extractive: MiniLM sentence embeddings + MMR (packaged, offline)"),
         EmbeddedModel("lead-3", "baseline: the first three sentences", baseline=True),
     )
@@ -60,14 +67,25 @@ class SummarizeTask(Task):
         from ..training.families import Seq2Seq
 
         return Seq2Seq(cls, source_field="document", target_field="summary", prefix_key="summarization",
-                       pipeline_tag="summarization")
+                       pipeline_tag="summarization", extractive=True)
 
     GEN_KEYS = ("max_new_tokens", "min_new_tokens", "num_beams", "no_repeat_ngram_size", "length_penalty")
 
     def _load(self) -> None:
         name = self.model_name.lower()
+        from .extractive_supervised import DEFAULT_NAME, ExtractiveScorer, is_extractive_model
+
         if name == "lead-3":
             self._kind = "lead"
+        elif name == DEFAULT_NAME or is_extractive_model(self.model_name):
+            # the packaged supervised scorer, or a folder built by `finetune summarize --extractive`
+            from ..backend.device import resolve_device
+
+            self._kind = "supervised"
+            self._scorer = ExtractiveScorer.load(None if name == DEFAULT_NAME else self.model_name,
+                                                 device=str(resolve_device(self.device)),
+                                                 dtype=None if self.dtype == "auto" else self.dtype,
+                                                 quantize=self.quantize, name=DEFAULT_NAME if name == DEFAULT_NAME else None)
         elif name == "minilm-extractive":
             from ..backend.device import resolve_device
             from ..backend.encoder import SentenceEncoder
@@ -103,6 +121,8 @@ class SummarizeTask(Task):
             return self._lm.describe()
         if self._kind == "extractive":
             return self._encoder.describe() | {"name": "minilm-extractive"}
+        if self._kind == "supervised":
+            return self._scorer.describe()
         return {"name": "lead-3", "revision": None, "weights_hash": None, "parameters": 0,
                 "variant": {"dtype": "none", "quantize": None}, "baseline": True}
 
@@ -129,6 +149,15 @@ class SummarizeTask(Task):
         if self._kind == "lead":
             picks = [list(range(min(3, len(ss)))) for ss in sents]
             strategy = "lead-3"
+        elif self._kind == "supervised":
+            from .extractive_supervised import select
+
+            block = bool(self._scorer.settings.get("trigram_block", True))
+            scored = self._scorer.sentence_scores(
+                [ss[: self._scorer.settings.get("max_sentences") or len(ss)] for ss in sents], self.batch_size)
+            picks = [select(sc, ss, summary_length(len(sc), s["sentences"], s["ratio"]), block)
+                     for sc, ss in zip(scored, sents)]
+            strategy = "extractive-supervised"
         else:
             flat = [x for ss in sents for x in ss]
             emb = self._encoder.encode(flat, batch_size=self.batch_size or 64, max_tokens=self.max_tokens).float().cpu().numpy()

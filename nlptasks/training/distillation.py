@@ -305,6 +305,9 @@ def distill(task: str, teacher: str, train: str, validation: str | None = None, 
     if unknown:
         raise InputError(f"distill has no setting {', '.join(unknown)}")
     s = FinetuneSettings(task=t.name, model=teacher, train=train, validation=validation, output=output, **settings)
+    if s.retrieval or s.extractive:
+        raise InputError("distill: --retrieval and --extractive build models without a Trainer; "
+                         "use `nlptasks finetune` for them")
     check_output_dir(output, kind="distill", overwrite=s.overwrite, resume=s.resume)  # before any model loads
     data = load_data(s)
     t_model, t_tok, t_path = _load_teacher(t, teacher, s.trust_remote_code)

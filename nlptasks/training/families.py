@@ -1,4 +1,9 @@
-"""The four model families of the built-in tasks, as reusable :class:`TrainingSpec` classes.
+"""The model families of the built-in tasks, as reusable :class:`TrainingSpec` classes.
+
+Four train transformer weights on ``transformers.Trainer``; two more build a model on the packaged
+MiniLM encoder in one pass (``trainer_kind = "fit"``, :mod:`nlptasks.training.fitted`):
+:class:`RetrievalChat` (a response index, ``finetune chat --model minilm [--retrieval]``) and
+:class:`ExtractiveSummary` (a sentence scorer, ``finetune summarize --model minilm [--extractive]``).
 
 A task points at a family from its ``training_spec()`` classmethod and gives it its own field names,
 e.g. ``SequenceClassification(cls, text_field="sentence", label_field="topic")``. Nothing here
@@ -135,11 +140,18 @@ class Seq2Seq(TrainingSpec):
     trainer_kind = "seq2seq"
 
     def __init__(self, task_cls, *, source_field: str, target_field: str, prefix_key: str | None = None,
-                 pipeline_tag: str | None = None):
+                 pipeline_tag: str | None = None, extractive: bool = False):
         super().__init__(task_cls)
         self.source_field, self.target_field, self.prefix_key = source_field, target_field, prefix_key
+        self.extractive = extractive
         if pipeline_tag:
             self.pipeline_tag = pipeline_tag
+
+    def variants(self):
+        if not self.extractive:
+            return {}
+        return {"extractive": ExtractiveSummary(self.task, source_field=self.source_field,
+                                                target_field=self.target_field)}
 
     # overridable pieces -------------------------------------------------------------------------
     def languages(self, records: list[dict], s) -> tuple[str | None, str | None]:
@@ -248,9 +260,17 @@ class CausalChat(TrainingSpec):
     peft_task_type = "CAUSAL_LM"
     trainer_kind = "generate"
 
-    def __init__(self, task_cls, *, history_field: str = "history", response_field: str = "response"):
+    def __init__(self, task_cls, *, history_field: str = "history", response_field: str = "response",
+                 retrieval: bool = True):
         super().__init__(task_cls)
         self.history_field, self.response_field = history_field, response_field
+        self.retrieval = retrieval
+
+    def variants(self):
+        if not self.retrieval:
+            return {}
+        return {"retrieval": RetrievalChat(self.task, history_field=self.history_field,
+                                           response_field=self.response_field)}
 
     def reference_fields(self, value, *, path, lookup, label_names):
         return {self.response_field: value}
@@ -287,3 +307,48 @@ class CausalChat(TrainingSpec):
 
     def with_targets(self, records, outputs, s):
         return [{**r, self.response_field: o} for r, o in zip(records, outputs)]
+
+
+class RetrievalChat(TrainingSpec):
+    """``{history, response}`` -> a retrieval model: the training contexts encoded by the packaged MiniLM,
+    their responses as the candidates (:mod:`nlptasks.training.retrieval`). No gradient steps."""
+
+    family = "retrieval index (MiniLM context-context matching + consensus choice)"
+    pipeline_tag = "conversational"
+    trainer_kind = "fit"
+    default_base_model = "minilm"
+
+    def __init__(self, task_cls, *, history_field: str = "history", response_field: str = "response"):
+        super().__init__(task_cls)
+        self.history_field, self.response_field = history_field, response_field
+
+    def reference_fields(self, value, *, path, lookup, label_names):
+        return {self.response_field: value}
+
+    def fit(self, s, train_records, eval_records, out):
+        from .retrieval import build
+
+        return build(self, s, train_records, eval_records, out)
+
+
+class ExtractiveSummary(TrainingSpec):
+    """``{document, summary}`` -> a supervised extractive scorer over MiniLM sentence features, trained on
+    greedy-ROUGE oracle labels (:mod:`nlptasks.training.extractive`)."""
+
+    family = "supervised extractive scorer (MiniLM sentence features + oracle labels)"
+    pipeline_tag = "summarization"
+    trainer_kind = "fit"
+    default_base_model = "minilm"
+
+    def __init__(self, task_cls, *, source_field: str = "document", target_field: str = "summary"):
+        super().__init__(task_cls)
+        self.source_field, self.target_field = source_field, target_field
+
+    def reference_fields(self, value, *, path, lookup, label_names):
+        return {self.target_field: value}
+
+    def fit(self, s, train_records, eval_records, out):
+        from .extractive import build
+
+        return build(self, s, train_records, eval_records, out)
+

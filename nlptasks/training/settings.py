@@ -52,6 +52,8 @@ class FinetuneSettings:
     target_lang: str | None = None
     labels: list[str] | None = None   # names of label ids for a new classification head
     new_head: bool = False            # replace an existing classification head
+    retrieval: bool = False           # chat: a retrieval model over the training pairs (MiniLM encoder)
+    extractive: bool = False          # summarize: a supervised extractive sentence scorer (MiniLM encoder)
     eval_steps: int | None = None     # evaluate (and checkpoint) every N steps; default: every epoch
     save_steps: int | None = None     # checkpoint every N steps when there is no validation data
     save_total_limit: int | None = 2

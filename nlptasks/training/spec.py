@@ -13,6 +13,10 @@ from typing import Any, Callable
 
 from ..errors import InputError
 
+# FinetuneSettings switches that pick another family of the same task (``TrainingSpec.variants``)
+VARIANT_FLAGS = ("retrieval", "extractive")
+ENCODER_MODELS = ("minilm",)  # base models that are sentence encoders (the packaged MiniLM)
+
 
 @dataclass
 class Prepared:
@@ -32,7 +36,8 @@ class TrainingSpec:
     lengths: tuple[int, int] = (512, 128)  # default (max_length, max_target_length) in tokens
     pipeline_tag: str = ""                 # the model card's pipeline tag
     peft_task_type: str = ""               # peft.TaskType name for --lora
-    trainer_kind: str = "plain"            # "plain", "seq2seq" (generating Seq2SeqTrainer) or "generate"
+    trainer_kind: str = "plain"            # "plain", "seq2seq" (generating Seq2SeqTrainer), "generate" or
+                                           # "fit" (no Trainer: the spec's own ``fit``, e.g. a retrieval index)
     head_suffix: str | None = None         # architecture suffix of a trained task head (encoders)
     logit_keys: tuple[str, ...] = ()       # outputs matched by logit distillation; () = sequence-level
     freeze_base_ok: bool = False           # --freeze-base (train the head only) makes sense
@@ -76,6 +81,34 @@ class TrainingSpec:
         from .scoring import score
 
         return score(self, predictions, references)
+
+    # -- variants ---------------------------------------------------------------------------------
+    def variants(self) -> dict[str, "TrainingSpec"]:
+        """Other families of the same task, by the switch that selects them (one of
+        :data:`VARIANT_FLAGS`), e.g. chat's ``{"retrieval": RetrievalChat(...)}``."""
+        return {}
+
+    def select(self, model: str | None, settings: dict) -> "TrainingSpec":
+        """The family that trains ``model`` with ``settings``: a variant when its switch is on, or when the
+        base model is a sentence encoder (``minilm``) and the task has exactly one variant; else this one."""
+        variants = self.variants()
+        wanted = [f for f in VARIANT_FLAGS if settings.get(f)]
+        for flag in wanted:
+            if flag not in variants:
+                have = ", ".join(f"--{f}" for f in variants) or "none"
+                raise InputError(f"--{flag} does not apply to task {self.name!r} (its training variants: {have})")
+        if len(wanted) > 1:
+            raise InputError(f"choose one of {', '.join('--' + f for f in wanted)}")
+        if wanted:
+            return variants[wanted[0]]
+        if model and str(model).lower() in ENCODER_MODELS and len(variants) == 1:
+            return next(iter(variants.values()))
+        return self
+
+    def fit(self, s, train_records: list[dict], eval_records: list[dict] | None, out) -> dict:
+        """``trainer_kind == "fit"``: build the model into the folder ``out``; returns ``metrics``
+        (validation scores), ``preprocessing`` (recorded facts) and ``parameters``."""
+        raise NotImplementedError
 
     # -- model ------------------------------------------------------------------------------------
     def model_labels(self, s, config, train_records: list[dict], val_records: list[dict] | None

@@ -228,6 +228,12 @@ class TrainingRun:
 def run(s: FinetuneSettings, distillation: Distillation | None = None) -> dict:
     """Fine-tune per ``s`` (or distil, with a ``distillation`` strategy); returns the result record (also
     written to ``training_result.json``)."""
+    if distillation is None:
+        spec = training_spec(s.task).select(s.model, s.record())
+        if spec.trainer_kind == "fit":  # a family without a Trainer (retrieval index, extractive scorer)
+            from .fitted import run_fit
+
+            return run_fit(spec, s)
     r = _setup(s, distillation)
     _data(r)
     _model(r)
