@@ -23,6 +23,7 @@ from pathlib import Path
 from .. import cost_hooks
 from ..errors import ModelLoadError
 from .loading import LoadedModel, weights_hash
+from .lora_merge import add_lora_delta
 
 log = logging.getLogger("nlptasks")
 
@@ -117,10 +118,7 @@ def merge_adapter(model, tensors: dict, cfg: dict) -> int:
                 mod = modules.get(mod_name)
                 if b is None or mod is None or not hasattr(mod, "weight"):
                     raise ModelLoadError(f"adapter: LoRA weights for unknown module {mod_name!r}")
-                delta = (b.float() @ a.float()) * scale
-                if delta.shape != mod.weight.shape:
-                    raise ModelLoadError(f"adapter: LoRA delta {tuple(delta.shape)} does not fit {mod_name!r}")
-                mod.weight.copy_((mod.weight.float() + delta.to(mod.weight.device)).to(mod.weight.dtype))
+                add_lora_delta(mod, a, b, scale, what="adapter", name=mod_name)
                 merged += 1
             elif name.endswith(".lora_B.weight"):
                 continue

@@ -28,6 +28,7 @@ from .. import cost_hooks
 from ..errors import ModelLoadError
 from .batching import run_batched
 from .embedded import file_hash, minilm_path
+from .lora_merge import add_lora_delta
 
 log = logging.getLogger("nlptasks")
 
@@ -387,10 +388,7 @@ def apply_encoder_deltas(model, tensors: dict[str, Any], adapter: dict) -> None:
                 mod = modules.get(name)
                 if b is None or mod is None or not hasattr(mod, "weight"):
                     raise ModelLoadError(f"head file: LoRA delta for unknown module {name!r}")
-                delta = (b.float() @ a.float()) * scale
-                if delta.shape != mod.weight.shape:
-                    raise ModelLoadError(f"head file: LoRA delta {tuple(delta.shape)} does not fit {name!r}")
-                mod.weight += delta.to(mod.weight.dtype, copy=False).to(mod.weight.device)
+                add_lora_delta(mod, a, b, scale, what="head file", name=name)
             elif key.startswith("bias."):
                 name = key[len("bias."):]
                 p = params.get(name)
