@@ -137,7 +137,7 @@ def test_embedded_name_loads_the_packaged_folder_and_windows(qa_adapter, tmp_pat
     shutil.copytree(qa_adapter, tmp_path / "minilm-squad")
     monkeypatch.setattr(adapters, "EMBEDDED_DIR", tmp_path)
     task = QATask(device="cpu", max_length=48, doc_stride=16)
-    assert task.model_name == "minilm-squad" and task.is_embedded
+    assert task.model_name == "minilm-squad" and task.model_name in {m.name for m in task.embedded_models}
     out = task.predict([{"question": "what does cat do?", "context": LONG_CONTEXT}])
     direct = QATask(str(qa_adapter), device="cpu", max_length=48, doc_stride=16).predict(
         [{"question": "what does cat do?", "context": LONG_CONTEXT}])
