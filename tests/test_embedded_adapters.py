@@ -358,7 +358,7 @@ def test_packaged_card_agrees_with_its_files(name):
 def test_offline_suite_covers_the_packaged_encoder_defaults_and_variants():
     """The shipped offline suite runs each packaged encoder default fp32, int8 and bf16, next to its baseline."""
     from nlptasks.registry import TASKS
-    from nlptasks.suites import load_suite
+    from nlptasks.evaluation.suites import load_suite
 
     runs = {(r.benchmark, r.model, r.dtype, r.quantize) for r in load_suite("offline").runs}
     for bench, task, baseline in (("squad_local", "qa", "sliding-window"), ("sst2_local", "sentiment", "majority")):
