@@ -56,8 +56,23 @@ def init() -> tuple[int, int, int]:
         dist.init_process_group(backend="nccl" if cuda else "gloo")
         import atexit
 
-        atexit.register(lambda: dist.is_initialized() and dist.destroy_process_group())
+        atexit.register(_shutdown)
     return dist.get_rank(), dist.get_world_size(), local
+
+
+def _shutdown() -> None:
+    """Leave the process group together: a rank that tears it down while another still holds it (the main
+    process writes the record after the gather) can abort in gloo ("terminate called without an active
+    exception"), failing a run whose record was written."""
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        return
+    try:
+        dist.barrier()
+    except Exception:  # a peer that already died: nothing to wait for
+        pass
+    dist.destroy_process_group()
 
 
 def _rank() -> tuple[int, int, int]:
