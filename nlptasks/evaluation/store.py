@@ -129,6 +129,10 @@ class ResultStore:
                 raise NlpTasksError(f"results store {where} is a database of something else "
                                     f"(tables: {', '.join(sorted(names))}); choose another file")
             return
+        if version is None:
+            # the tables exist but the marker row is not there yet: another process is creating the store
+            # (SQLite commits the CREATE TABLEs before the transaction that writes the marker)
+            return
         try:
             v = int(version)
         except (TypeError, ValueError):
@@ -210,7 +214,7 @@ class ResultStore:
                 version = con.execute(sa.select(self._meta.c.value).where(self._meta.c.key == "schema_version")).scalar()
         # a server database may hold other applications' tables; a SQLite file was checked already
         self._check_tables(names, version, self.location, foreign_if_other_tables=False)
-        if META_TABLE in names and RESULTS_TABLE in names:
+        if META_TABLE in names and RESULTS_TABLE in names and version is not None:
             return
         if self.readonly:  # an empty store: nothing to read, and nothing may be created
             self._has_tables = False
