@@ -148,20 +148,12 @@ class RetrievalChat:
              name: str | None = None) -> "RetrievalChat":
         from safetensors.numpy import load_file
 
-        from ..backend.embedded import minilm_path
-        from ..backend.encoder import SentenceEncoder, encoder_weights_hash
+        from ..backend.embedded import read_fitted_meta
+        from ..backend.encoder import SentenceEncoder
 
         folder = Path(path) if path is not None else EMBEDDED_DIR / DEFAULT_NAME
-        missing = [f for f in (META, INDEX, RESPONSES) if not (folder / f).is_file()]
-        if missing:
-            raise ModelLoadError(f"retrieval chat model {folder}: missing {', '.join(missing)}")
-        meta = json.loads((folder / META).read_text(encoding="utf-8"))
-        if meta.get("format") != FORMAT:
-            raise ModelLoadError(f"{folder / META}: not an nlptasks retrieval model (format {meta.get('format')!r})")
-        want = (meta.get("encoder") or {}).get("weights_sha256")
-        if want and encoder_weights_hash(minilm_path()) != want:
-            raise ModelLoadError(f"retrieval chat model {folder} was built with encoder weights {want}, "
-                                 f"not the packaged MiniLM's; rebuild it with `nlptasks finetune chat --retrieval`")
+        meta = read_fitted_meta(folder, files=(META, INDEX, RESPONSES), meta_name=META, fmt=FORMAT,
+                                what="retrieval chat model", rebuild="nlptasks finetune chat --retrieval")
         arrays = load_file(str(folder / INDEX))
         contexts = arrays["contexts"].astype(np.float32) * arrays["scales"].astype(np.float32)[:, None]
         with gzip.open(folder / RESPONSES, "rt", encoding="utf-8") as f:

@@ -108,20 +108,13 @@ class ExtractiveScorer:
              name: str | None = None) -> "ExtractiveScorer":
         from safetensors.torch import load_file
 
-        from ..backend.embedded import minilm_path
-        from ..backend.encoder import SentenceEncoder, encoder_weights_hash
+        from ..backend.embedded import read_fitted_meta
+        from ..backend.encoder import SentenceEncoder
 
         folder = Path(path) if path is not None else EMBEDDED_DIR / DEFAULT_NAME
-        missing = [f for f in (META, WEIGHTS) if not (folder / f).is_file()]
-        if missing:
-            raise ModelLoadError(f"extractive summarization model {folder}: missing {', '.join(missing)}")
-        meta = json.loads((folder / META).read_text(encoding="utf-8"))
-        if meta.get("format") != FORMAT:
-            raise ModelLoadError(f"{folder / META}: not an nlptasks extractive scorer (format {meta.get('format')!r})")
-        want = (meta.get("encoder") or {}).get("weights_sha256")
-        if want and encoder_weights_hash(minilm_path()) != want:
-            raise ModelLoadError(f"extractive summarization model {folder} was built with encoder weights {want}, "
-                                 f"not the packaged MiniLM's; rebuild it with `nlptasks finetune summarize --extractive`")
+        meta = read_fitted_meta(folder, files=(META, WEIGHTS), meta_name=META, fmt=FORMAT, what="extractive summarization model",
+                                rebuild="nlptasks finetune summarize --extractive")
+
         arch = meta["architecture"]
         net = build_scorer(int(arch["input_dim"]), int(arch.get("hidden_dim", 0)))
         try:
