@@ -339,12 +339,39 @@ def json_type(value) -> str:
     return type(value).__name__
 
 
+def _present(rec: dict) -> str:
+    return ", ".join(k for k in rec if not str(k).startswith("__")) or "none"
+
+
+def field_problem(rec: dict, f: str, kind: str = "str", allow_empty: bool = True) -> str | None:
+    """What is wrong with field ``f`` of ``rec``, or None: missing, null, of the wrong JSON type or (unless
+    ``allow_empty``) blank. ``kind``: ``"str"``, ``"turns"`` (a list of strings, or one string) or
+    ``"any"`` (present and not null). The one missing-field rule of run, eval and training."""
+    if f not in rec:
+        return f"missing field {f!r} (fields present: {_present(rec)})"
+    v = rec[f]
+    if kind == "any":
+        return None if v is not None else f"field {f!r} is null"
+    if kind == "turns":
+        if isinstance(v, list):
+            bad = next((i for i, t in enumerate(v) if not isinstance(t, str)), None)
+            if bad is not None:
+                return f"turn {bad + 1} of field {f!r} is {json_type(v[bad])}; expected a list of strings"
+            return None if any(t.strip() for t in v) else f"field {f!r} has no non-empty turn"
+        if not isinstance(v, str):
+            return f"field {f!r} is {json_type(v)}; expected a list of strings (or one string)"
+    elif not isinstance(v, str):
+        return f"field {f!r} is {json_type(v)}; expected a string"
+    if not allow_empty and not v.strip():
+        return f"field {f!r} is empty"
+    return None
+
+
 def check_record(rec: dict, fields: Iterable[str], name: str | None = None, *, index: int | None = None,
                  kinds: dict | None = None, allow_empty: bool = True, hint: str = "") -> None:
-    """Refuse a record whose input ``fields`` are missing, null, of the wrong JSON type or (unless
-    ``allow_empty``) blank. ``kinds``: field -> ``"str"`` (default) or ``"turns"`` (a list of strings,
-    or one string). One line naming the file (``name``) and the line (``__line__``; else the 0-based
-    ``index`` in the caller's list, shown 1-based as "record N")."""
+    """Refuse a record whose input ``fields`` have a :func:`field_problem`. One line naming the file
+    (``name``) and the line (``__line__``; else the 0-based ``index`` in the caller's list, shown 1-based
+    as "record N"); ``hint`` is added after the fields present."""
     if "__line__" in rec or index is None:
         where = f"line {rec.get('__line__', '?')}"
     else:
@@ -352,27 +379,11 @@ def check_record(rec: dict, fields: Iterable[str], name: str | None = None, *, i
     if name:
         where = f"{name}: {where}"
     for f in fields:
-        if f not in rec:
-            have = ", ".join(k for k in rec if not k.startswith("__")) or "none"
-            raise InputError(f"{where}: missing field {f!r} (fields present: {have}{hint})")
-        v = rec[f]
-        kind = (kinds or {}).get(f, "str")
-        if kind == "turns":
-            if isinstance(v, list):
-                bad = next((i for i, t in enumerate(v) if not isinstance(t, str)), None)
-                if bad is not None:
-                    raise InputError(f"{where}: turn {bad + 1} of field {f!r} is {json_type(v[bad])}; "
-                                     f"expected a list of strings")
-                if not any(t.strip() for t in v):
-                    raise InputError(f"{where}: field {f!r} has no non-empty turn")
-                continue
-            if not isinstance(v, str):
-                raise InputError(f"{where}: field {f!r} is {json_type(v)}; expected a list of strings "
-                                 f"(or one string)")
-        elif not isinstance(v, str):
-            raise InputError(f"{where}: field {f!r} is {json_type(v)}; expected a string")
-        if not allow_empty and not v.strip():
-            raise InputError(f"{where}: field {f!r} is empty")
+        problem = field_problem(rec, f, (kinds or {}).get(f, "str"), allow_empty)
+        if problem:
+            if hint and problem.startswith("missing field"):
+                problem = problem[:-1] + hint + ")"
+            raise InputError(f"{where}: {problem}")
 
 
 # -- output ---------------------------------------------------------------------------------------------

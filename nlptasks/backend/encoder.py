@@ -27,7 +27,9 @@ from typing import Any, Sequence
 from .. import cost_hooks
 from ..errors import ModelLoadError
 from .batching import run_batched
-from .embedded import file_hash, minilm_path
+from ..hashing import cached_file_hash as file_hash
+from .embedded import minilm_path
+from .limits import max_input_tokens
 from .lora_merge import add_lora_delta
 
 log = logging.getLogger("nlptasks")
@@ -151,7 +153,7 @@ class SentenceEncoder:
         model.to(dev)
         cost_hooks.report_model(model)
         enc = cls(model, tokenizer, path=path, device=dev, dtype=dt, ref=ref,
-                  max_length=_max_length(path, tokenizer, model.config))
+                  max_length=max_input_tokens(tokenizer, model.config, folder=path))
         enc.apply_quantization(quantize)
         return enc
 
@@ -225,25 +227,6 @@ class SentenceEncoder:
 def _has_safetensors(path: str) -> bool:
     p = Path(path)
     return p.is_dir() and any(p.glob("*.safetensors"))
-
-
-def _max_length(path: str, tokenizer, config) -> int:
-    """The sequence limit: sentence-transformers' ``max_seq_length`` when present, else the tokenizer's
-    ``model_max_length``, capped by the position embeddings (and 512 when neither is known)."""
-    limits = []
-    st = Path(path) / "sentence_bert_config.json"
-    if st.is_file():
-        try:
-            limits.append(int(json.loads(st.read_text())["max_seq_length"]))
-        except (KeyError, ValueError, TypeError):
-            pass
-    tok_max = getattr(tokenizer, "model_max_length", None)
-    if isinstance(tok_max, int) and 0 < tok_max < 100_000:
-        limits.append(tok_max)
-    pos = getattr(config, "max_position_embeddings", None)
-    if isinstance(pos, int) and pos > 0:
-        limits.append(pos)
-    return min(limits) if limits else 512
 
 
 # -- classifier ----------------------------------------------------------------------------------------

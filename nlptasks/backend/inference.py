@@ -13,6 +13,7 @@ from typing import Sequence
 from .. import cost_hooks
 from ..errors import NlpTasksError
 from .batching import run_batched
+from .limits import max_input_tokens
 
 log = logging.getLogger("nlptasks")
 
@@ -107,6 +108,12 @@ def generate_batched(loaded, encodings: Sequence[dict], gen_config, *, decoder_o
     eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos] if eos is not None else [])
 
     def fn(batch: list[dict]) -> list[list[int]]:
+        if loaded.ct2 is not None:  # --engine ctranslate2
+            from .ct2 import generate
+
+            res = generate(loaded, batch, gen_config)
+            cost_hooks.report_generated_tokens(sum(len(r) for r in res))
+            return res
         inputs = _pad(tok, batch, loaded.device, padding_side="left" if decoder_only else "right")
         with torch.inference_mode():
             out = model.generate(**inputs, generation_config=gen_config, **(extra_kwargs or {}))
@@ -132,18 +139,8 @@ def generate_batched(loaded, encodings: Sequence[dict], gen_config, *, decoder_o
 
 
 def model_max_input(loaded, fallback: int = 512) -> int:
-    """The longest input the model accepts, in tokens (tokenizer limit capped by position embeddings)."""
-    cfg = loaded.model.config
-    limits = []
-    tok_max = getattr(loaded.tokenizer, "model_max_length", None)
-    if isinstance(tok_max, int) and 0 < tok_max < 1_000_000:
-        limits.append(tok_max)
-    for attr in ("max_position_embeddings", "n_positions", "max_source_positions"):
-        v = getattr(cfg, attr, None)
-        if isinstance(v, int) and v > 0:
-            limits.append(v)
-            break
-    return min(limits) if limits else fallback
+    """The longest input the loaded model accepts, in tokens (:func:`limits.max_input_tokens`)."""
+    return max_input_tokens(loaded.tokenizer, loaded.model.config, fallback=fallback)
 
 
 def label_nll(loaded, encodings: Sequence[dict], *, batch_size: int | None = None, max_tokens: int | None = None,

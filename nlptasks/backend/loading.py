@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import hashlib
 import json
 import logging
 import re
@@ -14,6 +13,7 @@ from typing import Any
 
 from .. import cost_hooks
 from ..errors import ModelLoadError
+from ..hashing import files_hash
 from .device import configure_threads, dtype_name, resolve_device, resolve_dtype
 from .resolve import ModelSource, resolve_model
 
@@ -31,6 +31,7 @@ class LoadedModel:
     dtype: Any
     quantize: str | None = None
     info: dict = field(default_factory=dict)
+    ct2: Any = None  # generation on CTranslate2 (``--engine ctranslate2``, backend/ct2.py)
 
     @property
     def config(self):
@@ -46,7 +47,8 @@ class LoadedModel:
         """Plain-data identity of the model for result records."""
         return {"name": self.source.ref, "revision": self.source.revision, "path": self.source.path,
                 "weights_hash": weights_hash(self.source),
-                "variant": {"dtype": dtype_name(self.dtype), "quantize": self.quantize},
+                "variant": {"dtype": dtype_name(self.dtype), "quantize": self.quantize,
+                            **({"engine": "ctranslate2", "compute_type": self.ct2.compute_type} if self.ct2 else {})},
                 "parameters": self.num_parameters()}
 
 
@@ -136,13 +138,7 @@ def weights_hash(source: ModelSource) -> str | None:
         return None
     files = sorted(p for p in Path(source.path).iterdir()
                    if p.suffix in {".safetensors", ".bin"} and p.is_file())
-    h = hashlib.sha256()
-    for p in files:
-        h.update(p.name.encode())
-        with open(p, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()[:16] if files else None
+    return files_hash(files)
 
 
 def _auto_class(name: str):
@@ -157,16 +153,26 @@ def _auto_class(name: str):
 def load_pretrained(ref: str, auto_class: str, *, revision: str | None = None, device: str = "auto",
                     dtype: str = "auto", trust_remote_code: bool = False, quantize: str | None = None,
                     tokenizer_kwargs: dict | None = None, model_kwargs: dict | None = None,
-                    cache: bool = True, allow_untrained: bool = False) -> LoadedModel:
+                    cache: bool = True, allow_untrained: bool = False, engine: str = "transformers") -> LoadedModel:
     """Resolve ``ref`` and load it with ``transformers.<auto_class>`` plus its tokenizer.
 
     Safetensors weights are preferred (transformers' default); ``trust_remote_code`` is off unless asked.
     ``quantize="int8"`` applies PyTorch dynamic int8 quantization of Linear layers (CPU only).
     Weights missing from the checkpoint (e.g. a base model without the task's head) are an error unless
-    ``allow_untrained`` (fine-tuning starts from such models).
+    ``allow_untrained`` (fine-tuning starts from such models). ``engine="ctranslate2"``: generation runs
+    on a cached CTranslate2 conversion of the weights (``quantize``/``dtype`` become its compute type).
     """
     if quantize not in QUANTIZE:
         raise ModelLoadError(f"unknown quantization {quantize!r}; use one of: int8")
+    if engine != "transformers":
+        from .ct2 import ENGINES, attach
+
+        if engine not in ENGINES:
+            raise ModelLoadError(f"unknown engine {engine!r}; use one of: {', '.join(ENGINES)}")
+        base = load_pretrained(ref, auto_class, revision=revision, device=device, dtype="auto",
+                               trust_remote_code=trust_remote_code, tokenizer_kwargs=tokenizer_kwargs,
+                               model_kwargs=model_kwargs, cache=cache)
+        return attach(base, quantize=quantize, dtype=dtype)
     from .adapters import is_adapter_dir
 
     if is_adapter_dir(ref):  # a LoRA adapter folder: merged over its base model (backend/adapters.py)

@@ -1,28 +1,20 @@
-"""Loading benchmark data: local JSON Lines / JSON / CSV / Parquet files, or Hugging Face hub datasets.
-
-Local files are read directly (no ``datasets`` cache is written, errors name the file and line); hub
-datasets go through ``datasets.load_dataset``, and any failure there (offline, unknown id, missing
-config) becomes one line naming the dataset. Columns are addressed by paths: ``text``,
+"""A benchmark's data: its ``dataset`` section resolved against the data dir and read through
+:mod:`nlptasks.datafiles` (the one reader of local files and hub datasets). Columns are addressed by paths: ``text``,
 ``translation.en``, ``answers.text``, ``dialog[-1]``, ``dialog[:-1]``.
 """
 from __future__ import annotations
 
-import csv
-import json
 import os
 import re
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, NlpTasksError
+from ..datafiles import LOCAL_FORMATS, ROW_KEY, DatasetLoadError, load_hub, read_file
 
-LOCAL_FORMATS = ("json", "csv", "parquet")
+__all__ = ["DatasetLoadError", "LOCAL_FORMATS", "MissingColumn", "get_path", "load_rows", "parse_path",
+           "resolve_data_dir", "resolve_files"]
 DEFAULT_DATA_DIR = Path("..") / "shared" / "data"
 DATA_DIR_ENV = "NLPTASKS_DATA_DIR"
-
-
-class DatasetLoadError(NlpTasksError):
-    """A dataset that cannot be loaded (missing file, offline hub, unknown config)."""
 
 
 # -- column paths ---------------------------------------------------------------------------------
@@ -101,49 +93,6 @@ def resolve_files(files: list[str], data_dir: Path, where: str) -> list[Path]:
     return out
 
 
-# -- readers --------------------------------------------------------------------------------------
-def _read_json(path: Path) -> list[dict]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    stripped = text.lstrip()
-    if stripped.startswith("["):  # one JSON array
-        try:
-            rows = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: malformed JSON ({exc.msg} at line {exc.lineno})") from exc
-        if not all(isinstance(r, dict) for r in rows):
-            raise InputError(f"{path}: expected a JSON array of objects")
-        return rows
-    from ..io import parse_jsonl
-
-    return parse_jsonl(text, str(path), line_key="__line__", require=False)
-
-
-def _read_csv(path: Path) -> list[dict]:
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            return [dict(r) for r in csv.DictReader(f)]
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except csv.Error as exc:
-        raise InputError(f"{path}: malformed CSV ({exc})") from exc
-
-
-def _read_parquet(path: Path) -> list[dict]:
-    import pyarrow.parquet as pq
-
-    try:
-        return pq.read_table(path).to_pylist()
-    except Exception as exc:  # pyarrow raises several error types for bad files
-        raise InputError(f"{path}: cannot be read as Parquet ({str(exc).splitlines()[0] if str(exc) else exc})"
-                         ) from exc
-
-
-READERS = {"json": _read_json, "csv": _read_csv, "parquet": _read_parquet}
-
-
 def load_rows(dataset: dict, data_dir: str | os.PathLike | None, where: str,
               with_where: bool = False) -> tuple[list[dict], str]:
     """Rows of a benchmark's ``dataset`` section and a short description of the source. ``with_where``:
@@ -162,29 +111,15 @@ def load_rows(dataset: dict, data_dir: str | os.PathLike | None, where: str,
         paths = resolve_files(files, resolve_data_dir(data_dir), where)
         rows: list[dict] = []
         for p in paths:
-            for i, row in enumerate(READERS[kind](p), 1):
-                line = row.pop("__line__", None)
+            for row in read_file(p, kind):
+                line = row.pop(ROW_KEY)
                 if with_where:
-                    row["__where__"] = f"{p}: line {line}" if line else f"{p}: row {i}"
+                    row["__where__"] = f"{p}: {'line' if kind == 'json' else 'row'} {line}"
                 rows.append(row)
         return rows, f"{kind}:" + ",".join(str(f) for f in files)
     return _load_hub(dataset, where)
 
 
 def _load_hub(dataset: dict, where: str) -> tuple[list[dict], str]:
-    name, split, revision = dataset.get("name"), dataset.get("split") or "test", dataset.get("revision")
-    desc = f"{dataset['path']}" + (f" ({name})" if name else "") + f" [{split}]"
-    try:
-        import datasets
-
-        datasets.logging.set_verbosity_error()
-        datasets.disable_progress_bars()
-        ds = datasets.load_dataset(dataset["path"], name, split=split, revision=revision)
-    except Exception as exc:
-        msg = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on") or \
-            os.environ.get("HF_DATASETS_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-        hint = (" (offline: HF_HUB_OFFLINE is set and the dataset is not in the local cache; use a *_local "
-                "benchmark or download it first)" if offline else "")
-        raise DatasetLoadError(f"{where}: cannot load hub dataset {desc}{hint}: {msg[:300]}") from exc
-    return [dict(r) for r in ds], f"hub:{desc}" + (f"@{revision}" if revision else "")
+    return load_hub(dataset["path"], name=dataset.get("name"), split=dataset.get("split") or "test",
+                    revision=dataset.get("revision"), label=where)

@@ -15,7 +15,6 @@ YAML file is accepted wherever a benchmark name is.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import logging
 import os
@@ -23,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..datafiles import format_of
 from ..errors import NlpTasksError, UnknownNameError
+from ..hashing import json_hash
 from ..packaged import bundled_dir
 from ..registry import Registry
 
@@ -159,8 +160,7 @@ def validate_definition(data: Any, where: str, default_name: str | None = None) 
 def definition_hash(definition: dict) -> str:
     """sha256 (first 16 hex) of the canonical JSON of the definition, description excluded."""
     body = {k: v for k, v in definition.items() if k != "description"}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return json_hash(body, 16)
 
 
 @dataclass
@@ -340,16 +340,6 @@ def get_benchmark(name_or_path: str) -> Benchmark:
 
 
 # -- ad-hoc benchmarks from a data file -----------------------------------------------------------
-ADHOC_DEFAULTS: dict[str, dict] = {
-    # shared-data schemas (../shared/data/README.md)
-    "sentiment": {"columns": {"text": "text"}, "references": "label", "label_names": ["negative", "positive"]},
-    "qa": {"columns": {"question": "question", "context": "context"}, "references": "answers.text"},
-    "summarize": {"columns": {"document": "document"}, "references": "summary"},
-    "translate": {"columns": {"text": "translation.{src}"}, "references": "translation.{tgt}"},
-    "chat": {"columns": {"history": "history"}, "references": "response"},
-}
-
-
 def adhoc_benchmark(task: str, data: str, *, columns: dict | None = None, reference_field: str | None = None,
                     source_lang: str | None = None, target_lang: str | None = None,
                     label_names: list[str] | None = None) -> Benchmark:
@@ -357,14 +347,14 @@ def adhoc_benchmark(task: str, data: str, *, columns: dict | None = None, refere
     from ..registry import METRICS, TASKS
 
     cls = TASKS.get(task)
-    base = ADHOC_DEFAULTS.get(cls.name, {"columns": {f: f for f in cls.input_fields}, "references": "reference"})
     src, tgt = source_lang or "en", target_lang or "de"
-    cols = {k: v.format(src=src, tgt=tgt) for k, v in base["columns"].items()}
+    cols = {f: cls.data_columns.get(f, f).format(src=src, tgt=tgt) for f in cls.input_fields}
     cols.update(columns or {})
-    ext = Path(data).suffix.lower().lstrip(".")
-    fmt = {"jsonl": "json", "json": "json", "ndjson": "json", "csv": "csv", "parquet": "parquet"}.get(ext)
+    fmt = format_of(data)
     if fmt is None:
-        raise NlpTasksError(f"--data {data}: unsupported file type {ext or '(none)'!r}; use .jsonl, .json, .csv or .parquet")
+        ext = Path(data).suffix.lower().lstrip(".")
+        raise NlpTasksError(f"--data {data}: unsupported file type {ext or '(none)'!r}; use .jsonl, .json, "
+                            f".csv, .tsv or .parquet")
     metrics = [m for m in cls.metrics if m in METRICS] or list(cls.metrics)
     options = {}
     if cls.name == "translate":
@@ -374,12 +364,12 @@ def adhoc_benchmark(task: str, data: str, *, columns: dict | None = None, refere
         "name": f"{cls.name}-{Path(data).stem}", "task": cls.name, "version": "adhoc",
         "dataset": {"path": fmt, "data_files": str(Path(data).expanduser().resolve())},
         "columns": cols,
-        "references": reference_field or base["references"].format(src=src, tgt=tgt),
+        "references": reference_field or cls.reference_column.format(src=src, tgt=tgt),
         "metrics": metrics, "primary_metric": cls.primary_metric,
         "task_options": options,
     }
-    if label_names or base.get("label_names"):
-        definition["label_names"] = label_names or base["label_names"]
+    if label_names or cls.label_names:
+        definition["label_names"] = list(label_names or cls.label_names)
     b = Benchmark.from_mapping(definition, f"--data {data}")
     # the hash must not depend on where the file lives: its content is fingerprinted separately
     hashed = json.loads(json.dumps(b.definition))

@@ -17,7 +17,6 @@ checked in the first stage, before a model is loaded, so bad input costs nothing
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, NlpTasksError
+from ..hashing import json_hash
 from .datasets_io import MissingColumn, get_path, load_rows
 from .definitions import Benchmark, get_benchmark
 from .records import RECORD_KEYS, SCHEMA_VERSION as SCHEMA  # noqa: F401  (the record schema lives in records.py)
@@ -38,14 +38,6 @@ from .records import RECORD_KEYS, SCHEMA_VERSION as SCHEMA  # noqa: F401  (the r
 log = logging.getLogger("nlptasks")
 
 PACKAGES = ("nlptasks", "torch", "transformers", "sacrebleu", "rouge-score")
-
-
-def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def sha256_hex(obj: Any) -> str:
-    return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()
 
 
 # -- data preparation -----------------------------------------------------------------------------
@@ -284,7 +276,7 @@ def load_stage(benchmark: str | Benchmark, settings: EvalSettings, model: str | 
     run.inputs, refs = prepare(bench, rows)
     run.normalise = LabelNormaliser(bench) if _is_classification(bench, cls.name) else None
     run.refs = check_references(bench, refs, rows, run.source, run.normalise)
-    run.fingerprint = sha256_hex([[{k: v for k, v in r.items() if k != "__line__"} for r in run.inputs], run.refs])
+    run.fingerprint = json_hash([[{k: v for k, v in r.items() if k != "__line__"} for r in run.inputs], run.refs])
 
     s = settings
     run.task = cls(model, revision=s.revision, device=s.device, dtype=s.dtype,
@@ -363,7 +355,7 @@ def build_record(run: EvalRun) -> dict:
                 "settings": settings, "packages": versions, "data": run.fingerprint}
     n = len(run.inputs)
     return {
-        "schema": SCHEMA, "run_id": sha256_hex(identity)[:16], "task": run.task_cls.name,
+        "schema": SCHEMA, "run_id": json_hash(identity, 16), "task": run.task_cls.name,
         "benchmark": {"name": bench.name, "version": bench.version, "hash": bench.hash},
         "model": {**info, "name": info.get("name") or task.model_name, "revision": info.get("revision"),
                   "weights_hash": info.get("weights_hash"), "variant": variant,

@@ -47,11 +47,14 @@ FUTURE_SKEW = timedelta(days=1)
 
 # -- helpers every reader uses ------------------------------------------------------------------------
 def variant_name(record: dict) -> str:
-    """``dtype`` or ``dtype+quantize`` of a record's model variant (``?`` if unknown)."""
+    """``dtype`` or ``dtype+quantize`` of a record's model variant (``?`` if unknown), ``@engine`` added
+    when it did not run on transformers (``float32+int8@ctranslate2``)."""
     variant = (record.get("model") or {}).get("variant") or {}
     name = str(variant.get("dtype") or "?")
     if variant.get("quantize"):
         name += f"+{variant['quantize']}"
+    if variant.get("engine"):
+        name += f"@{variant['engine']}"
     return name
 
 

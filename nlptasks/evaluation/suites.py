@@ -9,7 +9,8 @@ runs:
     models: [minilm-sst2, majority, {model: minilm-sst2, quantize: int8}]
 ```
 Each model entry is a name or a mapping with ``model`` and optional ``dtype``, ``quantize``,
-``options`` (task options). Every result goes to the results store like any evaluation; the suite's
+``options`` (task options) and ``optional: true`` (a model folder that a rebuild command makes, e.g. a
+distilled student that does not ship: evaluated when the folder exists, else skipped with a note). Every result goes to the results store like any evaluation; the suite's
 own records are returned so its leaderboard can be rendered from exactly this run.
 
 A suite is named by a YAML path, or by the name of a suite shipped with the package (the
@@ -27,7 +28,7 @@ from ..errors import NlpTasksError
 
 _SUITE_KEYS = {"name", "description", "limit", "runs"}
 _RUN_KEYS = {"benchmark", "models"}
-_MODEL_KEYS = {"model", "dtype", "quantize", "options", "device"}
+_MODEL_KEYS = {"model", "dtype", "quantize", "options", "device", "optional"}
 
 
 class SuiteError(NlpTasksError):
@@ -42,6 +43,7 @@ class SuiteRun:
     quantize: str | None = None
     device: str = "auto"
     options: dict = field(default_factory=dict)
+    optional: bool = False  # a model folder built locally: skipped (with a note) when it is not there
 
 
 @dataclass
@@ -109,8 +111,10 @@ def load_suite(path: str) -> Suite:
             _check_keys(m, _MODEL_KEYS, path, mw)
             if not isinstance(m.get("options", {}), dict):
                 raise SuiteError(f"suite {path}: {mw}.options must be a mapping")
+            if not isinstance(m.get("optional", False), bool):
+                raise SuiteError(f"suite {path}: {mw}.optional must be true or false")
             runs.append(SuiteRun(entry["benchmark"], m["model"], m.get("dtype", "auto"), m.get("quantize"),
-                                 m.get("device", "auto"), dict(m.get("options", {}))))
+                                 m.get("device", "auto"), dict(m.get("options", {})), m.get("optional", False)))
     return Suite(data["name"], data.get("description", ""), limit, runs, str(p))
 
 
@@ -139,6 +143,9 @@ def run_suite(suite: Suite | str, *, limit: int | None = None, data_dir: str | N
     records = []
     for i, r in enumerate(s.runs, 1):
         variant = " ".join(x for x in (r.dtype if r.dtype != "auto" else "", r.quantize or "") if x)
+        if r.optional and not Path(r.model).expanduser().exists():
+            log(f"[{i}/{len(s.runs)}] {r.benchmark}: {r.model}: skipped (optional, not built here)")
+            continue
         log(f"[{i}/{len(s.runs)}] {r.benchmark}: {r.model}{' ' + variant if variant else ''}")
         rec = evaluate(r.benchmark, r.model, limit=limit or s.limit, data_dir=data_dir, store=store,
                        output_dir=output_dir, dtype=r.dtype, quantize=r.quantize, device=r.device,

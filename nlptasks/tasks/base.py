@@ -58,6 +58,13 @@ class Task:
     options: ClassVar[tuple[Option, ...]] = ()
     metrics: ClassVar[tuple[str, ...]] = ()
     primary_metric: ClassVar[str] = ""
+    # The task's columns in the shared-data schema (../shared/data/README.md), the one table that
+    # `eval --data FILE` and fine-tuning read: input field -> column path (default: the column of the
+    # field's name; ``{src}``/``{tgt}`` stand for the language pair), the reference column, and the names
+    # of integer labels (0, 1, ...).
+    data_columns: ClassVar[dict[str, str]] = {}
+    reference_column: ClassVar[str] = "reference"
+    label_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, model: str | None = None, *, revision: str | None = None, device: str = "auto",
                  dtype: str = "auto", quantize: str | None = None, trust_remote_code: bool = False,

@@ -168,7 +168,7 @@ class RetrievalChat:
         return cls(encoder, contexts, responses, meta, folder, name or meta.get("name") or folder.name)
 
     def describe(self) -> dict:
-        from ..backend.embedded import file_hash
+        from ..hashing import cached_file_hash as file_hash
 
         enc = self.encoder.describe()
         return {**enc, "name": self.name, "path": str(self.path),

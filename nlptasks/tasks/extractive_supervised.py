@@ -18,7 +18,6 @@ settings) and ``scorer.safetensors``. Numpy for features; torch only to run the 
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Sequence
@@ -131,7 +130,7 @@ class ExtractiveScorer:
         return self.encoder.num_parameters() + sum(p.numel() for p in self.net.parameters())
 
     def describe(self) -> dict:
-        from ..backend.embedded import file_hash
+        from ..hashing import cached_file_hash as file_hash
 
         enc = self.encoder.describe()
         return {**enc, "name": self.name, "path": str(self.path),

@@ -63,6 +63,7 @@ class QATask(Task):
     )
     metrics = ("squad",)
     primary_metric = "f1"
+    reference_column = "answers.text"
 
     @classmethod
     def training_spec(cls):

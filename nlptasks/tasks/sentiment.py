@@ -46,13 +46,15 @@ class SentimentTask(Task):
     )
     metrics = ("accuracy", "f1", "mcc")
     primary_metric = "accuracy"
+    reference_column = "label"
+    label_names = ("negative", "positive")
 
     @classmethod
     def training_spec(cls):
         from ..training.families import SequenceClassification
 
-        return SequenceClassification(cls, text_field="text", label_field="label",
-                                      binary_names=("negative", "positive"))
+        return SequenceClassification(cls, text_field=cls.input_fields[0], label_field=cls.reference_column,
+                                      binary_names=cls.label_names)
 
     def check_options(self) -> None:
         s = self.settings

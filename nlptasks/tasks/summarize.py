@@ -16,6 +16,7 @@
 """
 from __future__ import annotations
 
+from ..errors import InputError
 from ..optypes import fraction, non_negative_float, non_negative_int, positive_int, unit_interval
 from .base import EmbeddedModel, Option, Task
 
@@ -56,17 +57,22 @@ class SummarizeTask(Task):
         Option("--length-penalty", type=float, default=None, help="abstractive: beam length penalty"),
         Option("--prefix", type=str, default=None,
                help="abstractive: text put before each input (default: the model config's, e.g. T5's 'summarize: ')"),
+        Option("--engine", type=str, default="transformers", choices=("transformers", "ctranslate2"),
+               help="abstractive: generation engine: transformers (default) or ctranslate2 (pip install "
+                    "'nlptasks[ctranslate2]'; the model is converted once and cached by weights hash)"),
         Option("--window-tokens", type=positive_int, default=None,
                help="abstractive: window size for long documents (default: the model's input limit)"),
     )
     metrics = ("rouge",)
     primary_metric = "rougeLsum"
+    reference_column = "summary"
 
     @classmethod
     def training_spec(cls):
         from ..training.families import Seq2Seq
 
-        return Seq2Seq(cls, source_field="document", target_field="summary", prefix_key="summarization",
+        return Seq2Seq(cls, source_field=cls.input_fields[0], target_field=cls.reference_column,
+                       prefix_key="summarization",
                        pipeline_tag="summarization", extractive=True)
 
     GEN_KEYS = ("max_new_tokens", "min_new_tokens", "num_beams", "no_repeat_ngram_size", "length_penalty")
@@ -75,6 +81,10 @@ class SummarizeTask(Task):
         name = self.model_name.lower()
         from .extractive_supervised import DEFAULT_NAME, ExtractiveScorer, is_extractive_model
 
+        extractive = name in ("lead-3", DEFAULT_NAME, "minilm-extractive") or is_extractive_model(self.model_name)
+        if extractive and self.settings["engine"] != "transformers":
+            raise InputError(f"--engine {self.settings['engine']} runs abstractive (encoder-decoder) models; "
+                             f"{self.model_name!r} is extractive")
         if name == "lead-3":
             self._kind = "lead"
         elif name == DEFAULT_NAME or is_extractive_model(self.model_name):
@@ -100,7 +110,7 @@ class SummarizeTask(Task):
             self._kind = "abstractive"
             self._lm = load_pretrained(self.model_name, self.model_class, revision=self.revision,
                                        device=self.device, dtype=self.dtype, quantize=self.quantize,
-                                       trust_remote_code=self.trust_remote_code)
+                                       trust_remote_code=self.trust_remote_code, engine=self.settings["engine"])
             params = dict((getattr(self._lm.config, "task_specific_params", None) or {}).get("summarization", {}))
             prefix = params.pop("prefix", "")
             self.prefix = self.settings["prefix"] if self.settings["prefix"] is not None else prefix

@@ -72,12 +72,17 @@ class TranslateTask(Task):
         Option("--num-beams", type=positive_int, default=None, help="beam size (default: the model's generation config)"),
         Option("--prefix", type=str, default=None,
                help="text put before each input (default: T5's from its config, e.g. 'translate English to German: ')"),
+        Option("--engine", type=str, default="transformers", choices=("transformers", "ctranslate2"),
+               help="generation engine: transformers (default) or ctranslate2 (pip install "
+                    "'nlptasks[ctranslate2]'; the model is converted once and cached by weights hash)"),
         Option("--max-input-tokens", type=positive_int, default=None,
                help="longest piece fed to the model; longer lines are split at sentence boundaries "
                     "(default: the model's input limit)"),
     )
     metrics = ("bleu", "chrf", "ter")
     primary_metric = "bleu"
+    data_columns = {"text": "translation.{src}"}
+    reference_column = "translation.{tgt}"
 
     @classmethod
     def training_spec(cls):
@@ -115,7 +120,7 @@ class TranslateTask(Task):
         ref = str(embedded_model_dir(self.model_name.lower())) if embedded else self.model_name
         lm = self._lm = load_pretrained(ref, self.model_class, revision=self.revision,
                                         device=self.device, dtype=self.dtype, quantize=self.quantize,
-                                        trust_remote_code=self.trust_remote_code)
+                                        trust_remote_code=self.trust_remote_code, engine=self.settings["engine"])
         tok = lm.tokenizer
         self.family = model_family(getattr(lm.config, "model_type", ""), tok)
         self.codes = supported_codes(tok, self.family) if self.family in MULTILINGUAL else {}

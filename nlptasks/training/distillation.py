@@ -20,13 +20,13 @@ strategy, which the trainer calls where distillation differs: the records to tra
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import logging
 import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..hashing import json_hash
 from ..paths import check_output_dir, record_outputs
 from . import outputs
 from .models import has_head, load_config, load_model, load_tokenizer, model_path, truncate_layers
@@ -255,8 +255,7 @@ def _cache_key(teacher_path: str, fingerprint: str, settings: dict) -> str:
         wh = weights_hash(resolve_model(teacher_path))
     except Exception:
         wh = None
-    blob = json.dumps({"teacher": teacher_path, "weights": wh, "data": fingerprint, **settings}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return json_hash({"teacher": teacher_path, "weights": wh, "data": fingerprint, **settings}, 16)
 
 
 def teacher_outputs(task, s: FinetuneSettings, teacher, t_tok, records: list[dict], cache_dir: Path,

@@ -8,15 +8,10 @@ __all__ = ["Prepared", "model_limit", "prepare"]
 
 
 def model_limit(tokenizer, config, wanted: int) -> int:
-    limits = [wanted]
-    tm = getattr(tokenizer, "model_max_length", None)
-    if tm and tm < 10**8:
-        limits.append(int(tm))
-    for attr in ("max_position_embeddings", "n_positions"):
-        v = getattr(config, attr, None)
-        if isinstance(v, int) and v > 0:
-            limits.append(v)
-    return min(limits)
+    """``wanted`` capped by the model's input limit (the rule of run and eval)."""
+    from ..backend.limits import max_input_tokens
+
+    return min(wanted, max_input_tokens(tokenizer, config, fallback=wanted))
 
 
 def prepare(spec: TrainingSpec, s, tokenizer, config, train_records: list[dict], eval_records: list[dict] | None,

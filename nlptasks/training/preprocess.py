@@ -35,12 +35,13 @@ def _fail(name: str, problem: str, bad: list[tuple[Any, str]], hint: str = "") -
 
 
 def require_fields(records: list[dict], fields: tuple[str, ...], name: str) -> None:
+    from ..io import field_problem
+
     bad = []
     for r in records:
-        missing = [f for f in fields if r.get(f) is None]
-        if missing:
-            have = ", ".join(k for k in r if not k.startswith("__")) or "none"
-            bad.append((r.get("__row__"), f"missing {', '.join(missing)} (has {have})"))
+        problem = next((p for p in (field_problem(r, f, "any") for f in fields) if p), None)
+        if problem:
+            bad.append((r.get("__line__"), problem))
     _fail(name, "lack required fields", bad)
 
 
@@ -71,7 +72,7 @@ def infer_labels(splits: dict[str, list[dict]], names: list[str] | None,
             try:
                 ints.add(_as_int(v))
             except ValueError:
-                bad.append((r.get("__row__"), f"label {_short(v)} mixes names and ids"))
+                bad.append((r.get("__line__"), f"label {_short(v)} mixes names and ids"))
     _fail("labels", "are neither all names nor all ids", bad, "give --labels NAME,NAME,... to name the ids")
     k = max(ints) + 1
     negative = sorted(i for i in ints if i < 0)
@@ -107,12 +108,12 @@ def map_labels(records: list[dict], label2id: dict[str, int], name: str, label_f
         try:
             i = _as_int(v)
         except ValueError:
-            bad.append((r.get("__row__"), f"label {_short(v)}"))
+            bad.append((r.get("__line__"), f"label {_short(v)}"))
             continue
         if 0 <= i < n:
             ids.append(i)
         else:
-            bad.append((r.get("__row__"), f"label id {i}"))
+            bad.append((r.get("__line__"), f"label id {i}"))
     known = ", ".join(f"{k}={v}" for k, v in sorted(label2id.items(), key=lambda kv: kv[1]))
     _fail(name, "have labels that do not match the model", bad,
           f"the model's labels are {known} (use --new-head to train a new head on the data's labels)")
@@ -136,18 +137,18 @@ def check_answers(records: list[dict], name: str) -> None:
     for r in records:
         ans, ctx = r["answers"], str(r["context"])
         if not isinstance(ans, dict) or not isinstance(ans.get("text"), list):
-            bad.append((r.get("__row__"), "answers must be {text: [...], answer_start: [...]}"))
+            bad.append((r.get("__line__"), "answers must be {text: [...], answer_start: [...]}"))
             continue
         starts = ans.get("answer_start")
         for j, text in enumerate(ans["text"]):
             s = starts[j] if isinstance(starts, list) and j < len(starts) else None
             if s is None:
                 if str(text) not in ctx:
-                    bad.append((r.get("__row__"), f"answer {_short(text)} is not in the context"))
+                    bad.append((r.get("__line__"), f"answer {_short(text)} is not in the context"))
             elif not isinstance(s, int) or ctx[s:s + len(str(text))] != str(text):
                 found = ctx.find(str(text))
                 where = f"found at {found}" if found >= 0 else "not in the context"
-                bad.append((r.get("__row__"), f"answer {_short(text)} not at answer_start {s} ({where})"))
+                bad.append((r.get("__line__"), f"answer {_short(text)} not at answer_start {s} ({where})"))
     _fail(name, "have answers that do not match their contexts", bad)
 
 
@@ -236,7 +237,7 @@ def translation_pairs(records: list[dict], name: str, source_lang: str | None = 
             t = r["translation"]
             if not isinstance(t, dict) or source_lang not in t or target_lang not in t:
                 have = ", ".join(t) if isinstance(t, dict) else type(t).__name__
-                bad.append((r.get("__row__"), f"translation lacks {source_lang!r} or {target_lang!r} (has {have})"))
+                bad.append((r.get("__line__"), f"translation lacks {source_lang!r} or {target_lang!r} (has {have})"))
         _fail(name, "are not translation pairs", bad, "choose the pair with --source-lang/--target-lang")
         return [str(r["translation"][source_lang]) for r in records], \
             [str(r["translation"][target_lang]) for r in records]
@@ -313,7 +314,7 @@ def turns(record: dict, field: str = "history") -> list[str]:
 def check_chat(records: list[dict], name: str, history_field: str = "history",
                response_field: str = "response") -> None:
     require_fields(records, (history_field, response_field), name)
-    bad = [(r.get("__row__"), f"{history_field} must be a non-empty list of turns") for r in records
+    bad = [(r.get("__line__"), f"{history_field} must be a non-empty list of turns") for r in records
            if not isinstance(r[history_field], list) or not r[history_field]]
     _fail(name, "are not dialogue examples", bad)
 
