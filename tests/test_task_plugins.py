@@ -85,6 +85,27 @@ def test_qa_training_f1_is_the_eval_f1(tiny_models, tmp_path, monkeypatch):
     assert result["metrics"]["exact_match"] == pytest.approx(record["metrics"]["exact_match"]["score"], abs=1e-6)
 
 
+def test_qa_lora_adapter_training_f1_is_the_eval_f1_of_the_saved_folder(tiny_models, tmp_path):
+    """The packaged QA model's recipe (LoRA on every linear layer, fp16 adapter files) in fp32: the F1 the
+    training loop reports is the F1 of the saved folder through `nlptasks eval`."""
+    from nlptasks.evaluation.definitions import adhoc_benchmark
+    from nlptasks.evaluation.engine import evaluate
+    from nlptasks.training import finetune
+
+    from tiny_models import CORPUS
+
+    context = " ".join(CORPUS[:40])
+    rows = [{"question": f"what does {CORPUS[i].split()[1]} do?", "context": context,
+             "answers": {"text": [CORPUS[i]], "answer_start": [context.index(CORPUS[i])]}} for i in range(0, 40, 2)]
+    data = write_jsonl(tmp_path / "qa.jsonl", rows)
+    result = finetune("qa", str(tiny_models["bert-qa"]), data, data, str(tmp_path / "out"), max_steps=30, lr=5e-3,
+                      batch_size=4, seed=0, logging_steps=100, lora=True, lora_targets=["all-linear"], lora_r=8,
+                      lora_alpha=16, lora_save="adapter", adapter_dtype="float16")
+    record = evaluate(adhoc_benchmark("qa", data), str(tmp_path / "out"), device="cpu", store=False)
+    assert record["metrics"]["f1"]["score"] > 0
+    assert result["metrics"]["f1"] == pytest.approx(record["metrics"]["f1"]["score"], abs=1e-6)
+
+
 def test_finetune_task_names_are_the_registry_names(cli, tmp_path):
     """One alias table: `dialog` (a registry alias of chat) is a training task; `classification`
     (never a registry alias) is not, and the error lists the registry's names."""

@@ -77,20 +77,25 @@ def _trigrams(sentence: str) -> set:
     return {tuple(w[i:i + 3]) for i in range(len(w) - 2)}
 
 
-def select(scores: np.ndarray, sentences: Sequence[str], k: int, trigram_block: bool = True) -> list[int]:
-    """Indices of the ``k`` best-scored sentences (trigram blocking), in document order."""
+def select(scores: np.ndarray, sentences: Sequence[str], k: int, trigram_block: bool = True,
+           max_words: int | None = None) -> list[int]:
+    """Indices of the ``k`` best-scored sentences (trigram blocking), in document order. ``max_words``:
+    stop early once the picked sentences hold that many words (whole sentences; the model's learned
+    summary length)."""
     order = np.argsort(-np.asarray(scores), kind="stable")
     picked: list[int] = []
     seen: set = set()
+    words = 0
     for i in order:
-        if len(picked) >= k:
+        if len(picked) >= k or (max_words and words >= max_words):
             break
         tri = _trigrams(sentences[i])
         if trigram_block and tri & seen:
             continue
         picked.append(int(i))
         seen |= tri
-    if len(picked) < min(k, len(sentences)):  # blocking left too few: fill by score
+        words += len(sentences[i].split())
+    if not max_words and len(picked) < min(k, len(sentences)):  # blocking left too few: fill by score
         picked += [int(i) for i in order if int(i) not in picked][:k - len(picked)]
     return sorted(picked)
 

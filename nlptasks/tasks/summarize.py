@@ -43,8 +43,9 @@ class SummarizeTask(Task):
         EmbeddedModel("lead-3", "baseline: the first three sentences", baseline=True),
     )
     options = (
-        Option("--sentences", type=positive_int, default=3,
-               help="extractive: number of sentences (default 3; lead-3 always takes 3)"),
+        Option("--sentences", type=positive_int, default=None,
+               help="extractive: number of sentences (default 3, or a trained scorer's learned length; "
+                    "lead-3 always takes 3)"),
         Option("--ratio", type=fraction, default=None,
                help="extractive: fraction of the sentences to keep, in (0, 1] (overrides --sentences)"),
         Option("--diversity", type=unit_interval, default=0.3, help="extractive: MMR redundancy penalty in [0, 1]"),
@@ -165,7 +166,9 @@ class SummarizeTask(Task):
             block = bool(self._scorer.settings.get("trigram_block", True))
             scored = self._scorer.sentence_scores(
                 [ss[: self._scorer.settings.get("max_sentences") or len(ss)] for ss in sents], self.batch_size)
-            picks = [select(sc, ss, summary_length(len(sc), s["sentences"], s["ratio"]), block)
+            # the length the scorer learned (a word budget, up to 3 sentences), unless the user set one
+            budget = self._scorer.settings.get("summary_words") if s["sentences"] is None and s["ratio"] is None else None
+            picks = [select(sc, ss, summary_length(len(sc), s["sentences"], s["ratio"]), block, max_words=budget)
                      for sc, ss in zip(scored, sents)]
             strategy = "extractive-supervised"
         else:
