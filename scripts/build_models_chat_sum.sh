@@ -7,7 +7,7 @@
 #   scripts/build_models_chat_sum.sh all
 #
 # Data: ${NLPTASKS_DATA:-../shared/data} (the shared-data schemas). Work folder: ${BUILD_DIR:-build/models}.
-# Settings are chosen inside `finetune` on a held-out piece of the *training* split; validation is
+# Settings are chosen inside `finetune` on the *training* split (a held-out piece, or cross-validation); validation is
 # only evaluated (`nlptasks eval`), never used to choose anything. Set EVAL=0 to skip the evaluation
 # and the model card (the card needs the eval record).
 set -euo pipefail

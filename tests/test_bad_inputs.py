@@ -57,6 +57,22 @@ def test_segments_prefer_sentence_ends():
     assert all(len(p) <= 1000 for p in pieces) and all(p.endswith(". ") for p in pieces[:-1])
 
 
+def test_windowed_splitting_gives_pysbds_own_sentences():
+    """A paragraph longer than a window: abbreviations ("Mr. ", "U.S. ") and a quotation open across
+    a window's end are split as pysbd splits the whole paragraph (#11 cut windows after any ". ")."""
+    import pysbd
+
+    parts = []
+    for i in range(150):
+        parts.append(f"Mr. Smith met the U.S. envoy at 5 p.m. on day {i}.")
+        if i % 7 == 3:
+            parts.append('"We talked. It went well. We will meet again," he said.')
+    para = " ".join(parts)
+    assert len(para) > 3 * ntext.MAX_SEGMENT
+    whole = [x.strip() for x in pysbd.Segmenter(language="en", clean=False).segment(para) if x.strip()]
+    assert ntext.split_sentences(para) == whole
+
+
 def test_summarize_one_mebibyte_line_finishes(cli, tmp_path):
     f = tmp_path / "big.txt"
     f.write_text(" ".join(["alpha", "beta", "gamma", "delta"] * 55_000)[: 1 << 20] + "\n")

@@ -101,9 +101,18 @@ def test_summarize_default_is_the_supervised_scorer_and_extracts_sentences():
     doc = ("The city council approved a new budget on Monday. It adds money for schools and roads. "
            "The mayor said the plan would create jobs. Critics said taxes would rise. "
            "A final vote is expected next month. Residents can comment online.")
-    out = run("summarize", [{"document": doc}], model="minilm-extsum")[0]
+    out = run("summarize", [{"document": doc}], model="minilm-extsum", sentences=3)[0]
     assert out["strategy"]["method"] == "extractive-supervised" and out["strategy"]["sentences"] == 3
     assert all(line in doc for line in out["summary"].split("\n"))
+    # without --sentences/--ratio: the length the scorer learned (whole sentences up to a word budget)
+    from nlptasks.tasks.extractive_supervised import ExtractiveScorer
+
+    budget = ExtractiveScorer.load().settings.get("summary_words")
+    learned = run("summarize", [{"document": doc}], model="minilm-extsum")[0]
+    picked = learned["summary"].split("\n")
+    assert 1 <= len(picked) <= 3 and all(line in doc for line in picked)
+    if budget:
+        assert sum(len(x.split()) for x in picked[:-1]) < budget  # it stops once the budget is reached
     assert SummarizeTask.default_model in ("minilm-extsum", "minilm-extractive")
 
 
@@ -216,6 +225,11 @@ def test_features_and_trigram_blocking():
     assert x.shape == (6, 384 + es.N_EXTRA) and x[0, 384 + 4] == 1 and x[5, 384 + 11] == 1
     assert es.select(np.array([5.0, 4.0, 3.0, 2.0, 1.0, 0.0]), sents, 2) == [0, 2]  # 1 repeats "a b c"
     assert es.select(np.array([5.0, 4.0, 3.0, 2.0, 1.0, 0.0]), sents, 2, trigram_block=False) == [0, 1]
+    ten = ["w " * 10] * 4
+    scores = np.array([1.0, 4.0, 3.0, 2.0])
+    assert es.select(scores, ten, 3, trigram_block=False, max_words=15) == [1, 2]  # 10 words, then 20 >= 15
+    assert es.select(scores, ten, 3, trigram_block=False, max_words=5) == [1]
+    assert es.select(scores, ten, 2, trigram_block=False, max_words=100) == [1, 2]  # k still caps it
 
 
 def test_finetune_summarize_extractive_builds_a_loadable_scorer(cli, tmp_path):

@@ -503,10 +503,10 @@ def _ci(ci) -> str:
 def format_table(record: dict) -> str:
     """The metrics of a result record as a plain-text table (primary metric marked with ``*``)."""
     b, m = record["benchmark"], record["model"]
-    variant = m.get("variant") or {}
+    from .records import variant_name
+
     head = (f"{b['name']} v{b['version']} (definition {b['hash']}) | task {record['task']} | model {m['name']}"
-            f" [{variant.get('dtype')}{'+' + variant['quantize'] if variant.get('quantize') else ''}]"
-            f" | n={record['n']}")
+            f" [{variant_name(record)}] | n={record['n']}")
     rows = [("metric", "score", "95% CI", "better")]
     for name, v in record["metrics"].items():
         star = " *" if name == record["primary_metric"] else ""

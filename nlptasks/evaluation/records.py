@@ -9,7 +9,7 @@ as one line. Keys not listed here are kept as they are (opaque), but listed keys
     run_id          identifier: letters, digits, ``._:-``; at most 255 characters
     task            a known task name (canonical, e.g. ``sentiment``)
     benchmark       {name: clean text, version: int or clean text (at most 64 characters), hash: identifier or null}
-    model           {name: clean text, variant: {dtype, quantize: clean text without ``+`` or null}, ...}
+    model           {name: clean text, variant: {dtype, quantize, engine: clean text without ``+``/``@`` or null}, ...}
     n               int >= 0
     metrics         non-empty {name: {score: finite number, ci: [low, high] numbers or null, stats: {}, extra: {}}}
     primary_metric  one of the metric names
@@ -192,11 +192,11 @@ def validate_record(obj: Any) -> list[str]:
     if model is not None:
         need_text("model.name", model.get("name"), 512)
         variant = need_dict("model.variant", model.get("variant"), required=False) or {}
-        for key in ("dtype", "quantize"):
+        for key in ("dtype", "quantize", "engine"):
             v = variant.get(key)
             need_text(f"model.variant.{key}", v, 64, nullable=True)
-            if isinstance(v, str) and "+" in v:
-                bad(f"model.variant.{key}", "must not contain '+'")
+            if isinstance(v, str) and ("+" in v or "@" in v):
+                bad(f"model.variant.{key}", "must not contain '+' or '@'")
         for key in ("revision", "weights_hash"):
             need_text(f"model.{key}", model.get(key), 255, nullable=True)
 
