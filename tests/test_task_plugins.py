@@ -169,7 +169,7 @@ def test_an_entry_point_task_runs_evaluates_and_finetunes(tiny_models, tmp_path,
     outs = [json.loads(x) for x in run.stdout.splitlines() if x.strip()]
     assert len(outs) == 4 and all(o["topic"] in ("english", "german") for o in outs)
 
-    ev = cli("eval", "topic", "--data", data, "--reference-field", "topic", "--model", out, "--device", "cpu",
+    ev = cli("eval", "topic", "--data", data, "--model", out, "--device", "cpu",
              "--store", tmp_path / "store.db", env=env)
     assert ev.returncode == 0, ev.stderr
     assert "accuracy" in ev.stdout

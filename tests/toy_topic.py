@@ -19,12 +19,13 @@ class TopicTask(Task):
     model_class = "AutoModelForSequenceClassification"
     metrics = ("accuracy",)
     primary_metric = "accuracy"
+    reference_column = "topic"  # its data's column table: `eval topic --data FILE` and finetune read it
 
     @classmethod
     def training_spec(cls):
         from nlptasks.training.families import SequenceClassification
 
-        return SequenceClassification(cls, text_field="sentence", label_field="topic")
+        return SequenceClassification(cls, text_field=cls.input_fields[0], label_field=cls.reference_column)
 
     def _load(self) -> None:
         from nlptasks.backend.loading import load_pretrained
