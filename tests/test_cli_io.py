@@ -17,7 +17,7 @@ def test_tasks_lists_default_models(cli):
     r = cli("tasks")
     assert r.returncode == 0
     assert "sentiment" in r.stdout and "minilm-sst2" in r.stdout
-    assert "summarize" in r.stdout and "minilm-extractive" in r.stdout
+    assert "summarize" in r.stdout and "minilm-extsum" in r.stdout
 
 
 def test_unknown_task_lists_known(cli):

@@ -113,7 +113,7 @@ def test_summarize_default_is_the_supervised_scorer_and_extracts_sentences():
     assert 1 <= len(picked) <= 3 and all(line in doc for line in picked)
     if budget:
         assert sum(len(x.split()) for x in picked[:-1]) < budget  # it stops once the budget is reached
-    assert SummarizeTask.default_model in ("minilm-extsum", "minilm-extractive")
+    assert SummarizeTask.default_model == "minilm-extsum"  # it beats lead-3 by 2+ ROUGE-1 on validation
 
 
 # -- baselines ---------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """Summarization: ``{document}`` -> ``{summary}``.
 
-- ``minilm-extsum`` (offline): a supervised extractive scorer (packaged; ``extractive_supervised``):
-  MiniLM sentence features + position features, trained on greedy-ROUGE oracle labels of CNN/DailyMail
-  train by ``nlptasks finetune summarize --model minilm --extractive``; top sentences with trigram
-  blocking. A folder written by that command loads the same way (``--model DIR``).
+- ``minilm-extsum`` (offline, the default): a supervised extractive scorer (packaged;
+  ``extractive_supervised``): MiniLM sentence features + position features, trained on greedy-ROUGE
+  oracle labels of CNN/DailyMail train by ``nlptasks finetune summarize --model minilm --extractive``;
+  top sentences up to the summary length it learned (a word budget, chosen by cross-validation on the
+  training documents), unless ``--sentences``/``--ratio`` say otherwise. A folder written by that command
+  loads the same way (``--model DIR``).
 - ``minilm-extractive`` (offline, unsupervised): sentences embedded with the packaged MiniLM encoder, picked
   by maximal marginal relevance around the document centroid plus a lead bias (news states its key facts
   first), kept in document order. Defaults (diversity 0.3, position weight 1.0) were chosen on the first
@@ -32,7 +34,7 @@ class SummarizeTask(Task):
     text_mode = "document"
     output_fields = ("summary",)
     model_class = "AutoModelForSeq2SeqLM"
-    default_model = "minilm-extractive"
+    default_model = "minilm-extsum"
     recommended_models = ("sshleifer/distilbart-cnn-12-6", "facebook/bart-large-cnn",
                           "google/pegasus-cnn_dailymail", "google-t5/t5-small")
     embedded_models = (
