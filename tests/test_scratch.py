@@ -43,6 +43,7 @@ def test_from_scratch_folder_is_a_plain_transformers_model(scratch_model):
     cfg, tok, gen = AutoConfig.from_pretrained(out), AutoTokenizer.from_pretrained(out), \
         GenerationConfig.from_pretrained(out)
     assert cfg.model_type == "marian" and (cfg.d_model, cfg.encoder_layers, cfg.decoder_layers) == (32, 1, 1)
+    assert cfg.use_cache is True  # the Trainer turns the KV cache off for training; the saved model has it on
     # opus-mt layout: </s>=0, <unk>=1, <pad> the last id and the decoder start; vocabulary <= --vocab-size
     assert tok.convert_tokens_to_ids(["</s>", "<unk>"]) == [0, 1]
     assert tok.pad_token_id == len(tok) - 1 == cfg.vocab_size - 1 == cfg.decoder_start_token_id

@@ -390,6 +390,11 @@ def _publish(r: TrainingRun, trainer, result: dict, metrics: dict, tracker) -> N
 
     main = trainer.is_world_process_zero()
     tmp = outputs.staging(r.out) if main else None
+    # transformers' Trainer turns the KV cache off for training (config.use_cache = args.use_cache, False);
+    # the saved model gets the library default back (generate() has its own switch, a plain forward not)
+    config = getattr(trainer.accelerator.unwrap_model(trainer.model), "config", None)
+    if config is not None and hasattr(config, "use_cache"):
+        config.use_cache = True
     if r.s.lora:
         if main:
             model = trainer.accelerator.unwrap_model(trainer.model)
