@@ -350,6 +350,19 @@ def test_store_object_accepted(tmp_path):
     assert leaderboard(store, benchmark="other").startswith("No results in")
 
 
+def test_log_axis_under_two_decades_has_several_ticks():
+    """A log axis from 0.03 to 0.9 (1.5 decades) had one tick, 0.1; now 1-2-5 ticks, all inside."""
+    from nlptasks.leaderboard.render_html import _Axis, _tick_labels
+
+    axis = _Axis([0.03, 0.9], (0, 100), allow_log=True)
+    assert axis.log
+    ticks = axis.ticks()
+    assert len(ticks) >= 3 and all(0.03 * 0.7 <= t <= 0.9 * 1.4 for t in ticks)
+    assert len(set(_tick_labels(ticks))) == len(ticks)
+    wide = _Axis([1e-6, 1e-1], (0, 100), allow_log=True).ticks()
+    assert wide == [10.0 ** k for k in range(-6, 0)]  # several decades: one tick per decade
+
+
 def test_plot_tick_labels_are_distinct_and_exact():
     """A narrow energy range gave ticks 1.8e-06, 2e-06, 2.2e-06 that all printed as "2e-06"."""
     from nlptasks.leaderboard.render_html import _tick_labels

@@ -114,7 +114,13 @@ class _Axis:
 
     def ticks(self) -> list[float]:
         if self.log:
-            return [10.0 ** k for k in range(math.ceil(self.lo), math.floor(self.hi) + 1)]
+            decades = range(math.floor(self.lo), math.ceil(self.hi) + 1)
+            inside = [10.0 ** k for k in decades if self.lo <= k <= self.hi]
+            if len(inside) >= 3:
+                return inside
+            # under two decades: 1-2-5 ticks, so the axis has more than one labelled value
+            return [m * 10.0 ** k for k in decades for m in (1, 2, 5)
+                    if self.lo <= math.log10(m * 10.0 ** k) <= self.hi]
         return _nice_ticks(self.lo, self.hi)
 
 
