@@ -1,13 +1,12 @@
 """Benchmark: the packaged en->de model (marian-multi30k-en-de) through nlptasks' transformers path vs
 CTranslate2, greedy, on Multi30k validation sources, fp32 and int8, in one run.
 
-    pip install ctranslate2            # not an nlptasks dependency
+    pip install 'nlptasks[ctranslate2]'   # the optional engine
     python benchmarks/speed_translation_ct2.py [--n 500] [--batch-size 64] [--rounds 3] [--threads N]
 
 Each contender runs in its own child process (spawned one after another, never side by side), which
-loads the model, translates a warm-up slice, then all ``--n`` sources once; contenders take turns for ``--rounds`` rounds
-and each reports its median round's seconds,
-generated tokens per second and the child's peak RSS (model load included). Outputs are compared with
+loads the model, translates a warm-up slice, then all ``--n`` sources once; contenders take turns for
+``--rounds`` rounds and each reports its median round's seconds, generated tokens per second and the child's peak RSS (model load included). Outputs are compared with
 the nlptasks fp32 output (identical lines, and BLEU of each contender against it) and with the
 references (BLEU).
 
@@ -15,9 +14,10 @@ Conversion: CTranslate2's own Marian converter assumes the opus-mt convention th
 from a zero embedding and drops ``<pad>`` (the last id) from the vocabulary. Our model was trained in
 transformers, where the decoder starts from the *trained* embedding of ``<pad>`` (id 7999, not zero:
 tied embeddings give it gradients through the output layer), so the stock conversion changes the
-output (8 of the first 40 validation lines differ). The converter used here keeps ``<pad>`` and starts the decoder from it, like
-transformers; ``<pad>`` is suppressed in the output, as the model's ``bad_words_ids`` does. The
-converted models are cached in ``benchmarks/.cache/ct2-<weights hash>-<quantization>``.
+output (8 of the first 40 validation lines differ). The conversion used here is the one of
+``--engine ctranslate2`` (``nlptasks/backend/ct2.py``): it keeps ``<pad>`` as the decoder start, like
+transformers, and suppresses it in the output, as the model's ``bad_words_ids`` does. One float32
+conversion, cached by weights hash; int8 is CTranslate2's compute type at load, as the engine uses it.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import multiprocessing as mp
 import sys
 import time
 
-from _speed import CACHE, DATA, fmt_table, log, machine, need_data, print_machine, read_jsonl
+from _speed import DATA, fmt_table, log, machine, need_data, print_machine, read_jsonl
 
 MODEL = "marian-multi30k-en-de"
 MAX_NEW = 128
@@ -38,42 +38,13 @@ def model_dir() -> str:
     return str(embedded_model_dir(MODEL))
 
 
-def convert(quantization: str) -> str:
-    """The packaged model converted for CTranslate2 (``<pad>`` kept as the decoder start), cached."""
-    import ctranslate2.converters.transformers as ct2t
+def convert() -> str:
+    """The packaged model converted for CTranslate2 by nlptasks' own engine code (``backend/ct2.py``: the
+    trained ``<pad>`` kept as the decoder start), cached by weights hash in the user cache."""
+    from nlptasks.backend.ct2 import converted_dir
+    from nlptasks.backend.loading import load_pretrained
 
-    from nlptasks.backend.loading import weights_hash
-    from nlptasks.backend.resolve import resolve_model
-
-    out = CACHE / f"ct2-{weights_hash(resolve_model(model_dir()))}-{quantization}"
-    if (out / "model.bin").exists():
-        return str(out)
-
-    class PadStartMarian(ct2t.MarianMTLoader):
-        def get_model_spec(self, model):
-            model.config.normalize_before = False
-            model.config.normalize_embedding = False
-            return ct2t.BartLoader.get_model_spec(self, model)  # no removal of the <pad> row
-
-        def set_config(self, config, model, tokenizer):
-            config.eos_token = tokenizer.eos_token
-            config.unk_token = tokenizer.unk_token
-            config.decoder_start_token = tokenizer.pad_token  # the trained <pad> embedding, as transformers
-
-        def set_decoder(self, spec, decoder):
-            ct2t.BartLoader.set_decoder(self, spec, decoder)  # start_from_zero_embedding stays False
-
-        def get_vocabulary(self, model, tokenizer):
-            return ct2t.BartLoader.get_vocabulary(self, model, tokenizer)  # <pad> kept
-
-    stock = ct2t._MODEL_LOADERS["MarianConfig"]
-    ct2t._MODEL_LOADERS["MarianConfig"] = PadStartMarian()
-    try:
-        log(f"converting {MODEL} for CTranslate2 ({quantization}) into {out}")
-        ct2t.TransformersConverter(model_dir()).convert(str(out), quantization=quantization, force=True)
-    finally:
-        ct2t._MODEL_LOADERS["MarianConfig"] = stock
-    return str(out)
+    return str(converted_dir(load_pretrained(model_dir(), "AutoModelForSeq2SeqLM", device="cpu")))
 
 
 def _peak_rss_mb() -> float:
@@ -100,7 +71,7 @@ def run_nlptasks(src, batch_size, threads, quantize):
     return {"out": out, "secs": secs, "tokens": new, "rss_mb": _peak_rss_mb()}
 
 
-def run_ct2(src, batch_size, threads, path):
+def run_ct2(src, batch_size, threads, path, compute_type):
     """CTranslate2 with the model's tokenizer.json through the ``tokenizers`` library (no torch in this
     process, so the peak RSS is CTranslate2's)."""
     import os
@@ -109,7 +80,8 @@ def run_ct2(src, batch_size, threads, path):
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(os.path.join(model_dir(), "tokenizer.json"))
-    tr = ctranslate2.Translator(path, device="cpu", inter_threads=1, intra_threads=threads)
+    tr = ctranslate2.Translator(path, device="cpu", compute_type=compute_type, inter_threads=1,
+                                intra_threads=threads)
     tokens = [e.tokens for e in tok.encode_batch(src)]  # ends with </s>, as the transformers tokenizer
     kw = dict(beam_size=1, max_batch_size=batch_size, max_decoding_length=MAX_NEW,
               suppress_sequences=[["<pad>"]])
@@ -157,12 +129,12 @@ def main() -> int:
     rows = read_jsonl(DATA / "translation" / "validation.jsonl", args.n)
     src = [r["translation"]["en"] for r in rows]
     refs = [r["translation"]["de"] for r in rows]
-    paths = {q: convert(q) for q in ("float32", "int8")}
+    path = convert()
     contenders = {
         "nlptasks (transformers) fp32": (run_nlptasks, src, args.batch_size, threads, None),
         "nlptasks (transformers) int8": (run_nlptasks, src, args.batch_size, threads, "int8"),
-        f"CTranslate2 {ctranslate2.__version__} fp32": (run_ct2, src, args.batch_size, threads, paths["float32"]),
-        f"CTranslate2 {ctranslate2.__version__} int8": (run_ct2, src, args.batch_size, threads, paths["int8"]),
+        f"CTranslate2 {ctranslate2.__version__} fp32": (run_ct2, src, args.batch_size, threads, path, "float32"),
+        f"CTranslate2 {ctranslate2.__version__} int8": (run_ct2, src, args.batch_size, threads, path, "int8"),
     }
     results: dict[str, dict] = {}
     for rnd in range(args.rounds):  # contenders take turns, so a slow minute hits all of them alike
