@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 from typing import Sequence
 
 from .. import cost_hooks
@@ -21,6 +22,10 @@ FORWARD_BATCH = 64
 FORWARD_TOKENS = 16384
 GENERATE_BATCH = 64  # CPU decoding is matmul-bound only from ~32 rows on; the token budget caps long inputs
 GENERATE_TOKENS = 8192
+
+# nlptasks' greedy loop that drops finished rows (backend/greedy.py) runs on the CPU, where it was measured
+# (benchmarks/finished_rows_translation.py); "1" runs it on every device, "0" nowhere (transformers' loop)
+DROP_FINISHED_ENV = "NLPTASKS_DROP_FINISHED_ROWS"
 
 GENERATION_OPTIONS = ("max_new_tokens", "min_new_tokens", "max_length", "min_length", "num_beams", "no_repeat_ngram_size",
                       "length_penalty", "early_stopping", "do_sample", "temperature", "top_p", "top_k",
@@ -99,10 +104,19 @@ def generate_batched(loaded, encodings: Sequence[dict], gen_config, *, decoder_o
                      batch_size: int | None = None, max_tokens: int | None = None, desc: str = "",
                      extra_kwargs: dict | None = None) -> list[list[int]]:
     """Generate for every encoding; return the new token ids per input (prompt removed, padding and
-    the tokens after EOS dropped). Decoder-only models are padded on the left."""
+    the tokens after EOS dropped). Decoder-only models are padded on the left.
+
+    Greedy search on the CPU runs :mod:`greedy`'s loop, which drops rows from the batch as they finish
+    (the same tokens as transformers' loop; ``NLPTASKS_DROP_FINISHED_ROWS``: ``0`` runs transformers' loop,
+    ``1`` runs nlptasks' loop on accelerators too)."""
     import torch
 
     model, tok = loaded.model, loaded.tokenizer
+    kwargs = dict(extra_kwargs or {})
+    if "custom_generate" not in kwargs and drop_finished_rows(model, gen_config, loaded.device):
+        from .greedy import decode
+
+        kwargs["custom_generate"] = decode
     pad_id = gen_config.pad_token_id if gen_config.pad_token_id is not None else tok.pad_token_id
     eos = gen_config.eos_token_id
     eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos] if eos is not None else [])
@@ -116,7 +130,7 @@ def generate_batched(loaded, encodings: Sequence[dict], gen_config, *, decoder_o
             return res
         inputs = _pad(tok, batch, loaded.device, padding_side="left" if decoder_only else "right")
         with torch.inference_mode():
-            out = model.generate(**inputs, generation_config=gen_config, **(extra_kwargs or {}))
+            out = model.generate(**inputs, generation_config=gen_config, **kwargs)
         if decoder_only:
             out = out[:, inputs["input_ids"].shape[1]:]
         res = []
@@ -136,6 +150,19 @@ def generate_batched(loaded, encodings: Sequence[dict], gen_config, *, decoder_o
     lengths = [len(e["input_ids"]) for e in encodings]
     return run_batched(list(encodings), fn, lengths=lengths, batch_size=batch_size or GENERATE_BATCH,
                        max_tokens=max_tokens or GENERATE_TOKENS, desc=desc)
+
+
+def drop_finished_rows(model, gen_config, device="cpu") -> bool:
+    """Whether generation with ``gen_config`` on ``device`` runs nlptasks' greedy loop that drops finished
+    rows: by default on the CPU only (timed there; on a GPU each step's check of finished rows is a
+    synchronisation, which transformers' own loop now defers), ``NLPTASKS_DROP_FINISHED_ROWS`` overrides."""
+    from .greedy import supported
+
+    setting = os.environ.get(DROP_FINISHED_ENV, "").strip().lower()
+    if setting in ("0", "false", "no", "off"):
+        return False
+    on_cpu = getattr(device, "type", str(device)).split(":")[0] == "cpu"
+    return (on_cpu or setting in ("1", "true", "yes", "on")) and supported(model, gen_config)
 
 
 def model_max_input(loaded, fallback: int = 512) -> int:
