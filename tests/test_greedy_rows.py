@@ -165,3 +165,4 @@ def test_packaged_translator_on_multi30k_same_output(monkeypatch, shared_data):
     lines = (shared_data / "translation" / "validation.jsonl").read_text().splitlines()[:256]
     texts = [json.loads(x)["translation"]["en"] for x in lines]
     assert _translate(monkeypatch, "", texts, 64) == _translate(monkeypatch, "0", texts, 64)
+

@@ -103,13 +103,12 @@ def _select(value, keep, n_rows):
     return value
 
 
-def decode(model, input_ids, logits_processor, stopping_criteria, generation_config, synced_gpus=False,
-           streamer=None, **model_kwargs):
-    """Greedy search that drops finished rows (a ``custom_generate`` callable for ``model.generate``)."""
-    import torch
+def decode(model, input_ids, logits_processor, stopping_criteria, generation_config, **model_kwargs):
+    """Greedy search that drops finished rows (a ``custom_generate`` callable for ``model.generate``).
 
-    if synced_gpus or streamer is not None:
-        raise ValueError("nlptasks' greedy loop does not support synced_gpus or streamers")
+    transformers hands a custom loop neither a streamer nor ``synced_gpus`` (ranks decoding in lockstep
+    under DeepSpeed ZeRO-3 or FSDP): callers use this loop only where neither is wanted."""
+    import torch
     pad = generation_config._pad_token_tensor
     pad_id = int(pad) if pad is not None else 0
     has_eos = any(hasattr(c, "eos_token_id") for c in stopping_criteria)

@@ -170,6 +170,18 @@ def drop_finished_rows(model, gen_config, device="cpu") -> bool:
     return (on_cpu or setting in ("1", "true", "yes", "on")) and supported(model, gen_config)
 
 
+def greedy_loop_kwargs(model, device) -> dict:
+    """Extra ``model.generate`` arguments for a plain greedy call (``do_sample=False, num_beams=1``) on
+    ``device``: nlptasks' loop that drops finished rows where :func:`drop_finished_rows` allows it."""
+    cfg = copy.deepcopy(model.generation_config)
+    cfg.do_sample, cfg.num_beams = False, 1
+    if not drop_finished_rows(model, cfg, device):
+        return {}
+    from .greedy import decode
+
+    return {"custom_generate": decode}
+
+
 def model_max_input(loaded, fallback: int = 512) -> int:
     """The longest input the loaded model accepts, in tokens (:func:`limits.max_input_tokens`)."""
     return max_input_tokens(loaded.tokenizer, loaded.model.config, fallback=fallback)

@@ -207,9 +207,11 @@ class Seq2Seq(TrainingSpec):
     def teacher_outputs(self, s, teacher, tokenizer, records):
         import torch
 
+        from ..backend.inference import greedy_loop_kwargs
         from ..progress import progress
 
         dev = next(teacher.parameters()).device
+        loop = greedy_loop_kwargs(teacher, dev)  # drops finished rows (backend/greedy.py)
         src, tgt = self.languages(records, s)
         prefix = self.prefix(teacher.config, src, tgt, s.prefix)
         sources, _ = self.pairs(records, "--train", src, tgt)
@@ -223,7 +225,7 @@ class Seq2Seq(TrainingSpec):
                 enc = tokenizer([prefix + sources[i] for i in idx], padding=True, truncation=True,
                                 max_length=s.max_length or 512, return_tensors="pt").to(dev)
                 gen = teacher.generate(**enc, max_new_tokens=s.max_target_length or 128, do_sample=False,
-                                       num_beams=1)
+                                       num_beams=1, **loop)
                 for i, text in zip(idx, tokenizer.batch_decode(gen, skip_special_tokens=True)):
                     out[i] = text.strip()
                 bar.update(len(idx))

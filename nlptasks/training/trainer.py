@@ -113,7 +113,15 @@ def _trainer_classes():
         pass
 
     class Seq2SeqTrainer(OrderedEval, HFSeq2SeqTrainer):
-        pass
+        def evaluate(self, *args, **gen_kwargs):
+            """Validation by generation drops finished rows (backend/greedy.py) where that applies:
+            validation batches are in dataset order, so their rows finish at very different steps."""
+            from ..backend.inference import greedy_loop_kwargs
+
+            sharded = self.is_deepspeed_enabled or self.is_fsdp_enabled  # ranks must decode in lockstep
+            if "custom_generate" not in gen_kwargs and (self.args.generation_num_beams or 1) == 1 and not sharded:
+                gen_kwargs.update(greedy_loop_kwargs(self.accelerator.unwrap_model(self.model), self.args.device))
+            return super().evaluate(*args, **gen_kwargs)
 
     class ChatTrainer(Trainer):
         """A Trainer whose evaluation adds the task's metric on greedy responses to the prompts."""
@@ -141,12 +149,15 @@ def generate_responses(model, tokenizer, prompts: list[list[int]], max_new_token
     """Greedy responses of a causal LM to tokenised prompts (left-padded batches)."""
     import torch
 
+    from ..backend.inference import greedy_loop_kwargs
+
     was_training = model.training
     model.eval()
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     out: dict[int, str] = {}
     dev = next(model.parameters()).device
+    loop = greedy_loop_kwargs(model, dev)  # drops finished rows (backend/greedy.py)
     with torch.no_grad():
         for b in range(0, len(order), batch_size):
             idx = order[b:b + batch_size]
@@ -154,7 +165,7 @@ def generate_responses(model, tokenizer, prompts: list[list[int]], max_new_token
             ids = torch.tensor([[pad] * (width - len(prompts[i])) + prompts[i] for i in idx], device=dev)
             mask = torch.tensor([[0] * (width - len(prompts[i])) + [1] * len(prompts[i]) for i in idx], device=dev)
             gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                                 num_beams=1, pad_token_id=pad, eos_token_id=tokenizer.eos_token_id)
+                                 num_beams=1, pad_token_id=pad, eos_token_id=tokenizer.eos_token_id, **loop)
             for i, row in zip(idx, gen[:, width:].tolist()):
                 out[i] = tokenizer.decode(row, skip_special_tokens=True).strip()
     model.train(was_training)
