@@ -12,7 +12,11 @@ On a machine with a CUDA GPU it runs, in order:
    labels checked identical; and the embedded ``minilm-sst2`` default;
 4. the translation speed comparison on the GPU: the 74M opus-mt-shaped Marian (random weights, exactly 32
    new tokens per sentence) as fixed batches of 16 ``generate`` calls against ``nlptasks translate`` in
-   fp32 and bf16, fp32 ids checked identical.
+   fp32 and bf16, fp32 ids checked identical;
+5. finished rows on the GPU: the packaged translator (real EOS) on Multi30k sources grouped by source
+   length, greedy, transformers' loop against nlptasks' loop that drops finished rows
+   (``nlptasks/backend/greedy.py``; off on GPUs by default until measured there), batches of 64 and 128,
+   token ids compared.
 It prints a short report last and writes every figure to ``--out`` (JSON). Needs ../shared/data (or
 ``NLPTASKS_DATA``) for the data slices. Without CUDA it says so and exits 2.
 """
@@ -227,6 +231,45 @@ def speed_translation(n: int, runs: int, new: int = 32) -> dict:
             "fp32_energy_source": cost.get("energy_source")}
 
 
+def finished_rows(n: int, runs: int) -> dict:
+    import torch
+
+    from nlptasks.api import load_task
+    from nlptasks.backend import greedy
+
+    src = [r["translation"]["en"] for r in read_jsonl(DATA / "translation" / "validation.jsonl", n)]
+    task = load_task("translate", device=DEVICE, max_new_tokens=128).load()
+    model, tok, cfg = task._lm.model, task._lm.tokenizer, task.gen_config
+    order = sorted(range(len(src)), key=lambda i: (len(tok(src[i])["input_ids"]), i))
+
+    def run(bs, custom):
+        out = {}
+        with torch.inference_mode():
+            for b in range(0, len(order), bs):
+                idx = order[b:b + bs]
+                enc = tok([src[i] for i in idx], return_tensors="pt", padding=True).to(DEVICE)
+                kw = {"custom_generate": custom} if custom else {}
+                for i, row in zip(idx, model.generate(**enc, generation_config=cfg, **kw).tolist()):
+                    out[i] = row[:row.index(cfg.eos_token_id) + 1] if cfg.eos_token_id in row else row
+        if DEVICE == "cuda":
+            torch.cuda.synchronize()
+        return [out[i] for i in range(len(src))]
+
+    fns = {}
+    for bs in (64, 128):
+        fns[f"transformers' loop, batch {bs}"] = lambda bs=bs: run(bs, None)
+        fns[f"nlptasks' loop, batch {bs}"] = lambda bs=bs: run(bs, greedy.decode)
+    for fn in fns.values():
+        fn()  # warm-up
+    secs, outs = interleaved(fns, runs)
+    base = outs["transformers' loop, batch 64"]
+    table = [{"contender": k, "seconds": round(s, 3), "sources_per_s": round(len(src) / s),
+              "rows_equal_transformers_64": sum(a == b for a, b in zip(outs[k], base))} for k, s in secs.items()]
+    return {"n": len(src), "table": table,
+            "speedup_batch64": round(secs["transformers' loop, batch 64"] / secs["nlptasks' loop, batch 64"], 2),
+            "speedup_batch128": round(secs["transformers' loop, batch 128"] / secs["nlptasks' loop, batch 128"], 2)}
+
+
 def report(res: dict) -> str:
     env = res["environment"]
     lines = [f"GPU check: {env['gpu']} (sm {env['capability']}, {env['gpu_memory_gib']} GiB, driver {env['driver']}), "
@@ -243,7 +286,8 @@ def report(res: dict) -> str:
               "" if r.get("energy_wh") is None else f"{r['energy_wh']:.4f} ({r['energy_source']}"
               + (", estimate)" if r.get("estimate") else ")"),
               "" if not r.get("gpu_peak_bytes") else f"{r['gpu_peak_bytes'] / 2 ** 20:.0f}"] for r in res["evals"]]))
-    for key, unit in (("sentiment", "texts_per_s"), ("translation", "new_tokens_per_s")):
+    for key, unit in (("sentiment", "texts_per_s"), ("translation", "new_tokens_per_s"),
+                      ("finished_rows", "sources_per_s")):
         s = res.get(key)
         if isinstance(s, dict) and "table" in s:
             lines.append(f"{key} speed on the GPU (n={s['n']}):")
@@ -261,6 +305,7 @@ def main() -> int:
     ap.add_argument("--skip-tests", action="store_true")
     ap.add_argument("--n-sentiment", type=int, default=4000)
     ap.add_argument("--n-translate", type=int, default=500)
+    ap.add_argument("--n-finished", type=int, default=1014, help="Multi30k sources for the finished-rows step")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--device", default="cuda", help="cpu: dry-run the script itself on a machine without a GPU")
     args = ap.parse_args()
@@ -280,7 +325,8 @@ def main() -> int:
     start = time.perf_counter()
     steps = [("tests", None if args.skip_tests else cuda_tests),
              ("sentiment", lambda: speed_sentiment(args.n_sentiment, args.runs)),
-             ("translation", lambda: speed_translation(args.n_translate, args.runs))]
+             ("translation", lambda: speed_translation(args.n_translate, args.runs)),
+             ("finished_rows", lambda: finished_rows(args.n_finished, args.runs))]
     with tempfile.TemporaryDirectory() as tmp:
         steps.insert(1, ("evals", lambda: tiny_evals(Path(tmp))))
         for name, fn in steps:
