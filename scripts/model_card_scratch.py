@@ -12,6 +12,11 @@ the GPU wall time), the training log (its ``cost:`` line when the run got that f
 the ``nlptasks eval`` records of the packaged model (fp32, bf16, int8 variants; metrics with 95%
 intervals). Without a measured energy figure the card shows nlptasks' own estimate (the cost tracker's
 assumed watts per GPU x wall time) and says so; CO2e uses nlptasks' grid table (world average).
+
+A second run of the rebuild command adds a "Rebuild check" section: ``--rebuild-result`` (its
+``training_result.json``: best validation BLEU, epochs, precision, wall time and cost) and
+``--rebuild-eval`` (the ``nlptasks eval`` record of the rebuilt model, float32), set beside the packaged
+model's figures and its 95% intervals.
 """
 from __future__ import annotations
 
@@ -42,8 +47,45 @@ def _wall_from_status(text: str, job: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
+def _metric(rec: dict, key: str) -> str:
+    mv = rec["metrics"][key]
+    ci = mv.get("ci")
+    return f"{_fmt(mv['score'], 2)} [{_fmt(ci[0], 2)}, {_fmt(ci[1], 2)}]" if ci else _fmt(mv["score"], 2)
+
+
+def rebuild_section(packaged: dict, best: float, best_epoch, result: dict, record: dict, command: str) -> list[str]:
+    """The "Rebuild check" lines: the rebuilt model's figures beside the packaged model's."""
+    cost, st = result["cost"], result["settings"]
+    where = (f"{record['environment'].get('cpu') or 'CPU'} (CPU, {record['environment'].get('threads')} threads for "
+             f"the evaluation)" if cost.get("device") == "cpu" else str(cost.get("device")))
+    hist = [h for h in result.get("history", []) if "eval_bleu" in h]
+    rb_best = result["metrics"].get("bleu")
+    rb_epoch = next((round(h["epoch"]) for h in hist if h.get("eval_bleu") == rb_best), None)
+    key = packaged["primary_metric"]
+    lo, hi = packaged["metrics"][key]["ci"]
+    got = record["metrics"][key]["score"]
+    energy = cost.get("energy_kwh")
+    how = "estimate" if cost.get("energy_is_estimate") else cost.get("energy_source", "measured")
+    lines = ["## Rebuild check", "", "```bash", command, "```", "",
+             f"The rebuild command was run a second time, as above, on {where}, precision {st.get('precision')}, "
+             f"{_fmt(result['train']['epochs'], 0)} epochs, seed {st.get('seed')}: "
+             f"{_fmt(cost['wall_time_s'], 0)} s"
+             + (f", {_fmt(energy * 1000, 1)} Wh ({how}), {_fmt(cost.get('co2e_g'), 1)} g CO2e" if energy else "")
+             + ". GPU and CPU kernels round differently, so the two runs follow different paths from the first "
+               "step on; the check is whether the rebuilt model lands inside the packaged model's interval.", "",
+             "| | packaged model | rebuilt model |", "| --- | --- | --- |",
+             f"| validation BLEU in the training loop (best epoch) | {best:.2f} (epoch {best_epoch:g}) | "
+             f"{_fmt(rb_best, 2)} (epoch {rb_epoch}) |"]
+    for k in packaged["metrics"]:
+        lines.append(f"| `nlptasks eval` {k} (float32) | {_metric(packaged, k)} | {_metric(record, k)} |")
+    inside = lo <= got <= hi
+    lines += ["", f"The rebuilt model's {key} ({_fmt(got, 2)}) is {'inside' if inside else 'outside'} the packaged "
+                  f"model's 95% interval [{_fmt(lo, 2)}, {_fmt(hi, 2)}].", ""]
+    return lines
+
+
 def render(name: str, folder: Path, state: dict, settings: dict, status: str, log: str, records: list[dict],
-           command: str, job: str) -> str:
+           command: str, job: str, rebuild: tuple[dict, dict, str] | None = None) -> str:
     from nlptasks.energy.estimate import WATTS_PER_GPU
     from nlptasks.energy.grid import grid_intensity
 
@@ -110,8 +152,10 @@ def render(name: str, folder: Path, state: dict, settings: dict, status: str, lo
               "`scripts/build_translate_model.sh` holds the one seeded command (seed 0, `--epochs 21`: the "
               "inverse-square-root schedule does not depend on the epoch total, so it stops where the packaged "
               "checkpoint was taken). The packaged weights are its best checkpoint cast to float16 with "
-              "`use_cache` set to true in config.json.", "",
-              "## Limits", "", LIMITS.format(rows=rows), ""]
+              "`use_cache` set to true in config.json.", ""]
+    if rebuild:
+        lines += rebuild_section(fp32, best, best_epoch, *rebuild)
+    lines += ["## Limits", "", LIMITS.format(rows=rows), ""]
     return "\n".join(lines)
 
 
@@ -126,12 +170,19 @@ def main(argv=None) -> int:
     p.add_argument("--log", required=True, help="the training log")
     p.add_argument("--eval", nargs="+", required=True, help="nlptasks eval records of the packaged model")
     p.add_argument("--command", required=True)
+    p.add_argument("--rebuild-result", default=None, help="training_result.json of a second run of the command")
+    p.add_argument("--rebuild-eval", default=None, help="nlptasks eval record (float32) of that rebuilt model")
+    p.add_argument("--rebuild-command", default=None, help="the command line of that second run, as run")
     a = p.parse_args(argv)
     read = lambda f: Path(f).read_text(encoding="utf-8")  # noqa: E731
     records = [json.loads(read(f)) for f in a.eval]
     folder = Path(a.folder)
+    if not (bool(a.rebuild_result) == bool(a.rebuild_eval) == bool(a.rebuild_command)):
+        p.error("--rebuild-result, --rebuild-eval and --rebuild-command go together")
+    rebuild = (json.loads(read(a.rebuild_result)), json.loads(read(a.rebuild_eval)),
+               a.rebuild_command) if a.rebuild_result else None
     text = render(a.name, folder, json.loads(read(a.state)), json.loads(read(a.settings)), read(a.status),
-                  read(a.log), records, a.command, a.job)
+                  read(a.log), records, a.command, a.job, rebuild)
     (folder / "README.md").write_text(text, encoding="utf-8")
     return 0
 
