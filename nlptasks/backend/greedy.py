@@ -37,6 +37,8 @@ ROW_WISE_PROCESSORS = frozenset({
 ROW_WISE_CRITERIA = frozenset({"MaxLengthCriteria", "EosTokenCriteria", "MaxTimeCriteria"})
 # Per-row state of those processors, cut along with the batch (repetition penalty on left-padded prompts)
 PER_ROW_STATE = frozenset({"prompt_ignore_length"})
+# Model inputs shared by all rows even when their length happens to equal the number of rows
+SHARED_INPUTS = frozenset({"cache_position"})
 
 
 def supported(model, gen_config) -> bool:
@@ -154,7 +156,8 @@ def decode(model, input_ids, logits_processor, stopping_criteria, generation_con
             keep = unfinished.nonzero().squeeze(1)
             for i in (unfinished == 0).nonzero().squeeze(1).tolist():
                 done[int(rows[i])] = input_ids[i]
-            model_kwargs = {k: _select(v, keep, input_ids.shape[0]) for k, v in model_kwargs.items()}
+            model_kwargs = {k: v if k in SHARED_INPUTS else _select(v, keep, input_ids.shape[0])
+                            for k, v in model_kwargs.items()}
             for p in logits_processor:
                 for name in PER_ROW_STATE & set(vars(p)):
                     setattr(p, name, _select(getattr(p, name), keep, input_ids.shape[0]))
