@@ -58,9 +58,9 @@ def rebuild_section(packaged: dict, best: float, best_epoch, result: dict, recor
     cost, st = result["cost"], result["settings"]
     where = (f"{record['environment'].get('cpu') or 'CPU'} (CPU, {record['environment'].get('threads')} threads for "
              f"the evaluation)" if cost.get("device") == "cpu" else str(cost.get("device")))
-    hist = [h for h in result.get("history", []) if "eval_bleu" in h]
+    hist = [h for h in result.get("history", []) if "bleu" in h]
     rb_best = result["metrics"].get("bleu")
-    rb_epoch = next((round(h["epoch"]) for h in hist if h.get("eval_bleu") == rb_best), None)
+    rb_epoch = next((round(h["epoch"]) for h in hist if h.get("step") == result.get("best_checkpoint")), "?")
     key = packaged["primary_metric"]
     lo, hi = packaged["metrics"][key]["ci"]
     got = record["metrics"][key]["score"]
@@ -76,6 +76,12 @@ def rebuild_section(packaged: dict, best: float, best_epoch, result: dict, recor
              "| | packaged model | rebuilt model |", "| --- | --- | --- |",
              f"| validation BLEU in the training loop (best epoch) | {best:.2f} (epoch {best_epoch:g}) | "
              f"{_fmt(rb_best, 2)} (epoch {rb_epoch}) |"]
+    by_epoch = {round(h["epoch"]): h["bleu"] for h in hist}  # the last entry repeats the best checkpoint's
+    if by_epoch:
+        last = max(by_epoch)
+        lines.insert(-3, "Validation BLEU by epoch in the rebuild (training loop, greedy): " + ", ".join(
+            f"e{e} {b:.2f}" for e, b in sorted(by_epoch.items()) if e % 5 == 0 or e >= last - 3) + ".")
+        lines.insert(-3, "")
     for k in packaged["metrics"]:
         lines.append(f"| `nlptasks eval` {k} (float32) | {_metric(packaged, k)} | {_metric(record, k)} |")
     inside = lo <= got <= hi

@@ -127,6 +127,20 @@ def test_which_configs_use_the_loop(models, monkeypatch):
     assert not drop_finished_rows(model, greedy_cfg, "cpu")
 
 
+def test_training_helpers_use_the_loop_on_the_cpu(models, monkeypatch):
+    """Teacher outputs, chat responses and seq2seq validation ask greedy_loop_kwargs for their loop."""
+    from nlptasks.backend.inference import greedy_loop_kwargs
+
+    model = models["marian"][0]
+    sampling = model.generation_config.do_sample
+    monkeypatch.delenv(DROP_FINISHED_ENV, raising=False)
+    assert greedy_loop_kwargs(model, "cpu") == {"custom_generate": greedy.decode}
+    assert greedy_loop_kwargs(model, "cuda") == {}
+    monkeypatch.setenv(DROP_FINISHED_ENV, "0")
+    assert greedy_loop_kwargs(model, "cpu") == {}
+    assert model.generation_config.do_sample == sampling  # the model's own config is left alone
+
+
 CAPTIONS = ["A man rides a bike.", "Two dogs play in the snow.", "A woman is reading a book in a park.",
             "A group of children are playing soccer on a green field while their parents watch.",
             "A dog.", "Three men in orange vests work on the road next to a yellow truck.", "People walk.",
