@@ -127,6 +127,24 @@ def test_which_configs_use_the_loop(models, monkeypatch):
     assert not drop_finished_rows(model, greedy_cfg, "cpu")
 
 
+def test_ranks_in_lockstep_keep_transformers_loop(models, monkeypatch):
+    """Under DeepSpeed ZeRO-3 or FSDP with several ranks, transformers' loop (with synced_gpus) runs."""
+    import torch.distributed as dist
+    import transformers.integrations.deepspeed as ds
+    from transformers import GenerationConfig
+
+    model = models["marian"][0]
+    cfg = GenerationConfig(do_sample=False, num_beams=1)
+    monkeypatch.delenv(DROP_FINISHED_ENV, raising=False)
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "get_world_size", lambda *a, **k: 2)
+    assert drop_finished_rows(model, cfg, "cpu")  # plain DDP: every rank decodes its own shard
+    monkeypatch.setattr(ds, "is_deepspeed_zero3_enabled", lambda: True)
+    assert not drop_finished_rows(model, cfg, "cpu")
+    monkeypatch.setattr(dist, "get_world_size", lambda *a, **k: 1)
+    assert drop_finished_rows(model, cfg, "cpu")
+
+
 def test_training_helpers_use_the_loop_on_the_cpu(models, monkeypatch):
     """Teacher outputs, chat responses and seq2seq validation ask greedy_loop_kwargs for their loop."""
     from nlptasks.backend.inference import greedy_loop_kwargs

@@ -11,7 +11,7 @@ stopping criteria, the cache) and this loop runs the steps. It is transformers' 
 change: when rows finish, they leave the batch (their rows of the cache, the encoder states and the
 attention mask are dropped), so the remaining steps run on the rows still decoding. It returns the same
 ``(batch, length)`` tensor as transformers, finished rows padded, so the tokens are the same as plain
-``generate`` (tests check this on tiny Marian and BART models and on the packaged translator).
+``generate`` (tests check this on tiny Marian, BART, T5 and GPT-2 models and on the packaged translator).
 
 Only row-wise logits processors and stopping criteria allow rows to leave (each row's scores depend on
 that row alone); with any other processor, criterion or model input the loop keeps all rows, exactly as
@@ -109,8 +109,10 @@ def decode(model, input_ids, logits_processor, stopping_criteria, generation_con
     """Greedy search that drops finished rows (a ``custom_generate`` callable for ``model.generate``).
 
     transformers hands a custom loop neither a streamer nor ``synced_gpus`` (ranks decoding in lockstep
-    under DeepSpeed ZeRO-3 or FSDP): callers use this loop only where neither is wanted."""
+    under DeepSpeed ZeRO-3 or FSDP): callers use this loop only where neither is wanted
+    (``inference.drop_finished_rows``)."""
     import torch
+
     pad = generation_config._pad_token_tensor
     pad_id = int(pad) if pad is not None else 0
     has_eos = any(hasattr(c, "eos_token_id") for c in stopping_criteria)

@@ -116,12 +116,9 @@ def generate_batched(loaded, encodings: Sequence[dict], gen_config, *, decoder_o
 
     model, tok = loaded.model, loaded.tokenizer
     kwargs = dict(extra_kwargs or {})
-    default_batch = GENERATE_BATCH
-    if "custom_generate" not in kwargs and loaded.ct2 is None and drop_finished_rows(model, gen_config, loaded.device):
-        from .greedy import decode
-
-        kwargs["custom_generate"] = decode
-        default_batch = GENERATE_BATCH_DROPPING
+    if "custom_generate" not in kwargs and loaded.ct2 is None:
+        kwargs.update(greedy_loop_kwargs(model, loaded.device, gen_config))
+    default_batch = GENERATE_BATCH_DROPPING if "custom_generate" in kwargs else GENERATE_BATCH
     pad_id = gen_config.pad_token_id if gen_config.pad_token_id is not None else tok.pad_token_id
     eos = gen_config.eos_token_id
     eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos] if eos is not None else [])
@@ -160,22 +157,39 @@ def generate_batched(loaded, encodings: Sequence[dict], gen_config, *, decoder_o
 def drop_finished_rows(model, gen_config, device="cpu") -> bool:
     """Whether generation with ``gen_config`` on ``device`` runs nlptasks' greedy loop that drops finished
     rows: by default on the CPU only (timed there; on a GPU each step's check of finished rows is a
-    synchronisation, which transformers' own loop now defers), ``NLPTASKS_DROP_FINISHED_ROWS`` overrides."""
+    synchronisation, which transformers' own loop now defers), ``NLPTASKS_DROP_FINISHED_ROWS`` overrides.
+    Never where ranks must decode in lockstep (DeepSpeed ZeRO-3, FSDP): transformers does not pass its
+    ``synced_gpus`` to a custom loop."""
     from .greedy import supported
 
     setting = os.environ.get(DROP_FINISHED_ENV, "").strip().lower()
     if setting in ("0", "false", "no", "off"):
         return False
     on_cpu = getattr(device, "type", str(device)).split(":")[0] == "cpu"
-    return (on_cpu or setting in ("1", "true", "yes", "on")) and supported(model, gen_config)
+    return (on_cpu or setting in ("1", "true", "yes", "on")) and supported(model, gen_config) and not _lockstep(model)
 
 
-def greedy_loop_kwargs(model, device) -> dict:
-    """Extra ``model.generate`` arguments for a plain greedy call (``do_sample=False, num_beams=1``) on
-    ``device``: nlptasks' loop that drops finished rows where :func:`drop_finished_rows` allows it."""
-    cfg = copy.deepcopy(model.generation_config)
-    cfg.do_sample, cfg.num_beams = False, 1
-    if not drop_finished_rows(model, cfg, device):
+def _lockstep(model) -> bool:
+    """Whether ``model``'s generation must run in lockstep across ranks (transformers' own rule)."""
+    try:
+        import torch.distributed as dist
+        from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
+        from transformers.integrations.fsdp import is_fsdp_managed_module
+    except ImportError:  # pragma: no cover - both ship with the supported versions
+        return False
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return False
+    return is_deepspeed_zero3_enabled() or is_fsdp_managed_module(model)
+
+
+def greedy_loop_kwargs(model, device, gen_config=None) -> dict:
+    """Extra ``model.generate`` arguments that run nlptasks' loop dropping finished rows, where
+    :func:`drop_finished_rows` allows it for ``gen_config`` (default: a plain greedy call,
+    ``do_sample=False, num_beams=1``, over the model's own config); else ``{}``."""
+    if gen_config is None:
+        gen_config = copy.deepcopy(model.generation_config)
+        gen_config.do_sample, gen_config.num_beams = False, 1
+    if not drop_finished_rows(model, gen_config, device):
         return {}
     from .greedy import decode
 

@@ -118,8 +118,7 @@ def _trainer_classes():
             validation batches are in dataset order, so their rows finish at very different steps."""
             from ..backend.inference import greedy_loop_kwargs
 
-            sharded = self.is_deepspeed_enabled or self.is_fsdp_enabled  # ranks must decode in lockstep
-            if "custom_generate" not in gen_kwargs and (self.args.generation_num_beams or 1) == 1 and not sharded:
+            if "custom_generate" not in gen_kwargs and (self.args.generation_num_beams or 1) == 1:
                 gen_kwargs.update(greedy_loop_kwargs(self.accelerator.unwrap_model(self.model), self.args.device))
             return super().evaluate(*args, **gen_kwargs)
 
