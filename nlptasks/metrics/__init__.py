@@ -22,6 +22,7 @@ METRIC_FUNCTIONS: dict[str, Callable[..., dict[str, MetricValue]]] = {
     "accuracy": classification.accuracy,
     "f1": classification.f1,
     "mcc": classification.mcc,
+    "macro_recall": classification.macro_recall,
     "squad": qa.squad,
     "squad_v2": qa.squad_v2,
     "unigram_f1": dialogue.unigram_f1,
@@ -49,6 +50,7 @@ METRIC_INFO: dict[str, dict] = {
     "accuracy": _info("sentiment", ["accuracy"], "label accuracy (%)"),
     "f1": _info("sentiment", ["f1"], "macro-averaged F1 over labels (x100)"),
     "mcc": _info("sentiment", ["mcc"], "Matthews correlation coefficient x100 (-100..100)"),
+    "macro_recall": _info("sentiment", ["macro_recall"], "macro-averaged recall over labels (x100)"),
     "squad": _info("qa", ["exact_match", "f1"], "SQuAD v1.1 exact match and token F1 (x100)"),
     "squad_v2": _info("qa", _SQUAD_V2, "SQuAD v2.0 exact match / F1 with HasAns and NoAns splits (x100)"),
     "unigram_f1": _info("chat", ["unigram_f1"], "ParlAI-style unigram F1 (x100), mean over examples"),
@@ -76,7 +78,7 @@ def aggregate(name: str, stats_list: list[dict]) -> MetricValue:
     """Combine the ``stats`` of one value from several shards into a value for their union.
 
     ``name`` is the metric (or value) name; all stats must be of one kind. Supported: bleu, bleu4,
-    chrf, ter, rouge*, accuracy, f1, mcc, squad/squad_v2 values, unigram_f1, perplexity.
+    chrf, ter, rouge*, accuracy, f1, mcc, macro_recall, squad/squad_v2 values, unigram_f1, perplexity.
     """
     if name not in METRIC_FUNCTIONS and not any(name in i["produces"] for i in METRIC_INFO.values()):
         _lookup(name)
@@ -95,9 +97,11 @@ def aggregate(name: str, stats_list: list[dict]) -> MetricValue:
             stats["correct"] = sum(int(s["correct"]) for s in stats_list)
         return MetricValue(total / n, stats)
     if kind == "confusion":
-        if name not in ("f1", "mcc"):
-            raise ValueError(f"{name}: confusion-matrix stats aggregate only as 'f1' or 'mcc'")
-        fn = classification.macro_f1_from_confusion if name == "f1" else classification.mcc_from_confusion
+        fns = {"f1": classification.macro_f1_from_confusion, "mcc": classification.mcc_from_confusion,
+               "macro_recall": classification.macro_recall_from_confusion}
+        if name not in fns:
+            raise ValueError(f"{name}: confusion-matrix stats aggregate only as 'f1', 'mcc' or 'macro_recall'")
+        fn = fns[name]
         return classification.aggregate_confusion(stats_list, fn)
     if kind == "perplexity":
         sum_nll, tokens = sum(s["sum_nll"] for s in stats_list), sum(s["tokens"] for s in stats_list)

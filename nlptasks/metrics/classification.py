@@ -1,4 +1,4 @@
-"""Accuracy, macro-F1 and Matthews correlation from a confusion matrix (pure numpy).
+"""Accuracy, macro-F1, macro-recall and Matthews correlation from a confusion matrix (pure numpy).
 
 Labels may be strings or integers (compared with ``==`` after numpy scalars become Python
 values). Scores: accuracy and macro-F1 in 0-100; MCC x 100, i.e. in [-100, 100]. F1 and MCC
@@ -46,6 +46,15 @@ def macro_f1_from_confusion(cm: np.ndarray) -> float:
     return float(100.0 * f1.mean())
 
 
+def macro_recall_from_confusion(cm: np.ndarray) -> float:
+    """Mean over labels of TP / (TP + FN) x 100, every label seen in gold or predictions (a label that is
+    predicted but never gold has recall 0, as scikit-learn's ``recall_score(average="macro")``)."""
+    cm = np.asarray(cm, dtype=float)
+    tp, support = np.diag(cm), cm.sum(axis=1)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    return float(100.0 * recall.mean())
+
+
 def mcc_from_confusion(cm: np.ndarray) -> float:
     """Multiclass Matthews correlation x 100 (Gorodkin's R_K); 0 when a marginal is constant."""
     cm = np.asarray(cm, dtype=float)
@@ -83,6 +92,15 @@ def f1(predictions: list, references: list, bootstrap: int = DEFAULT_BOOTSTRAP,
     check_inputs("f1", predictions, references)
     labels, gold, pred = _encode(predictions, references)
     return {"f1": _confusion_value(macro_f1_from_confusion, labels, gold, pred, bootstrap, seed)}
+
+
+def macro_recall(predictions: list, references: list, bootstrap: int = DEFAULT_BOOTSTRAP,
+                 seed: int = DEFAULT_SEED) -> dict[str, MetricValue]:
+    """Macro-averaged recall x 100 -> ``{"macro_recall": ...}`` (TweetEval's official sentiment metric: a
+    model that never predicts a class loses that class's whole share)."""
+    check_inputs("macro_recall", predictions, references)
+    labels, gold, pred = _encode(predictions, references)
+    return {"macro_recall": _confusion_value(macro_recall_from_confusion, labels, gold, pred, bootstrap, seed)}
 
 
 def mcc(predictions: list, references: list, bootstrap: int = DEFAULT_BOOTSTRAP,

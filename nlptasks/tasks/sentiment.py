@@ -44,10 +44,11 @@ class SentimentTask(Task):
                help=f"overlap in tokens between windows of a long text, below --max-length (default "
                     f"{DEFAULT_STRIDE}; at most half a window is used)"),
     )
-    metrics = ("accuracy", "f1", "mcc")
+    metrics = ("accuracy", "f1", "mcc", "macro_recall")
     primary_metric = "accuracy"
     reference_column = "label"
     label_names = ("negative", "positive")
+    explainer = "nlptasks.explain.sentiment"
 
     @classmethod
     def training_spec(cls):

@@ -33,10 +33,37 @@ class SequenceClassification(TrainingSpec):
     freeze_base_ok = True
     default_base_model = "minilm"  # the packaged MiniLM encoder
 
+    # with more than two labels the best checkpoint is the one with the best macro-averaged recall (so a
+    # model that drops a class cannot win on the majority classes); accuracy and macro-F1 are recorded too
+    multiclass_metric = "macro_recall"
+    multiclass_extra = ("accuracy", "f1")
+
     def __init__(self, task_cls, *, text_field: str = "text", label_field: str = "label",
                  binary_names: tuple[str, str] | None = None):
         super().__init__(task_cls)
         self.text_field, self.label_field, self.binary_names = text_field, label_field, binary_names
+        self.num_labels: int | None = None  # known once the model's labels are (model_labels, labels_of)
+
+    @property
+    def metric_key(self) -> str:
+        if (self.num_labels or 0) > 2 and self.multiclass_metric in self._producible():
+            return self.multiclass_metric
+        return super().metric_key
+
+    def _producible(self) -> set[str]:
+        from ..metrics import METRIC_INFO
+
+        return {v for name in self.task.metrics for v in (METRIC_INFO.get(name) or {}).get("produces", ())}
+
+    def score(self, predictions, references):
+        scores = super().score(predictions, references)
+        if self.metric_key == self.multiclass_metric:
+            from ..metrics import compute
+
+            for name in self.multiclass_extra:
+                scores.update({k: float(v.score) for k, v in compute(name, predictions, references,
+                                                                     bootstrap=0).items()})
+        return scores
 
     def model_labels(self, s, config, train_records, val_records):
         from ..errors import InputError
@@ -46,13 +73,16 @@ class SequenceClassification(TrainingSpec):
             if s.labels:
                 raise InputError("--labels names the classes of a new head, but the model already has one; "
                                  "add --new-head to replace it")
+            self.num_labels = config.num_labels
             return [config.id2label[i] for i in range(config.num_labels)], {}
         names = preprocess.infer_labels({"train": train_records, "validation": val_records or []}, s.labels,
                                         self.binary_names, label_field=self.label_field)
+        self.num_labels = len(names)
         return names, dict(num_labels=len(names), id2label=dict(enumerate(names)),
                            label2id={n: i for i, n in enumerate(names)}, ignore_mismatched_sizes=True)
 
     def labels_of(self, model):
+        self.num_labels = model.config.num_labels
         return [model.config.id2label[i] for i in range(model.config.num_labels)]
 
     def reference_fields(self, value, *, path, lookup, label_names):
