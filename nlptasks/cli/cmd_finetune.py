@@ -33,8 +33,10 @@ def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) ->
                        help="base model: hub id, local dir, or `minilm` (the packaged MiniLM encoder; "
                             "default for sentiment and qa)")
     d.add_argument("--train", required=True, help="training data: .jsonl/.csv/.parquet file (shared-data schema), "
-                                                  "benchmark name, or hub dataset NAME[:CONFIG][@SPLIT]")
-    d.add_argument("--validation", default=None, help="validation data (same forms); enables evaluation, "
+                                                  "benchmark name (its training split; never the data it scores), "
+                                                  "or hub dataset NAME[:CONFIG][@SPLIT]")
+    d.add_argument("--validation", default=None, help="validation data (same forms; a benchmark name reads "
+                                                     "the data it scores); enables evaluation, "
                                                      "best-checkpoint selection and early stopping")
     d.add_argument("--output", "-o", required=True, help="output folder (model, tokenizer, README.md model card)")
     setting(d, "resume", help="continue an interrupted run from its last checkpoint")

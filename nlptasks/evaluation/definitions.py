@@ -58,7 +58,13 @@ TOP = {
     "task_options": ((dict,), False),
     "prefix": ((str,), False),
     "limit": ((int,), False),
+    # the data a model may be trained on (``finetune --train BENCHMARK``): another split of the same hub
+    # dataset or ``data_files`` key, or other local files; never the data above (refused)
+    "train_split": ((str,), False),
+    "train_data_files": ((str, list), False),
 }
+# keys that do not change what is scored, so they are left out of the definition hash
+NOT_HASHED = ("description", "train_split", "train_data_files")
 DATASET = {
     "path": ((str,), True),
     "name": ((str,), False),
@@ -140,6 +146,7 @@ def validate_definition(data: Any, where: str, default_name: str | None = None) 
             raise BenchmarkError(f"{where}: key 'metric_options.{name}' must be a mapping")
     if data.get("limit") is not None and data["limit"] < 1:
         raise BenchmarkError(f"{where}: key 'limit' must be a positive integer")
+    _check_training_data(data, ds, where)
     name = data.get("name") or default_name
     if not name:
         raise BenchmarkError(f"{where}: missing required key 'name'")
@@ -154,12 +161,47 @@ def validate_definition(data: Any, where: str, default_name: str | None = None) 
         "primary_metric": data["primary_metric"],
         "generation": data.get("generation") or {}, "task_options": data.get("task_options") or {},
         "prefix": data.get("prefix"), "limit": data.get("limit"),
+        "train_split": data.get("train_split"), "train_data_files": data.get("train_data_files"),
     }
 
 
+def _check_training_data(data: dict, ds: dict, where: str) -> None:
+    """``train_split`` / ``train_data_files``: well-formed, and never the evaluation data itself."""
+    from .datasets_io import LOCAL_FORMATS
+
+    split, files = data.get("train_split"), data.get("train_data_files")
+    if split is not None and files is not None:
+        raise BenchmarkError(f"{where}: give 'train_split' or 'train_data_files', not both")
+    if isinstance(files, list) and not (files and all(isinstance(f, str) for f in files)):
+        raise BenchmarkError(f"{where}: key 'train_data_files' must be a file or a non-empty list of files")
+    local = ds["path"] in LOCAL_FORMATS
+    if files is not None and not local:
+        raise BenchmarkError(f"{where}: key 'train_data_files' is for a local dataset; a hub dataset names "
+                             f"its 'train_split'")
+    if split is not None and local and not isinstance(ds.get("data_files"), dict):
+        raise BenchmarkError(f"{where}: key 'train_split' of a local dataset must be a key of "
+                             f"'dataset.data_files' (a mapping split -> files); or give 'train_data_files'")
+    if split is not None and local and split not in ds["data_files"]:
+        raise BenchmarkError(f"{where}: key 'train_split': {split!r} is not in 'dataset.data_files' "
+                             f"(has: {', '.join(ds['data_files'])})")
+    eval_split = ds.get("split") or ("test" if not local else None)
+    if split is not None and split == eval_split:
+        raise BenchmarkError(f"{where}: key 'train_split': {split!r} is the split the benchmark scores; "
+                             f"training on it would inflate the score")
+    if files is not None:
+        evaluated = ds.get("data_files")
+        if isinstance(evaluated, dict):
+            evaluated = evaluated.get(ds.get("split"))
+        as_list = lambda f: sorted([f] if isinstance(f, str) else list(f or []))  # noqa: E731
+        if as_list(files) == as_list(evaluated):
+            raise BenchmarkError(f"{where}: key 'train_data_files' names the files the benchmark scores; "
+                                 f"training on them would inflate the score")
+
+
 def definition_hash(definition: dict) -> str:
-    """sha256 (first 16 hex) of the canonical JSON of the definition, description excluded."""
-    body = {k: v for k, v in definition.items() if k != "description"}
+    """sha256 (first 16 hex) of the canonical JSON of the definition, the description and the training
+    data (``NOT_HASHED``) excluded: they do not change what is scored."""
+    body = {k: v for k, v in definition.items() if k not in NOT_HASHED}
     return json_hash(body, 16)
 
 
@@ -184,6 +226,8 @@ class Benchmark:
     task_options: dict[str, Any] = field(default_factory=dict)
     prefix: str | None = None
     limit: int | None = None
+    train_split: str | None = None  # the split to train on (hub, or a key of a data_files mapping)
+    train_data_files: str | list[str] | None = None  # local files to train on
     source: str = "<memory>"  # the YAML file it came from (not part of the definition)
     hash: str = field(init=False)  # of the definition, description excluded
 
@@ -209,6 +253,36 @@ class Benchmark:
             files = [files] if isinstance(files, str) else list(files or [])
             return f"{ds['path']}: {', '.join(files)}"
         return f"hub: {ds['path']}" + (f" {ds['name']}" if ds["name"] else "") + f" [{ds['split'] or 'test'}]"
+
+    def evaluation_split(self) -> str:
+        """How the data that is scored is named in messages: its split, else its files."""
+        ds = self.dataset
+        if ds["split"]:
+            return f"split {ds['split']!r}"
+        if ds["path"] in ("json", "csv", "parquet"):
+            return self.data_source().split(": ", 1)[1]
+        return "split 'test'"
+
+    def training_dataset(self) -> dict | None:
+        """The ``dataset`` section of the data to train on (``train_split``/``train_data_files``), or
+        None when the definition names none. Never the evaluated data (checked when it is loaded)."""
+        if self.train_split is None and self.train_data_files is None:
+            return None
+        ds = dict(self.dataset)
+        if self.train_data_files is not None:
+            ds.update(data_files=self.train_data_files, split=None)
+        else:
+            ds["split"] = self.train_split
+        return ds
+
+    def training_split(self) -> str | None:
+        """How the training data is named in messages (``split 'train'`` / its files), or None."""
+        if self.train_split is not None:
+            return f"split {self.train_split!r}"
+        if self.train_data_files is not None:
+            files = self.train_data_files
+            return ", ".join([files] if isinstance(files, str) else files)
+        return None
 
     def options_for_task(self) -> dict:
         """Options passed to the task: task_options, generation settings and prefix."""

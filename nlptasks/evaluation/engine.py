@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, NlpTasksError
-from ..hashing import json_hash
+from ..hashing import json_hash, records_fingerprint
 from .datasets_io import MissingColumn, get_path, load_rows
 from .definitions import Benchmark, get_benchmark
 from .records import RECORD_KEYS, SCHEMA_VERSION as SCHEMA  # noqa: F401  (the record schema lives in records.py)
@@ -246,6 +246,7 @@ class EvalRun:
     refs: list = field(default_factory=list)
     normalise: LabelNormaliser | None = None  # classification: one label set for references and predictions
     fingerprint: str = ""  # of the inputs and references
+    source_fingerprint: str = ""  # of all rows as read (compared with a model's training data)
     outputs: list[dict] = field(default_factory=list)
     nll: list[dict] | None = None  # per-reference negative log-likelihood, for perplexity
     cost: dict = field(default_factory=dict)
@@ -271,6 +272,7 @@ def load_stage(benchmark: str | Benchmark, settings: EvalSettings, model: str | 
     # a run with fewer examples than a full one is partial and is not ranked beside full runs
     # (nlptasks.leaderboard.ranking)
     run.full_n = min(len(rows), bench.limit) if bench.limit is not None else len(rows)
+    run.source_fingerprint = records_fingerprint(rows)  # before --limit: training on any of it counts
     if run.limit is not None:
         rows = rows[:run.limit]
     run.inputs, refs = prepare(bench, rows)
@@ -339,6 +341,7 @@ def build_record(run: EvalRun) -> dict:
     """The result record (``RECORD_KEYS``; schema in ``records.py``). Its ``run_id`` hashes what makes a
     run: definition, model identity and variant, settings, package versions and the data fingerprint."""
     from ..backend.device import resolve_device
+    from .contamination import trained_on
 
     s, task, bench = run.settings, run.task, run.bench
     info = dict(task.model_info())
@@ -354,6 +357,13 @@ def build_record(run: EvalRun) -> dict:
                 "model": {k: info.get(k) for k in ("name", "revision", "weights_hash")} | {"variant": variant},
                 "settings": settings, "packages": versions, "data": run.fingerprint}
     n = len(run.inputs)
+    data = {"fingerprint": run.fingerprint[:16], "n": n, "full_n": run.full_n, "source": run.source,
+            "source_fingerprint": run.source_fingerprint}
+    trained = trained_on(info.get("path"), run.source_fingerprint)
+    if trained:  # never ranked (nlptasks.leaderboard.ranking)
+        log.warning("nlptasks: the model was trained on the data of %s (%s): the result is marked and the "
+                    "leaderboard does not rank it", bench.name, trained)
+        data.update(trained_on_eval_data=True, training_result=trained)
     return {
         "schema": SCHEMA, "run_id": json_hash(identity, 16), "task": run.task_cls.name,
         "benchmark": {"name": bench.name, "version": bench.version, "hash": bench.hash},
@@ -363,8 +373,7 @@ def build_record(run: EvalRun) -> dict:
         "n": n, "metrics": run.metrics, "primary_metric": bench.primary_metric,
         "higher_is_better": run.higher_is_better, "settings": settings,
         "environment": environment(resolved, variant.get("dtype"), versions),
-        "cost": cost, "data": {"fingerprint": run.fingerprint[:16], "n": n, "full_n": run.full_n,
-                                 "source": run.source},
+        "cost": cost, "data": data,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 

@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import NlpTasksError
 from .compare import compare_sections
 from .pareto import pareto_front
-from .ranking import Section, build_sections, partial_note, partial_summary, rank_rows
+from .ranking import Section, build_sections, partial_note, partial_summary, rank_rows, trained_on_eval_note
 
 FORMATS = ("table", "md", "csv", "json", "html")
 
@@ -71,7 +71,7 @@ def leaderboard(store=None, task: str | None = None, benchmark: str | None = Non
     else:
         sections = build_sections(records, metric=metric, frontier_x=frontier_x, include_partial=include_partial)
     omitted = [] if include_partial else partial_summary(records, model=compare)
-    note = partial_note(omitted)
+    note = " ".join(filter(None, (partial_note(omitted), trained_on_eval_note(records, model=compare)))) or None
     message = None
     if not sections:  # nothing ranked: the note (only partial runs) or the empty-store message
         message, note = note or _empty_message(where, task, benchmark, compare), None

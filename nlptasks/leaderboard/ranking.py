@@ -12,6 +12,10 @@ of their own, marked partial, and ``build_sections`` leaves them out unless ``in
 Within a section the latest result per (model, variant) is kept, rows are ranked by the chosen
 metric in its own direction (ties share a rank), and cost columns are normalised per 1,000
 examples. The Pareto front is computed over quality against energy (or latency) per example.
+
+A result whose model was trained on the data it was scored on (``data.trained_on_eval_data``, set by
+``evaluate`` when the model's ``training_result.json`` holds the benchmark data's fingerprint; see
+``nlptasks.evaluation.contamination``) is never ranked, in no section; a note counts such results.
 """
 from __future__ import annotations
 
@@ -118,6 +122,22 @@ def row_for(record: dict, metric: str) -> dict:
             **cost_columns(record), "run_id": record.get("run_id"), "created_at": record.get("created_at")}
 
 
+def trained_on_eval_data(record: dict) -> bool:
+    """Whether the record's model was trained on the data it was scored on (marked by ``evaluate``)."""
+    return (record.get("data") or {}).get("trained_on_eval_data") is True
+
+
+def trained_on_eval_note(records: list[dict], model: str | None = None) -> str | None:
+    """One line saying how many results were not ranked because their model was trained on the
+    evaluated data, or None."""
+    hit = [r for r in records if trained_on_eval_data(r) and (model is None or r["model"]["name"] == model)]
+    if not hit:
+        return None
+    where = ", ".join(sorted({str((r.get("benchmark") or {}).get("name")) for r in hit}))
+    return (f"{len(hit)} result(s) ({where}) are not ranked: their model was trained on the data it was scored "
+            f"on (see docs/guide/training-data.md).")
+
+
 def definition_key(record: dict) -> tuple[str, str, str]:
     b = record.get("benchmark") or {}
     return (str(b.get("name")), str(b.get("version")), str(b.get("hash")))
@@ -152,6 +172,8 @@ def by_benchmark(records: list[dict]) -> list[tuple[tuple, list[dict]]]:
     groups: dict[tuple, list[dict]] = {}
     fulls: dict[tuple, int | None] = {}
     for r, full in zip(records, effective_full_sizes(records)):
+        if trained_on_eval_data(r):
+            continue  # never ranked, in no section
         fp = (r.get("data") or {}).get("fingerprint")
         n = _int(r.get("n"))
         partial = n is not None and full is not None and n < full
