@@ -89,8 +89,8 @@ def resolve_model(ref: str, revision: str | None = None) -> ModelSource:
         raise ModelLoadError(f"model {ref!r} is neither a local directory nor a valid hub id")
     if _is_cached(ref, revision):
         return ModelSource(ref, "hub", ref, revision, True)
-    hint = (f"pass --model PATH to a local copy, or download it once with network access "
-            f"(`huggingface-cli download {ref}`)")
+    download = f"hf download {ref}" + (f" --revision {revision}" if revision else "")
+    hint = f"pass --model PATH to a local copy, or download it once with network access (`{download}`)"
     if hub_offline():
         raise ModelLoadError(f"model {ref!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set; {hint}")
     if not hub_reachable():
