@@ -6,9 +6,10 @@ import argparse
 from ..optypes import positive_int  # noqa: F401  (re-exported for the commands)
 
 
-def add_model_args(p: argparse.ArgumentParser, *, model_help: str | None = None) -> None:
+def add_model_args(p: argparse.ArgumentParser, *, model_help: str | None = None, repeat_model: bool = False) -> None:
+    """``repeat_model``: ``--model`` may be given several times (a list; ``serve``'s ``TASK=NAME``)."""
     g = p.add_argument_group("model")
-    g.add_argument("--model", "-m", default=None,
+    g.add_argument("--model", "-m", default=None, action="append" if repeat_model else "store",
                    help=model_help or "hub id, local model directory, or embedded model name (default: the task's)")
     g.add_argument("--revision", default=None, help="hub revision (branch, tag or commit) of --model")
     g.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
