@@ -108,3 +108,20 @@ def _load_builtin_metrics() -> None:
 
 TASKS: Registry[Any] = Registry("task", "nlptasks.tasks", _load_builtin_tasks)
 METRICS: Registry[Any] = Registry("metric", "nlptasks.metrics", _load_builtin_metrics)
+
+
+def metric_info(name: str) -> dict:
+    """A metric's metadata, the one place everybody reads it (evaluation, benchmark checks, training's
+    best checkpoint): ``produces`` (its value names), ``higher_is_better`` ({value name: bool}),
+    ``description``, ``aggregatable``. A built-in metric's entry in ``nlptasks.metrics.METRIC_INFO``,
+    else a plugin function's ``info`` attribute, else ``{}`` (values known only after computing; higher
+    is better). ``UnknownNameError`` for a name that is not a metric."""
+    from .metrics import METRIC_INFO
+
+    fn = METRICS.get(name)
+    return METRIC_INFO.get(name) or getattr(fn, "info", None) or {}
+
+
+def higher_is_better(metric: str, value: str | None = None) -> bool:
+    """Whether a larger ``value`` (default: the metric's own name) of ``metric`` is better."""
+    return bool((metric_info(metric).get("higher_is_better") or {}).get(value or metric, True))

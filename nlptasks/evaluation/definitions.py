@@ -326,17 +326,15 @@ class Benchmark:
                                  f"the metrics (they produce: {', '.join(sorted(produced))})")
 
     def metric_value_names(self) -> list[str]:
-        """Value names the metrics produce (from ``nlptasks.metrics.METRIC_INFO``; empty if unknown)."""
-        try:
-            from ..metrics import METRIC_INFO
-        except ImportError:
-            return []
+        """Value names the metrics produce (:func:`nlptasks.registry.metric_info`; empty if unknown)."""
+        from ..registry import metric_info
+
         names = []
         for m in self.metrics:
-            info = METRIC_INFO.get(m)
-            if info is None:
-                return []  # a third-party metric: its values are known only after computing
-            names.extend(info.get("produces") or [m])
+            produces = metric_info(m).get("produces")
+            if not produces:
+                return []  # a third-party metric without ``info``: its values are known only after computing
+            names.extend(produces)
         return names
 
     def summary(self) -> dict:

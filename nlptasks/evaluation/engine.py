@@ -44,8 +44,16 @@ PACKAGES = ("nlptasks", "torch", "transformers", "sacrebleu", "rouge-score")
 def _missing(bench: Benchmark, i: int, field: str, exc: MissingColumn, row: dict) -> InputError:
     avail = [k for k in (exc.available or sorted(row)) if not str(k).startswith("__")]
     what = "reference" if field == "__reference__" else f"field {field!r}"
+    if all(_COLUMN_NAME.fullmatch(str(k)) for k in avail):
+        have = f"available columns: {', '.join(map(str, avail)) or 'none'}"
+    else:  # a header that is data (a .env or a text file read as CSV): never echo it, it may be a secret
+        have = (f"the file's columns do not look like column names; is it really a "
+                f"{bench.dataset.get('path')} file in the task's schema?")
     return InputError(f"benchmark {bench.name}: example {i + 1} has no column {exc.path!r} (for the {what}; "
-                      f"missing step {exc.step!r}); available columns: {', '.join(map(str, avail)) or 'none'}")
+                      f"missing step {exc.step!r}); {have}")
+
+
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .\-]{0,63}")
 
 
 def prepare(bench: Benchmark, rows: list[dict]) -> tuple[list[dict], list[Any]]:
@@ -125,16 +133,17 @@ def _is_classification(bench: Benchmark, task_name: str) -> bool:
 
 
 # -- metrics --------------------------------------------------------------------------------------
-def _metric_info(name: str, fn) -> dict:
-    """The built-in metric's ``METRIC_INFO`` entry, else a plugin function's ``info`` attribute."""
-    from ..metrics import METRIC_INFO
+def _metric_info(name: str, fn=None) -> dict:
+    """The metric's metadata (:func:`nlptasks.registry.metric_info`, the one place it is read)."""
+    from ..registry import metric_info
 
-    return METRIC_INFO.get(name) or getattr(fn, "info", None) or {}
+    return metric_info(name)
 
 
 def compute_metrics(bench: Benchmark, predictions: list, references: list,
                     nll: list[dict] | None = None) -> tuple[dict, dict]:
     """``(metrics, higher_is_better)`` keyed by value name."""
+    from ..metrics.signature import value_signature
     from ..registry import METRICS
 
     metrics: dict[str, dict] = {}
@@ -150,6 +159,8 @@ def compute_metrics(bench: Benchmark, predictions: list, references: list,
         for value_name, value in values.items():
             key = value_name if value_name not in metrics else f"{name}.{value_name}"
             metrics[key] = value.to_dict() if hasattr(value, "to_dict") else dict(value)
+            metrics[key]["extra"] = {"signature": value_signature(name, fn, value, opts),  # the metric's settings
+                                     **(metrics[key].get("extra") or {})}
             hib[key] = bool((info.get("higher_is_better") or {}).get(value_name, True))
     return metrics, hib
 
@@ -306,6 +317,8 @@ def predict_stage(run: EvalRun) -> bool:
         task.load()
         load_s = time.perf_counter() - t0
     loaded = load_tracker.result()
+    if run.normalise is not None and run.normalise.names:  # the model's labels vs the benchmark's
+        task.fit_label_space(run.bench.name, run.normalise.names, run.normalise)
     from ..eval_parallel import combine_cost, predict_examples
 
     with CostTracker(grid_intensity=s.grid_intensity, country=s.country) as tracker:

@@ -139,7 +139,7 @@ def build(spec, s, train: list[dict], validation: list[dict] | None, out: Path) 
             for words in SUMMARY_WORDS:
                 scores = spec.score(outs[words], refs)
                 trials.append({**cfg, "summary_words": words, **{k: round(v, 3) for k, v in scores.items()}})
-        best = max(trials, key=lambda t: t[spec.metric_key])
+        best = (max if spec.greater_is_better else min)(trials, key=lambda t: t[spec.metric_key])
         chosen = {k: best[k] for k in ("hidden_dim", "l2", "trigram_block", "summary_words")}
         print(f"nlptasks: extractive scorer chosen by {folds}-fold cross-validation on the {len(docs)} training "
               f"documents: {chosen} ({spec.metric_key} {best[spec.metric_key]:.2f}; lead-3 "

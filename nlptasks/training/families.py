@@ -51,9 +51,9 @@ class SequenceClassification(TrainingSpec):
         return super().metric_key
 
     def _producible(self) -> set[str]:
-        from ..metrics import METRIC_INFO
+        from ..registry import metric_info
 
-        return {v for name in self.task.metrics for v in (METRIC_INFO.get(name) or {}).get("produces", ())}
+        return {v for name in self.task.metrics for v in metric_info(name).get("produces", ())}
 
     def score(self, predictions, references):
         scores = super().score(predictions, references)

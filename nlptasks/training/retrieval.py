@@ -107,7 +107,7 @@ def build(spec, s, train: list[dict], validation: list[dict] | None, out: Path) 
                     trials.append({"turn_weights": list(weights), "top_k": k, "similarity_weight": sw,
                                    **{m: round(v, 3) for m, v in scores.items()}})
         ok = [t for t in trials if t.get("distinct_2", 0.0) >= MIN_DISTINCT_2] or trials
-        best = max(ok, key=lambda t: t[spec.metric_key])
+        best = (max if spec.greater_is_better else min)(ok, key=lambda t: t[spec.metric_key])
         chosen = {k: best[k] for k in ("turn_weights", "top_k", "similarity_weight")}
         print(f"nlptasks: retrieval settings chosen on {n_held} held-out training dialogues: {chosen} "
               f"({spec.metric_key} {best[spec.metric_key]:.2f})", file=sys.stderr, flush=True)

@@ -62,20 +62,21 @@ class TrainingSpec:
 
     @property
     def metric_function(self) -> str:
-        """The metric (in ``nlptasks.metrics`` / the metric registry) that produces ``metric_key``."""
-        from ..metrics import METRIC_INFO
+        """The metric (in the metric registry, built-in or plugin) that produces ``metric_key``."""
+        from ..registry import metric_info
 
         for name in self.task.metrics:
-            if self.metric_key in (METRIC_INFO.get(name) or {}).get("produces", ()):
+            if self.metric_key == name or self.metric_key in metric_info(name).get("produces", ()):
                 return name
         return self.task.metrics[0]
 
     @property
     def greater_is_better(self) -> bool:
-        from ..metrics import METRIC_INFO
+        """The direction of ``metric_key`` as its metric declares it (a plugin metric's ``info`` included):
+        what picks the best checkpoint and stops early."""
+        from ..registry import higher_is_better
 
-        info = METRIC_INFO.get(self.metric_function) or {}
-        return bool((info.get("higher_is_better") or {}).get(self.metric_key, True))
+        return higher_is_better(self.metric_function, self.metric_key)
 
     def score(self, predictions: list, references: list) -> dict[str, float]:
         from .scoring import score
