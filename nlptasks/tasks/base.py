@@ -119,6 +119,13 @@ class Task:
     def _load(self) -> None:
         raise NotImplementedError
 
+    def fit_label_space(self, benchmark: str, labels: list[str], normalise) -> None:
+        """Evaluation on a classification benchmark whose labels are ``labels`` (``normalise`` maps one
+        model label onto them), called once the model is loaded. A task whose model has labels of its own
+        fits its predictions to the benchmark's here, recording the rule in ``self.settings["label_rule"]``
+        (so result records and prediction-cache keys carry it), or refuses with an ``InputError``.
+        Default: nothing (predictions are normalised and scored as they are)."""
+
     def model_info(self) -> dict:
         """Plain-data identity of the model in use (name, revision, weights hash, variant, parameters)."""
         raise NotImplementedError

@@ -13,6 +13,8 @@ from .base import EmbeddedModel, Option, Task
 
 DEFAULT_STRIDE = 64
 MAJORITY_LABEL = "positive"  # the majority class of SST-2 train (11,135 of 20,000 phrases)
+# packaged LoRA adapters + heads over the packaged MiniLM (nlptasks/embedded/<name>)
+ADAPTER_MODELS = ("minilm-sst2-lora", "minilm-sentiment3-lora")
 
 
 class SentimentTask(Task):
@@ -78,7 +80,7 @@ class SentimentTask(Task):
             self._clf = EncoderClassifier.load(device=str(resolve_device(self.device)),
                                                dtype=None if self.dtype == "auto" else self.dtype, quantize=self.quantize)
             self.labels = list(self._clf.labels)
-        elif name == "minilm-sst2-lora":
+        elif name in ADAPTER_MODELS:
             from ..backend.adapters import load_embedded
 
             self._kind = "hf"  # a transformers classifier once merged: windows long texts like hub models
@@ -105,7 +107,46 @@ class SentimentTask(Task):
         return {"name": "majority", "revision": None, "weights_hash": None, "parameters": 0,
                 "variant": {"dtype": "none", "quantize": None}, "baseline": True}
 
+    def fit_label_space(self, benchmark: str, labels: list[str], normalise) -> None:
+        """The label rule between the model's labels and a benchmark's (recorded as ``label_rule``):
+
+        * the same labels: nothing to do (no ``label_rule``);
+        * the model has labels the benchmark lacks (a three-class model on binary SST-2): the prediction is
+          the highest-scoring of the benchmark's labels, scores renormalised over them;
+        * the benchmark has labels the model lacks (a binary model on a three-class benchmark): refused,
+          since such a model is wrong on every example of the missing class by construction.
+
+        The ``majority`` baseline predicts one label; it is scored on any benchmark that has that label."""
+        self.load()
+        self._allowed = None
+        self.settings.pop("label_rule", None)
+        mapped = [normalise(label) for label in self.labels]
+        if self._kind == "majority" and MAJORITY_LABEL in labels:
+            return
+        missing = [b for b in labels if b not in mapped]
+        if missing:
+            raise InputError(f"model {self.model_name} predicts {', '.join(map(str, self.labels))}; benchmark "
+                             f"{benchmark} also has {', '.join(missing)}: a model without "
+                             f"{'that label' if len(missing) == 1 else 'those labels'} is not scored on it "
+                             f"(use a model with the labels {', '.join(labels)})")
+        extra = [m for m in mapped if m not in labels]
+        if extra:
+            self._allowed = [i for i, m in enumerate(mapped) if m in labels]
+            self.settings["label_rule"] = (f"benchmark labels only: the highest-scoring of "
+                                           f"{'/'.join(self.labels[i] for i in self._allowed)} (model label "
+                                           f"{', '.join(self.labels[i] for i, m in enumerate(mapped) if m in extra)} "
+                                           f"never predicted; scores renormalised)")
+
     def _probabilities(self, texts: list[str]):
+        probs = self._model_probabilities(texts)
+        allowed = getattr(self, "_allowed", None)
+        if allowed is not None:  # fit_label_space: only the benchmark's labels, renormalised over them
+            keep = probs[:, allowed]
+            probs = probs.new_zeros(probs.shape)
+            probs[:, allowed] = keep / keep.sum(dim=-1, keepdim=True).clamp_min(1e-12)
+        return probs
+
+    def _model_probabilities(self, texts: list[str]):
         import torch
 
         if self._kind == "majority":
@@ -144,11 +185,12 @@ class SentimentTask(Task):
         texts = [r["text"] for r in records]
         probs = self._probabilities(texts)
         out = []
+        allowed = getattr(self, "_allowed", None) or range(len(self.labels))
         for row in probs.tolist():
-            best = max(range(len(row)), key=row.__getitem__)
+            best = max(allowed, key=row.__getitem__)
             rec = {"label": self.labels[best], "score": row[best]}
             if self.settings["all_scores"]:
-                rec["scores"] = {lab: p for lab, p in zip(self.labels, row)}
+                rec["scores"] = {self.labels[i]: row[i] for i in allowed}
             out.append(rec)
         return out
 
