@@ -17,7 +17,7 @@ from ..errors import NlpTasksError
 from ..urls import mask_url
 
 # The order here is the order in `nlptasks --help`.
-COMMANDS = ["run", "chat", "eval", "benchmarks", "finetune", "distill", "leaderboard", "results", "serve", "tasks", "models"]
+COMMANDS = ["run", "chat", "eval", "benchmarks", "finetune", "distill", "leaderboard", "results", "index", "serve", "tasks", "models"]
 
 
 def build_parser() -> argparse.ArgumentParser:

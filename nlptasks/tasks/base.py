@@ -143,9 +143,16 @@ class Task:
         ``allow_empty``, blank: one line naming ``source`` (the file) and the line."""
         from ..io import check_record
 
+        fields = self.required_fields(self.settings)
         for i, rec in enumerate(records):
-            check_record(rec, self.input_fields, source, index=i, kinds=self.field_kinds,
+            check_record(rec, fields, source, index=i, kinds=self.field_kinds,
                          allow_empty=allow_empty, hint=hint)
+
+    @classmethod
+    def required_fields(cls, options: dict | None = None) -> tuple[str, ...]:
+        """The input fields every record needs under task ``options`` (default: all ``input_fields``;
+        e.g. qa with ``index`` needs only the question)."""
+        return cls.input_fields
 
     def predict(self, records: list[dict]) -> list[dict]:
         """Predict for ``records`` (dicts with ``input_fields``); returns one output dict per record."""

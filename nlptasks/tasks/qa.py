@@ -14,6 +14,7 @@ import logging
 from ..errors import InputError, ModelLoadError, NlpTasksError
 from ..optypes import int_at_least, non_negative_int, positive_int
 from .base import EmbeddedModel, Option, Task
+from .qa_open import OPEN_OPTIONS
 
 log = logging.getLogger("nlptasks")
 
@@ -60,7 +61,7 @@ class QATask(Task):
                help="SQuAD 2.0 models: answer \"\" when the no-answer score wins"),
         Option("--null-threshold", type=float, default=0.0,
                help="with --allow-impossible: answer \"\" when null_logit - best_span_logit > this (default 0)"),
-    )
+    ) + OPEN_OPTIONS  # --index, --retriever, --top-k-passages: answers from a knowledge base (qa_open)
     metrics = ("squad",)
     primary_metric = "f1"
     reference_column = "answers.text"
@@ -83,6 +84,10 @@ class QATask(Task):
     # -- input ----------------------------------------------------------------------------------
     @classmethod
     def records_from_options(cls, options: dict) -> tuple[list[dict], str] | None:
+        if options.get("index"):
+            from .qa_open import records_from_options
+
+            return records_from_options(options)
         question, path = options.get("question"), options.get("context_file")
         if question is None and path is None:
             return None
@@ -96,8 +101,16 @@ class QATask(Task):
         context, name = read_text(path)
         return [{"question": question, "context": context, "__line__": 1}], name
 
+    @classmethod
+    def required_fields(cls, options: dict | None = None) -> tuple[str, ...]:
+        return ("question",) if (options or {}).get("index") else cls.input_fields
+
     def check_options(self) -> None:
         s = self.settings
+        if s["index"]:  # a missing index, or one built with another encoder: one line, before loading
+            from .qa_open import check_index
+
+            check_index(s)
         window = s["max_length"] or DEFAULT_MAX_LENGTH
         if s["doc_stride"] is not None and s["doc_stride"] >= window:
             given = "--max-length" if s["max_length"] else "the default --max-length"
@@ -144,14 +157,24 @@ class QATask(Task):
     def model_info(self) -> dict:
         self.load()
         if self._kind == "baseline":
-            return {"name": "sliding-window", "revision": None, "weights_hash": None, "parameters": 0,
+            info = {"name": "sliding-window", "revision": None, "weights_hash": None, "parameters": 0,
                     "variant": {"dtype": "none", "quantize": None}, "baseline": True}
-        return self._lm.describe()
+        else:
+            info = self._lm.describe()
+        if self.settings["index"]:
+            from .qa_open import model_info
+
+            info = model_info(self, info)
+        return info
 
     def run_settings(self) -> dict:
         s = super().run_settings()
         for key in self.INPUT_OPTIONS:
             s.pop(key, None)
+        if s.get("index"):  # the index by its content, not by where it lies
+            from .qa_open import index_fingerprint
+
+            s["index"] = index_fingerprint(s["index"])
         return s
 
     # -- prediction -------------------------------------------------------------------------------
@@ -196,6 +219,10 @@ class QATask(Task):
         from ..backend.inference import forward_batched
         from .qa_postprocess import Window, select_spans
 
+        if self.settings["index"]:
+            from .qa_open import predict_open
+
+            return predict_open(self, records)
         if self._kind == "baseline":
             return [self._baseline_answer(r) for r in records]
         items, owners, offsets, nulls = self._encode(records)
@@ -237,4 +264,5 @@ class QATask(Task):
     def format_text(self, output: dict) -> str:
         same = lambda a: a["start"] == output["start"] and a["end"] == output["end"]  # noqa: E731
         spans = [output] + [a for a in output.get("answers", []) if not same(a)]
-        return "\t".join(f"{' '.join(a['answer'].split())}\t{a['score']:.4f}" for a in spans)
+        text = "\t".join(f"{' '.join(a['answer'].split())}\t{a['score']:.4f}" for a in spans)
+        return text + (f"\t{output['source']}" if "passage_id" in output else "")
