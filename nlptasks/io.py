@@ -416,25 +416,49 @@ class AtomicFile:
             self.file = open(self.target, "w", encoding="utf-8")
             return self.file
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp's 0600 would make outputs private
+        try:
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent)
+        except OSError as exc:
+            _raise_disk_full(exc, self.target)
+            raise
+        try:
+            old = os.stat(self.target)
+        except OSError:
+            old = None
+        if old is not None and stat.S_ISREG(old.st_mode):  # a replaced file keeps its mode and owner
+            os.chmod(self.tmp, stat.S_IMODE(old.st_mode))
+            try:
+                os.chown(self.tmp, old.st_uid, old.st_gid)
+            except OSError:
+                pass  # only root may give a file away; the mode still holds
+        else:  # a new file follows the umask (mkstemp's 0600 would make every output private)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self.tmp, 0o666 & ~umask)
         self.file = os.fdopen(fd, "w", encoding="utf-8")
+        self._signals = _remove_on_term(self)
         return self.file
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
-            self.file.close()
-            if self.tmp is None:  # a device or pipe, written in place
-                return
-            if exc_type is None:
-                os.replace(self.tmp, self.target)
-                return
-        except BaseException:
+            try:
+                self.file.close()
+                if self.tmp is None:  # a device or pipe, written in place
+                    return
+                if exc_type is None:
+                    os.replace(self.tmp, self.target)
+                    self.tmp = None
+                    return
+            except BaseException as err:
+                self._discard()
+                if isinstance(err, OSError):
+                    _raise_disk_full(err, self.target)
+                raise
             self._discard()
-            raise
-        self._discard()
+            if isinstance(exc, OSError):
+                _raise_disk_full(exc, self.target)
+        finally:
+            _restore_signals(getattr(self, "_signals", None))
 
     def _discard(self) -> None:
         if self.tmp is None:
@@ -442,6 +466,54 @@ class AtomicFile:
         try:
             os.unlink(self.tmp)
         except OSError:
+            pass
+
+
+def _raise_disk_full(exc: OSError, target) -> None:
+    """A full disk (or quota) while writing ``target`` is one line; the target was not touched."""
+    import errno
+
+    if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+        raise InputError(f"disk full writing {target}; nothing was changed") from exc
+
+
+class Terminated(SystemExit):
+    """SIGTERM while an output file was being written: its temporary file was removed; exit 143."""
+
+
+def _remove_on_term(atomic: "AtomicFile"):
+    """While ``atomic`` is open, SIGTERM (and SIGHUP) leave no temporary file behind: the handler raises
+    :class:`Terminated` (exit status 143 = 128 + SIGTERM), which unwinds through ``__exit__`` and deletes
+    it. Only in the main thread, and only where the signal has its default handler (a program that set its
+    own keeps it)."""
+    import signal
+    import threading
+
+    if atomic.tmp is None or threading.current_thread() is not threading.main_thread():
+        return None
+    saved = {}
+
+    def handler(signum, frame):
+        raise Terminated(128 + signum)
+
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is None:
+            continue
+        try:
+            if signal.getsignal(sig) in (signal.SIG_DFL, None):
+                saved[sig] = signal.signal(sig, handler)
+        except (ValueError, OSError):
+            pass
+    return saved
+
+
+def _restore_signals(saved) -> None:
+    import signal
+
+    for sig, old in (saved or {}).items():
+        try:
+            signal.signal(sig, old)
+        except (ValueError, OSError, TypeError):
             pass
 
 

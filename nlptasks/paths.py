@@ -39,10 +39,7 @@ def check_output_file(path, *, inputs: Iterable = (), flag: str = "--output") ->
     p = Path(path)
     if p.is_dir():
         raise InputError(f"{name}: is a folder; give a file name")
-    for inp in inputs:
-        if inp is not None and str(inp) != "-" and same_file(p, inp):
-            raise InputError(f"{name}: is the input file {inp}; writing there would destroy the input; "
-                             f"choose another output file")
+    check_not_an_input(path, inputs, flag=flag)
     try:
         st = os.stat(p)
     except OSError:
@@ -56,6 +53,47 @@ def check_output_file(path, *, inputs: Iterable = (), flag: str = "--output") ->
             raise InputError(f"{name}: is not writable")
         return  # a device or pipe (/dev/null, /dev/stdout): written directly, not replaced
     _probe(_existing_folder(p.parent, name), name)
+
+
+def check_not_an_input(path, inputs: Iterable = (), *, flag: str = "--output") -> None:
+    """Refuse an output ``path`` that is one of the files a command reads: each of ``inputs`` is a path,
+    ``None``/``-`` (standard input: compared by device and inode of its descriptor, so ``-o in.txt <
+    in.txt`` is caught), or a ``(label, path)`` pair naming what the file is (``--context-file``, "the
+    results store"). Links (symbolic or hard) to an input count as the input."""
+    name = f"{flag} {path}"
+    for item in inputs:
+        label, inp = item if isinstance(item, tuple) else ("the input file", item)
+        if inp is None or str(inp) == "-":
+            if _is_stdin(path):
+                raise InputError(f"{name}: is standard input (the file after <); writing there would destroy "
+                                 f"the input; choose another output file")
+        elif same_file(path, inp):
+            raise InputError(f"{name}: is {label} {inp}; writing there would destroy the input; "
+                             f"choose another output file")
+
+
+def _is_stdin(path) -> bool:
+    """Whether ``path`` is the file standard input reads (same device and inode)."""
+    try:
+        st = os.fstat(sys.stdin.fileno())
+        target = os.stat(path)
+    except (AttributeError, ValueError, OSError):  # no real descriptor (a test harness): not a file
+        return False
+    return stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino)
+
+
+def check_file_name(name, what: str) -> str:
+    """``name`` when it can be used as a file name inside a folder: a non-empty string without path
+    separators, ``..``/``.``, a leading ``/`` or control characters; else one :class:`InputError` line.
+    Names from YAML files (suites, benchmarks) become file names with this check, so a shared file can
+    never write outside the folder the user chose."""
+    ok = (isinstance(name, str) and name.strip() != "" and name not in (".", "..") and len(name) <= 200
+          and not any(c in name for c in "/\\") and not any(ord(c) < 32 or ord(c) == 127 for c in name)
+          and not os.path.isabs(name) and not name.startswith(".."))
+    if not ok:
+        raise InputError(f"{what} {name!r} cannot be used as a file name: use letters, digits, '-', '_' and '.', "
+                         f"without '/', '\\' or '..'")
+    return name
 
 
 def check_stdout() -> None:

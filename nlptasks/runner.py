@@ -40,11 +40,19 @@ def chunked(records: Iterable[dict], fields: tuple[str, ...], max_records: int =
 
 
 def run_file(cls, *, input_path, input_format="auto", field=None, output=None, output_format=None,
-            show_cost=False, model=None, model_kwargs=None, options=None, cost_options=None) -> int:
+            show_cost=False, model=None, model_kwargs=None, options=None, cost_options=None,
+            overwrite_fields=False, prediction_prefix=None) -> int:
     """Run task class ``cls`` over ``input_path`` (None or "-": stdin) into ``output`` (None or "-":
-    stdout); the implementation of ``nlptasks.api.run_file`` (and so of ``nlptasks run``)."""
-    # 1. check the outputs before any input is read or any model loads
-    check_output_file(output, inputs=[input_path])
+    stdout); the implementation of ``nlptasks.api.run_file`` (and so of ``nlptasks run``).
+
+    JSON Lines output keeps every input field; an input field that a prediction would replace (a gold
+    ``label``, ``summary``, ``response``) is refused unless ``overwrite_fields``, or the predictions are
+    written under ``prediction_prefix`` + their name (``predicted_label``)."""
+    # 1. check the outputs before any input is read or any model loads: never one of the inputs
+    #    (the input file, standard input, the files the task's options name)
+    check_output_file(output, inputs=[input_path, *cls.input_paths(options or {})])
+    if prediction_prefix is not None and not str(prediction_prefix).strip():
+        raise InputError("--prediction-prefix is empty; give a prefix such as predicted_")
     to_stdout = output in (None, "-")
 
     # 2. options and the model name (no model is loaded here)
@@ -65,9 +73,16 @@ def run_file(cls, *, input_path, input_format="auto", field=None, output=None, o
     chunks = chunked(records, cls.input_fields)
     hint = "; use --field to choose the input field" if fmt == "jsonl" else ""
 
+    out_fmt = output_format or fmt
+    prefix = prediction_prefix or ""
+    keep = None if overwrite_fields or out_fmt != "jsonl" else name  # refuse replacing input fields
+
     def validated() -> Iterator[list[dict]]:
         for chunk in chunks:
             task.validate(chunk, source=name, allow_empty=fmt != "jsonl", hint=hint)
+            if keep is not None:
+                for rec in chunk:
+                    _check_kept(rec, [prefix + f for f in cls.output_fields], keep)
             yield chunk
 
     batches = validated()
@@ -75,7 +90,6 @@ def run_file(cls, *, input_path, input_format="auto", field=None, output=None, o
     if first is None:
         raise InputError(f"{name}: input is empty")
 
-    out_fmt = output_format or fmt
     gaps = fmt == "text" and cls.text_mode == "lines" and out_fmt == "text"  # keep blank lines in place
     tracker = _tracker(**(cost_options or {})) if show_cost else None
     sink = contextlib.nullcontext(sys.stdout) if to_stdout else AtomicFile(output)
@@ -86,6 +100,9 @@ def run_file(cls, *, input_path, input_format="auto", field=None, output=None, o
             parts = []
             for rec, o in zip(chunk, outputs):
                 if out_fmt == "jsonl":
+                    o = {prefix + k: v for k, v in o.items()} if prefix else o
+                    if keep is not None:
+                        _check_kept(rec, o, keep)
                     parts.append(json.dumps({**clean_record(rec), **o}, ensure_ascii=False) + "\n")
                     continue
                 if gaps:
@@ -97,6 +114,15 @@ def run_file(cls, *, input_path, input_format="auto", field=None, output=None, o
     if tracker is not None:
         print(tracker.summary_line(), file=sys.stderr)
     return 0
+
+
+def _check_kept(rec: dict, fields, name: str) -> None:
+    """Refuse a record that already has one of the output ``fields`` (it would be replaced)."""
+    clash = next((f for f in fields if f in rec and not f.startswith("__")), None)
+    if clash is not None:
+        raise InputError(f"{name}: line {rec.get('__line__', '?')}: the input already has field {clash!r}, "
+                         f"which the prediction would replace; pass --prediction-prefix PREFIX (e.g. "
+                         f"predicted_) to write the predictions beside it, or --overwrite-fields to replace it")
 
 
 def _chain(first: list[dict], rest: Iterator[list[dict]]) -> Iterator[list[dict]]:

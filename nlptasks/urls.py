@@ -9,8 +9,11 @@ from __future__ import annotations
 import re
 
 MASK = "***"
-# scheme://user:password@  (the password may hold anything but blanks and '/'; up to the last '@')
-_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*:)(?P<pw>[^\s/]*)@")
+# scheme://user:password@host  (parsed as SQLAlchemy does: the password may hold anything, blanks, '#',
+# '/' and '@' included, up to the first '@' that a host follows; a line break ends the search)
+_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*:)(?P<pw>[^\r\n]*?)@"
+                       r"(?=(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?(?:[/?,;:)'\"\s]|$))")
+_PORT = re.compile(r"\d{1,5}/")  # host:PORT/path ... a@b: a port, not a password
 _QUERY_PW = re.compile(r"(?P<head>[?&;](?:password|passwd|pwd|pass|secret|token)=)[^&;\s'\"]*", re.IGNORECASE)
 
 
@@ -28,5 +31,5 @@ def mask_url(text: object) -> str:
                 s = url.render_as_string(hide_password=True)
         except Exception:  # not a SQLAlchemy URL: the patterns below still apply
             pass
-    s = _USERINFO.sub(lambda m: m.group("head") + MASK + "@", s)
+    s = _USERINFO.sub(lambda m: m.group(0) if _PORT.match(m.group("pw")) else m.group("head") + MASK + "@", s)
     return _QUERY_PW.sub(lambda m: m.group("head") + MASK, s)

@@ -57,6 +57,13 @@ def read_config(folder) -> dict:
             raise ModelLoadError(f"adapter {str(folder)!r}: {key}={cfg.get(key)!r} is not supported")
     if not (folder / WEIGHTS).is_file():
         raise ModelLoadError(f"adapter {str(folder)!r} has no {WEIGHTS}")
+    r, alpha = cfg.get("r"), cfg.get("lora_alpha", cfg.get("r"))
+    if isinstance(r, bool) or not isinstance(r, int) or not 0 < r <= 1 << 16:
+        raise ModelLoadError(f"adapter {str(folder)!r}: the LoRA rank r={r!r} in {CONFIG} is not a positive "
+                             f"integer; the folder is malformed (nothing was loaded or executed)")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha):
+        raise ModelLoadError(f"adapter {str(folder)!r}: lora_alpha={alpha!r} in {CONFIG} is not a finite "
+                             f"number; the folder is malformed (nothing was loaded or executed)")
     return cfg
 
 
@@ -149,7 +156,12 @@ def build_merged(folder, auto_class: str, *, dtype=None, trust_remote_code: bool
         kwargs = dict(num_labels=len(labels), id2label=dict(enumerate(labels)),
                       label2id={n: i for i, n in enumerate(labels)}, ignore_mismatched_sizes=True)
     model, info = load_model(base, auto_class, trust_remote_code=trust_remote_code, dtype=torch.float32, **kwargs)
-    tensors = load_file(str(folder / WEIGHTS))
+    try:
+        tensors = load_file(str(folder / WEIGHTS))
+    except Exception as exc:  # safetensors' SafetensorError (a Rust exception), OSError, ...
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelLoadError(f"adapter {str(folder)!r}: {WEIGHTS} is truncated or damaged ({first}); nothing "
+                             f"was loaded or executed") from None
     new = [k if isinstance(k, str) else k[0] for k in (info.get("mismatched_keys") or [])]
     missing = [k for k in [*(info.get("missing_keys") or []), *new] if f"{PREFIX}{k}" not in tensors and k not in tensors]
     if missing:

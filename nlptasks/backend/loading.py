@@ -314,6 +314,9 @@ class _load_errors:
             return False
         text = str(exc).strip()
         msg = text.splitlines()[0] if text else type(exc).__name__
+        refused = unsafe_weights(exc, self.ref)
+        if refused is not None:
+            raise refused from exc
         if isinstance(exc, ValueError) and "trust_remote_code" in text:
             raise ModelLoadError(f"model {self.ref!r} needs custom code from its repository; re-run with "
                                  f"--trust-remote-code only if you trust it") from exc
@@ -326,6 +329,24 @@ class _load_errors:
         if isinstance(exc, HfHubHTTPError):
             raise ModelLoadError(f"model {self.ref!r}: {msg}") from exc
         return False
+
+
+def unsafe_weights(exc: BaseException, ref: str) -> ModelLoadError | None:
+    """The one-line error for a weights file that was refused or cannot be parsed: a pickle holding more
+    than tensors (refused by torch's weights-only loader) or a damaged safetensors file; ``None`` for
+    other errors. Nothing in such a file runs: weights-only unpickling executes no code."""
+    import pickle
+
+    text = str(exc)
+    if isinstance(exc, pickle.UnpicklingError) or "Weights only load failed" in text:
+        return ModelLoadError(f"model {ref!r}: its pickle weights file (.bin/.pt) holds objects other than "
+                              f"tensors (possibly code), so it was refused; nothing in it was executed. Use "
+                              f"safetensors weights, or a model from a source you trust converted to safetensors")
+    if type(exc).__name__ == "SafetensorError":
+        first = text.strip().splitlines()[0] if text.strip() else "unreadable"
+        return ModelLoadError(f"model {ref!r}: a .safetensors weights file is truncated or damaged ({first}); "
+                              f"nothing was loaded or executed")
+    return None
 
 
 def quantize_model(model, quantize: str | None):

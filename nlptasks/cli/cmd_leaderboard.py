@@ -29,9 +29,9 @@ def main(args) -> int:
     """Render the ranking (``nlptasks.leaderboard``) to stdout or ``--output``."""
     from ..leaderboard import leaderboard
     from ..paths import check_output_file
-    from ..evaluation.store import write_atomic
+    from ..evaluation.store import store_inputs, write_atomic
 
-    check_output_file(args.output)
+    check_output_file(args.output, inputs=store_inputs(args.store))  # never over the store it reads
     text = leaderboard(store=args.store, task=args.task, benchmark=args.benchmark, metric=args.metric,
                        fmt=args.fmt, compare=args.compare, frontier_x=args.frontier,
                        include_partial=args.include_partial)

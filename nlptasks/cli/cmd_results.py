@@ -83,9 +83,10 @@ def run_import(args) -> int:
 
 
 def run_export(args) -> int:
+    from ..evaluation.store import store_inputs
     from ..paths import check_output_file
 
-    check_output_file(args.output)
+    check_output_file(args.output, inputs=store_inputs(getattr(args, "store", None)))  # never over the store
     with _store(args, readonly=True) as store:
         n = store.export(args.output if args.output else sys.stdout)
     if args.output:

@@ -36,6 +36,12 @@ def add_io_args(p: argparse.ArgumentParser, cls) -> None:
     g.add_argument("--output", "-o", default=None, help="output file (default: stdout); written atomically")
     g.add_argument("--format", "-f", default=None, choices=["text", "jsonl"],
                    help="output format (default: the input's format)")
+    g.add_argument("--prediction-prefix", default=None, metavar="PREFIX",
+                   help="JSON Lines output: write the predictions as PREFIX+field (e.g. predicted_label), "
+                        "beside the input's own fields")
+    g.add_argument("--overwrite-fields", action="store_true",
+                   help="JSON Lines output: let predictions replace input fields of the same name (refused "
+                        "by default: they may be gold labels)")
     g.add_argument("--cost", action="store_true", help="print a one-line cost summary (time, energy, CO2e) on stderr")
     add_grid_args(g, prefix="with --cost: ")
 
@@ -49,4 +55,5 @@ def main(args: argparse.Namespace) -> int:
     with placement(placement_of(args)):
         return run_file(cls, args.input, args.output, model=args.model, input_format=args.input_format,
                         field=args.field, output_format=args.format, cost=args.cost, country=args.country,
-                        grid_intensity=args.grid_intensity, **model_kwargs(args), **task_options(args, cls))
+                        grid_intensity=args.grid_intensity, overwrite_fields=args.overwrite_fields,
+                        prediction_prefix=args.prediction_prefix, **model_kwargs(args), **task_options(args, cls))

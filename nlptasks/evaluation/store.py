@@ -392,6 +392,20 @@ class ResultStore:
         return f"ResultStore({self.location!r})"
 
 
+def store_inputs(url_or_path: str | os.PathLike | None) -> list[tuple[str, Path]]:
+    """``("the results store", file)`` for each file of a SQLite store (the database and its ``-wal``,
+    ``-shm`` and ``-journal`` files), for :func:`nlptasks.paths.check_output_file`: an export or a
+    leaderboard written over the store would destroy every stored result. Empty for server URLs."""
+    location = str(url_or_path) if url_or_path is not None else default_location()
+    if "://" in location:
+        if not location.startswith("sqlite:///") or location == "sqlite:///:memory:":
+            return []
+        path = Path(location[len("sqlite:///"):].split("?")[0])
+    else:
+        path = Path(location).expanduser()
+    return [("the results store", path.with_name(path.name + suffix)) for suffix in ("", "-wal", "-shm", "-journal")]
+
+
 def engine_url(url: str) -> str:
     """The SQLAlchemy URL to connect with: ``postgresql://`` and ``postgres://`` use psycopg 3
     (SQLAlchemy 2.0 would pick psycopg2, and knows no ``postgres://``); others are unchanged."""

@@ -89,6 +89,7 @@ def load_suite(path: str) -> Suite:
             raise SuiteError(f"suite {path}: missing key {key!r}")
     if not isinstance(data["name"], str):
         raise SuiteError(f"suite {path}: 'name' must be a string")
+    _file_name(data["name"], path)  # --render writes <name>.md/.html/.results.json
     limit = data.get("limit")
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
         raise SuiteError(f"suite {path}: 'limit' must be a positive integer")
@@ -116,6 +117,16 @@ def load_suite(path: str) -> Suite:
             runs.append(SuiteRun(entry["benchmark"], m["model"], m.get("dtype", "auto"), m.get("quantize"),
                                  m.get("device", "auto"), dict(m.get("options", {})), m.get("optional", False)))
     return Suite(data["name"], data.get("description", ""), limit, runs, str(p))
+
+
+def _file_name(name, path: str) -> str:
+    from ..errors import InputError
+    from ..paths import check_file_name
+
+    try:
+        return check_file_name(name, "name")
+    except InputError as exc:
+        raise SuiteError(f"suite {path}: {exc}") from None
 
 
 def _check_keys(d: dict, allowed: set, path: str, where: str) -> None:
@@ -160,6 +171,7 @@ def render_suite(name: str, records: list[dict], render_dir: str) -> list[Path]:
     from ..io import atomic_write
     from ..leaderboard import leaderboard
 
+    _file_name(name, "to render")  # never a path: the files stay inside render_dir
     out = Path(render_dir)
     paths = []
     for fmt, ext in (("md", "md"), ("html", "html")):

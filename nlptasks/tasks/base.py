@@ -146,6 +146,19 @@ class Task:
         fields = self.required_fields(self.settings)
         for i, rec in enumerate(records):
             check_record(rec, fields, source, index=i, kinds=self.field_kinds,
+    @classmethod
+    def input_paths(cls, options: dict) -> list[tuple[str, str]]:
+        """``(flag, path)`` of every file the task's options make it read (``--context-file``, an index
+        folder, ...): options whose name ends in ``_file``, ``_dir``, ``_path`` or is ``index``. An output
+        file is checked against each of them before anything is read or loaded."""
+        out = []
+        for o in cls.options:
+            value = options.get(o.dest)
+            if isinstance(value, str) and value and (o.dest.endswith(("_file", "_dir", "_path"))
+                                                     or o.dest == "index"):
+                out.append((o.flag, value))
+        return out
+
                          allow_empty=allow_empty, hint=hint)
 
     @classmethod
