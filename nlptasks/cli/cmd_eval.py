@@ -42,6 +42,9 @@ def register(sub) -> None:
     o.add_argument("--store", default=None, metavar="PATH|URL",
                    help="results store (default: $NLPTASKS_STORE or the user data dir)")
     o.add_argument("--no-store", action="store_true", help="do not add the result to the results store")
+    o.add_argument("--reference-metrics", default=None, choices=["evaluate"],
+                   help="also compute the Hub's Hugging Face `evaluate` implementation of each metric and record both "
+                        "(needs network for the Hub's metric code, and pip install 'nlptasks[evaluate]')")
     add_grid_args(o)
     add_model_args(p)
     add_placement_args(p)
@@ -148,13 +151,16 @@ def _single(args: argparse.Namespace) -> int:
     store = False if args.no_store else args.store
     record = evaluate(bench, args.model, limit=args.limit, data_dir=args.data_dir, output_dir=args.output,
                       log_samples=args.log_samples, store=store, country=args.country, grid_intensity=args.grid_intensity,
-                      cache=_cache(args), **kw, **_typed(_pairs(args.overrides, "--set")))
+                      cache=_cache(args), reference_metrics=args.reference_metrics, **kw,
+                      **_typed(_pairs(args.overrides, "--set")))
     if record is None:  # another process of a data-parallel run: the main one prints and writes
         return 0
     if args.json:
         sys.stdout.write(json.dumps(record, indent=1, ensure_ascii=False, default=str) + "\n")
     else:
-        sys.stdout.write(format_table(record))
+        from ..evaluation.reference_metrics import format_reference
+
+        sys.stdout.write(format_table(record) + format_reference(record))
     sys.stdout.flush()
     return 0
 
@@ -167,6 +173,8 @@ def _suite(args: argparse.Namespace) -> int:
 
     if args.benchmark or args.data or args.model:
         raise InputError("--suite names its own benchmarks and models; drop BENCHMARK/--data/--model")
+    if args.reference_metrics:
+        raise InputError("--reference-metrics applies to one benchmark, not to --suite")
     if args.render:
         check_output_folder(args.render, flag="--render")
     store = False if args.no_store else args.store

@@ -27,8 +27,18 @@ def register(subparsers) -> None:
     a.add_argument("file")
     a.add_argument("--replace", action="store_true", help="overwrite stored results that have the same run id")
     a.set_defaults(func=run_import)
-    a = sub.add_parser("export", parents=[common], help="write all results as one JSON list")
+    a = sub.add_parser("export", parents=[common], help="write all results as one JSON list, or one model's as "
+                                                       "the Hub's model-index YAML",
+                       description="Write all results as one JSON list (--format json), or, with --format "
+                                   "model-index --model NAME, the model's results as the `model-index:` block of a "
+                                   "Hugging Face model card's YAML front matter (one result per benchmark: the full "
+                                   "run of the float32 variant first, then the latest).")
     a.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    a.add_argument("--format", default="json", choices=["json", "model-index"], help="json (default) or model-index")
+    a.add_argument("--model", default=None, help="with --format model-index: the model whose results to write")
+    a.add_argument("--benchmark", default=None, help="with --format model-index: only this benchmark")
+    a.add_argument("--name", default=None, help="with --format model-index: the model's name in the model-index "
+                                                "(default: --model), e.g. the Hub repository id")
     a.set_defaults(func=run_export)
     a = sub.add_parser("delete", parents=[common], help="remove one result")
     a.add_argument("run_id")
@@ -87,10 +97,31 @@ def run_export(args) -> int:
     from ..paths import check_output_file
 
     check_output_file(args.output, inputs=store_inputs(getattr(args, "store", None)))  # never over the store
+    if args.format == "model-index" or args.model or args.benchmark or args.name:
+        return _export_model_index(args)
     with _store(args, readonly=True) as store:
         n = store.export(args.output if args.output else sys.stdout)
     if args.output:
         print(f"nlptasks: exported {n} result(s) to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _export_model_index(args) -> int:
+    from ..errors import InputError
+    from ..evaluation.model_index import export_model_index
+    from ..io import atomic_write
+
+    if args.format != "model-index":
+        raise InputError("--model, --benchmark and --name apply to --format model-index")
+    if not args.model:
+        raise InputError("--format model-index needs --model NAME (`nlptasks results list` shows the stored models)")
+    with _store(args, readonly=True) as store:
+        text, n = export_model_index(store, args.model, benchmark=args.benchmark, name=args.name)
+    if args.output:
+        atomic_write(args.output, text)
+        print(f"nlptasks: wrote the model-index of {args.model} ({n} result(s)) to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return 0
 
 

@@ -228,6 +228,7 @@ class EvalSettings:
     grid_intensity: float | None = None
     cache: str | bool | None = None  # the prediction cache folder, None for the default, False for none
     task_options: dict[str, Any] = field(default_factory=dict)
+    reference_metrics: str | None = None  # "evaluate": the Hub's implementations beside ours (reference_metrics.py)
 
     def check(self) -> None:
         """The checks that need neither data nor model."""
@@ -264,6 +265,8 @@ class EvalRun:
     predictions: list = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
     higher_is_better: dict = field(default_factory=dict)
+    reference_modules: dict = field(default_factory=dict)  # --reference-metrics: metric -> the Hub's module
+    reference_metrics: dict | None = None  # their results beside ours (the record's reference_metrics)
 
 
 def load_stage(benchmark: str | Benchmark, settings: EvalSettings, model: str | None = None) -> EvalRun:
@@ -275,7 +278,13 @@ def load_stage(benchmark: str | Benchmark, settings: EvalSettings, model: str | 
     cls = TASKS.get(bench.task)
     bench.check(cls)
     settings.check()
+    modules = {}
+    if settings.reference_metrics:  # offline: stops here at once, before data and model
+        from .reference_metrics import prepare
+
+        modules = prepare(settings.reference_metrics, bench.metrics)
     run = EvalRun(bench, settings, cls, limit=settings.limit if settings.limit is not None else bench.limit)
+    run.reference_modules = modules
 
     rows, run.source = load_rows(bench.dataset, settings.data_dir, where=f"benchmark {bench.name}", with_where=True)
     if not rows:
@@ -348,6 +357,10 @@ def score_stage(run: EvalRun) -> None:
     if run.normalise:
         run.predictions = [run.normalise(p) for p in run.predictions]
     run.metrics, run.higher_is_better = compute_metrics(run.bench, run.predictions, run.refs, run.nll)
+    if run.reference_modules:
+        from .reference_metrics import compute
+
+        run.reference_metrics = compute(run.reference_modules, run.bench, run.predictions, run.refs, run.metrics)
 
 
 def build_record(run: EvalRun) -> dict:
@@ -388,7 +401,7 @@ def build_record(run: EvalRun) -> dict:
         "environment": environment(resolved, variant.get("dtype"), versions),
         "cost": cost, "data": data,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+    } | ({"reference_metrics": run.reference_metrics} if run.reference_metrics else {})
 
 
 def persist(record: dict, run: EvalRun) -> None:
@@ -419,14 +432,16 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
              dtype: str = "auto", quantize: str | None = None, revision: str | None = None,
              trust_remote_code: bool = False, seed: int = 0, store: str | bool | None = None,
              country: str | None = None, grid_intensity: float | None = None, cache: str | bool | None = None,
-             **task_options) -> dict | None:
+             reference_metrics: str | None = None, **task_options) -> dict | None:
     """Evaluate ``model`` (default: the task's) on ``benchmark`` (a name, a YAML path or a
     :class:`Benchmark`); returns the result record.
 
     ``store``: a path/URL of the results store, ``None`` for the default store, ``False`` to skip.
     Extra keyword arguments are task options and override the benchmark's (e.g. ``num_beams=4``).
     ``cache``: the prediction cache folder, ``None`` for the default, ``False`` for none
-    (``nlptasks.prediction_cache``). In a data-parallel run (``nlptasks.eval_parallel``) only the main
+    (``nlptasks.prediction_cache``). ``reference_metrics="evaluate"``: also the Hub's ``evaluate``
+    implementation of each metric, in the record's ``reference_metrics`` (offline: refused at once,
+    ``nlptasks.evaluation.reference_metrics``). In a data-parallel run (``nlptasks.eval_parallel``) only the main
     process returns the record; the others return ``None``.
 
     The stages: :func:`load_stage` -> :func:`predict_stage` -> :func:`score_stage` -> :func:`build_record`
@@ -436,7 +451,7 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
                             output_dir=output_dir, log_samples=log_samples, device=device, dtype=dtype,
                             quantize=quantize, revision=revision, trust_remote_code=trust_remote_code, seed=seed,
                             store=store, country=country, grid_intensity=grid_intensity, cache=cache,
-                            task_options=task_options)
+                            task_options=task_options, reference_metrics=reference_metrics)
     run = load_stage(benchmark, settings, model)
     if not predict_stage(run):
         return None  # another process of a data-parallel run: the main process scores and writes, once

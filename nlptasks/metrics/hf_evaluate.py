@@ -151,13 +151,11 @@ def evaluate_module(name: str, **kwargs):
     the module; the others are the metric's options. An unknown name raises ``UnknownNameError`` listing
     the known metrics.
     """
-    from ..registry import METRICS
+    from ..registry import METRICS, metric_info
 
     key = METRICS.canonical(name)  # UnknownNameError with the known names
     fn = METRICS.get(key)
-    from . import METRIC_INFO
-
-    info = METRIC_INFO.get(key) or getattr(fn, "info", None) or {}
+    info = metric_info(key)
     module_args = _module_arguments()
     module_kwargs = {k: v for k, v in kwargs.items() if k in module_args}
     options = {k: v for k, v in kwargs.items() if k not in module_args}
