@@ -28,7 +28,7 @@ from . import playground
 from .batcher import QueueFull, TaskBatcher
 from .config import ServeConfig
 from .metrics import Metrics
-from .middleware import BearerAuth, BodyLimit, RequestMetrics
+from .middleware import BearerAuth, BodyLimit, JsonByDefault, RequestMetrics
 from .tasks import ServedTask
 
 log = logging.getLogger("nlptasks")
@@ -261,6 +261,7 @@ def create_app(config: ServeConfig | None = None, served: dict[str, ServedTask] 
         outputs, cost = result
         return JSONResponse({"task": st.name, "model": st.model_name, "outputs": outputs, "cost": cost})
 
+    app.add_middleware(JsonByDefault)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     app.add_middleware(BearerAuth, key=config.api_key)
     app.add_middleware(RequestMetrics, metrics=state.metrics, task_of=state.task_label)

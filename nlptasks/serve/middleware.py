@@ -99,3 +99,21 @@ class BodyLimit:
             return await receive()
 
         return await self.app(scope, replay, send)
+
+
+class JsonByDefault:
+    """``POST /v1/...`` bodies are JSON whatever the Content-Type says: ``curl -d '{...}'`` sends
+    ``application/x-www-form-urlencoded``, and a missing type is common in scripts."""
+
+    FORM = (b"application/x-www-form-urlencoded", b"text/plain")
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith("/v1/"):
+            headers = [(k, v) for k, v in scope.get("headers") or [] if k != b"content-type"]
+            given = dict(scope.get("headers") or []).get(b"content-type")
+            if given is None or given.split(b";")[0].strip().lower() in self.FORM:
+                scope = {**scope, "headers": headers + [(b"content-type", b"application/json")]}
+        return await self.app(scope, receive, send)

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 
 from ..errors import NlpTasksError
 from .config import ServeConfig
@@ -17,6 +19,10 @@ def require_extra() -> None:
     except ImportError as exc:
         raise NlpTasksError(f"serve needs FastAPI and uvicorn ({exc.name} is missing): "
                             f"pip install 'nlptasks[serve]'") from None
+
+
+def _exit_cleanly(signum, frame):
+    raise SystemExit(0)
 
 
 def run(config: ServeConfig, log_level: str = "warning", access_log: bool = False) -> int:
@@ -39,10 +45,17 @@ def run(config: ServeConfig, log_level: str = "warning", access_log: bool = Fals
     server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level=log_level,
                                            access_log=access_log, timeout_graceful_shutdown=config.drain_s,
                                            server_header=False, lifespan="on"))
+    # uvicorn answers SIGTERM by draining (timeout_graceful_shutdown), then raises the signal again for the
+    # handler found before it: this one makes that a clean exit (0) instead of death by signal
+    previous = signal.signal(signal.SIGTERM, _exit_cleanly) if threading.current_thread() is threading.main_thread() \
+        else None
     try:
         server.run()
-    except SystemExit:  # uvicorn exits when it cannot bind (after logging why)
+    except SystemExit:  # after SIGTERM, or uvicorn's own exit when it cannot bind (after logging why)
         pass
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if not server.started:
         raise NlpTasksError(f"serve: could not listen on {config.host}:{config.port} (in use, or not an "
                             f"address of this machine?)")
