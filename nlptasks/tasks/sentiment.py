@@ -7,7 +7,7 @@ logits are averaged, so nothing is silently cut off.
 """
 from __future__ import annotations
 
-from ..errors import NlpTasksError
+from ..errors import InputError, NlpTasksError
 from ..optypes import int_at_least, non_negative_int
 from .base import EmbeddedModel, Option, Task
 
@@ -45,6 +45,10 @@ class SentimentTask(Task):
         Option("--stride", type=non_negative_int, default=None,
                help=f"overlap in tokens between windows of a long text, below --max-length (default "
                     f"{DEFAULT_STRIDE}; at most half a window is used)"),
+        Option("--missing-labels", choices=("refuse", "score"), default="refuse",
+               help="nlptasks eval: a model that lacks some of the benchmark's labels (a binary model on a "
+                    "three-class benchmark) is refused (default), or scored as it is with the missing labels "
+                    "named in the record's label_rule"),
     )
     metrics = ("accuracy", "f1", "mcc", "macro_recall")
     primary_metric = "accuracy"
@@ -124,18 +128,24 @@ class SentimentTask(Task):
         if self._kind == "majority" and MAJORITY_LABEL in labels:
             return
         missing = [b for b in labels if b not in mapped]
-        if missing:
+        if missing and self.settings["missing_labels"] != "score":
             raise InputError(f"model {self.model_name} predicts {', '.join(map(str, self.labels))}; benchmark "
                              f"{benchmark} also has {', '.join(missing)}: a model without "
                              f"{'that label' if len(missing) == 1 else 'those labels'} is not scored on it "
-                             f"(use a model with the labels {', '.join(labels)})")
+                             f"(use a model with the labels {', '.join(labels)}, or --set missing_labels=score "
+                             f"to score it anyway)")
+        rules = []
+        if missing:  # --missing-labels score: scored as it is, every example of a missing label wrong
+            rules.append(f"missing labels scored: the model never predicts {', '.join(missing)}")
         extra = [m for m in mapped if m not in labels]
         if extra:
             self._allowed = [i for i, m in enumerate(mapped) if m in labels]
-            self.settings["label_rule"] = (f"benchmark labels only: the highest-scoring of "
-                                           f"{'/'.join(self.labels[i] for i in self._allowed)} (model label "
-                                           f"{', '.join(self.labels[i] for i, m in enumerate(mapped) if m in extra)} "
-                                           f"never predicted; scores renormalised)")
+            rules.append(f"benchmark labels only: the highest-scoring of "
+                         f"{'/'.join(self.labels[i] for i in self._allowed)} (model label "
+                         f"{', '.join(self.labels[i] for i, m in enumerate(mapped) if m in extra)} "
+                         f"never predicted; scores renormalised)")
+        if rules:
+            self.settings["label_rule"] = "; ".join(rules)
 
     def _probabilities(self, texts: list[str]):
         probs = self._model_probabilities(texts)
