@@ -280,9 +280,9 @@ def load_stage(benchmark: str | Benchmark, settings: EvalSettings, model: str | 
     settings.check()
     modules = {}
     if settings.reference_metrics:  # offline: stops here at once, before data and model
-        from .reference_metrics import prepare
+        from .reference_metrics import prepare as prepare_reference
 
-        modules = prepare(settings.reference_metrics, bench.metrics)
+        modules = prepare_reference(settings.reference_metrics, bench.metrics)
     run = EvalRun(bench, settings, cls, limit=settings.limit if settings.limit is not None else bench.limit)
     run.reference_modules = modules
 
