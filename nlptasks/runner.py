@@ -41,7 +41,7 @@ def chunked(records: Iterable[dict], fields: tuple[str, ...], max_records: int =
 
 def run_file(cls, *, input_path, input_format="auto", field=None, output=None, output_format=None,
             show_cost=False, model=None, model_kwargs=None, options=None, cost_options=None,
-            overwrite_fields=False, prediction_prefix=None) -> int:
+            overwrite_fields=False, prediction_prefix=None, explain_html=None) -> int:
     """Run task class ``cls`` over ``input_path`` (None or "-": stdin) into ``output`` (None or "-":
     stdout); the implementation of ``nlptasks.api.run_file`` (and so of ``nlptasks run``).
 
@@ -51,6 +51,10 @@ def run_file(cls, *, input_path, input_format="auto", field=None, output=None, o
     # 1. check the outputs before any input is read or any model loads: never one of the inputs
     #    (the input file, standard input, the files the task's options name)
     check_output_file(output, inputs=[input_path, *cls.input_paths(options or {})])
+    if explain_html is not None:  # the page of explanations (``--explain-html``)
+        check_output_file(explain_html, inputs=[input_path, output, *cls.input_paths(options or {})],
+                          flag="--explain-html")
+    explained: list | None = [] if explain_html is not None else None
     if prediction_prefix is not None and not str(prediction_prefix).strip():
         raise InputError("--prediction-prefix is empty; give a prefix such as predicted_")
     to_stdout = output in (None, "-")
@@ -97,6 +101,8 @@ def run_file(cls, *, input_path, input_format="auto", field=None, output=None, o
         line = 0
         for chunk in _chain(first, batches):
             outputs = task.predict(chunk)
+            if explained is not None:
+                explained.extend(zip(chunk, outputs))
             parts = []
             for rec, o in zip(chunk, outputs):
                 if out_fmt == "jsonl":
@@ -113,6 +119,10 @@ def run_file(cls, *, input_path, input_format="auto", field=None, output=None, o
             out.flush()
     if tracker is not None:
         print(tracker.summary_line(), file=sys.stderr)
+    if explained is not None:
+        from .explain.html import write_page
+
+        write_page(explain_html, task, explained)
     return 0
 
 

@@ -21,6 +21,7 @@ def register(sub) -> None:
         add_model_args(tp)
         add_placement_args(tp)
         add_task_options(tp, cls)
+        add_explain_args(tp, cls)
         tp.set_defaults(func=main)
 
 
@@ -46,6 +47,28 @@ def add_io_args(p: argparse.ArgumentParser, cls) -> None:
     add_grid_args(g, prefix="with --cost: ")
 
 
+def add_explain_args(p: argparse.ArgumentParser, cls) -> None:
+    """--explain / --explain-method / --explain-html (nlptasks/explain/; docs/guide/explain.md)."""
+    from ..explain import explainer_of
+
+    mod = explainer_of(cls)
+    if mod is None:
+        return
+    g = p.add_argument_group("explanations")
+    g.add_argument("--explain", action="store_true",
+                   help="add an 'explanation' field to each output (JSON Lines output shows it)")
+    g.add_argument("--explain-method", default=None, choices=list(mod.METHODS),
+                   help=f"how to explain (implies --explain; default: {mod.METHODS[0]})")
+    g.add_argument("--explain-html", default=None, metavar="FILE",
+                   help="also write the explanations as one self-contained HTML page (implies --explain)")
+
+
+def explain_kwargs(args: argparse.Namespace) -> dict:
+    if not hasattr(args, "explain"):
+        return {}
+    return {"explain": args.explain, "explain_method": args.explain_method, "explain_html": args.explain_html}
+
+
 def main(args: argparse.Namespace) -> int:
     from ..api import run_file, task_class
 
@@ -56,4 +79,5 @@ def main(args: argparse.Namespace) -> int:
         return run_file(cls, args.input, args.output, model=args.model, input_format=args.input_format,
                         field=args.field, output_format=args.format, cost=args.cost, country=args.country,
                         grid_intensity=args.grid_intensity, overwrite_fields=args.overwrite_fields,
-                        prediction_prefix=args.prediction_prefix, **model_kwargs(args), **task_options(args, cls))
+                        prediction_prefix=args.prediction_prefix, **model_kwargs(args), **task_options(args, cls),
+                        **explain_kwargs(args))

@@ -68,7 +68,8 @@ class Task:
 
     def __init__(self, model: str | None = None, *, revision: str | None = None, device: str = "auto",
                  dtype: str = "auto", quantize: str | None = None, trust_remote_code: bool = False,
-                 batch_size: int | None = None, max_tokens: int | None = None, seed: int = 0, **options):
+                 batch_size: int | None = None, max_tokens: int | None = None, seed: int = 0,
+                 explain: bool = False, explain_method: str | None = None, **options):
         known = {o.dest: o for o in self.options}
         unknown = sorted(set(options) - set(known))
         if unknown:
@@ -87,6 +88,8 @@ class Task:
             check_value(f"--{key.replace('_', '-')}", positive_int, value)
         self.settings: dict = {o.dest: options.get(o.dest, o.default) for o in self.options}
         for o in self.options:
+    # The module that explains this task's outputs (``--explain``; see nlptasks/explain/__init__.py).
+    explainer: ClassVar[str] = ""
             if getattr(o.type, "checks", False):
                 check_value(o.flag, o.type, self.settings[o.dest])
         self.check_options()
@@ -108,6 +111,12 @@ class Task:
     def load(self) -> "Task":
         """Load the model once (lazily called by ``predict``)."""
         if not self._loaded:
+        self.explain = bool(explain or explain_method)  # add an ``explanation`` to each output
+        if self.explain:
+            from ..explain import check_method
+
+            explain_method = check_method(type(self), explain_method)
+        self.explain_method = explain_method
             self.check_model_name()
             import torch
 
@@ -205,5 +214,9 @@ class Task:
 
     def run_settings(self) -> dict:
         """Every setting that changes outputs (recorded in results and hashed into run ids)."""
+        if self.explain:
+            from ..explain import explain
+
+            outputs = explain(self, records, outputs, self.explain_method)
         return {"model": self.model_name, "revision": self.revision, "dtype": self.dtype,
                 "quantize": self.quantize, "seed": self.seed, **self.settings}

@@ -61,6 +61,7 @@ class ChatTask(Task):
     metrics = ("perplexity", "unigram_f1", "bleu4", "distinct")
     primary_metric = "unigram_f1"
     reference_column = "response"
+    explainer = "nlptasks.explain.chat"
 
     GEN_KEYS = ("max_new_tokens", "do_sample", "temperature", "top_p", "top_k", "repetition_penalty")
 

@@ -65,6 +65,7 @@ class QATask(Task):
     metrics = ("squad",)
     primary_metric = "f1"
     reference_column = "answers.text"
+    explainer = "nlptasks.explain.qa"
 
     @classmethod
     def training_spec(cls):

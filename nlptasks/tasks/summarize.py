@@ -69,6 +69,7 @@ class SummarizeTask(Task):
     metrics = ("rouge",)
     primary_metric = "rougeLsum"
     reference_column = "summary"
+    explainer = "nlptasks.explain.summarize"
 
     @classmethod
     def training_spec(cls):

@@ -83,6 +83,7 @@ class TranslateTask(Task):
     primary_metric = "bleu"
     data_columns = {"text": "translation.{src}"}
     reference_column = "translation.{tgt}"
+    explainer = "nlptasks.explain.translate"
 
     @classmethod
     def training_spec(cls):

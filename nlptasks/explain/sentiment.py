@@ -1,0 +1,112 @@
+"""Explanations for text classification (the sentiment task): a score per word toward the predicted label.
+
+- ``ig``: integrated gradients (:mod:`.ig`) of the label's log-odds ``log p / (1 - p)`` on a transformers classifier
+  (packaged LoRA model, any hub/local ``AutoModelForSequenceClassification``). A text longer than the
+  model's window is explained in the same overlapping windows the task predicted with; the prediction
+  averages the windows' logits, so a token's score is the mean of its scores over the windows
+  (a token outside a window scores 0 there).
+- ``occlusion``: leave one word out, model-agnostic (any model kind, baselines included):
+  ``score(w) = p(label | text) - p(label | text without w)``.
+
+Positive scores support the predicted label, negative ones speak against it.
+"""
+from __future__ import annotations
+
+from .faithfulness import remove_words
+from .ig import DEFAULT_STEPS, baseline_ids, check_differentiable, integrate, pad_batch
+from .words import group_subwords, normalise_token_offsets, word_spans, words_to_tokens
+
+METHODS = ("ig", "occlusion")
+GROUP = 8  # texts (windows) integrated together
+
+
+def log_odds(logits):
+    """``log p_c - log(1 - p_c)`` for every class ``c`` of softmax(``logits``) (what IG attributes: it does
+    not saturate as ``log p`` does for confident predictions)."""
+    import torch
+
+    out = torch.empty_like(logits)
+    for c in range(logits.shape[-1]):
+        others = torch.cat([logits[..., :c], logits[..., c + 1:]], dim=-1)
+        out[..., c] = logits[..., c] - torch.logsumexp(others, dim=-1)
+    return out
+
+
+def explain(task, records: list[dict], outputs: list[dict], method: str) -> list[dict]:
+    texts = [r["text"] for r in records]
+    targets = [task.labels.index(o["label"]) for o in outputs]
+    if method == "occlusion":
+        scores = occlusion_scores(task, texts, targets)
+    else:
+        scores = ig_scores(task, texts, targets)
+    return [{"method": method, "target": o["label"],
+             "tokens": words_to_tokens(text, word_spans(text), sc)}
+            for text, o, sc in zip(texts, outputs, scores)]
+
+
+def occlusion_scores(task, texts: list[str], targets: list[int]) -> list[list[float]]:
+    """Leave-one-word-out: the drop in the target's probability when each word is removed."""
+    variants, owners = [], []
+    for i, text in enumerate(texts):
+        spans = word_spans(text)
+        for w in range(len(spans)):
+            variants.append(remove_words(text, spans, [w]))
+            owners.append(i)
+    full = task._probabilities(texts)
+    probs = task._probabilities(variants) if variants else None
+    out: list[list[float]] = [[] for _ in texts]
+    for row, owner in enumerate(owners):
+        t = targets[owner]
+        out[owner].append(float(full[owner, t]) - float(probs[row, t]))
+    return out
+
+
+def ig_scores(task, texts: list[str], targets: list[int], n_steps: int = DEFAULT_STEPS) -> list[list[float]]:
+    """Integrated-gradients word scores of the target's log-odds (summed sub-words, mean over windows)."""
+    import torch
+
+    from ..backend.inference import model_max_input
+    from ..errors import NlpTasksError
+
+    if getattr(task, "_kind", None) != "hf":
+        raise NlpTasksError(f"--explain-method ig needs a transformers classifier; model {task.model_name!r} "
+                            f"is not one (use --explain-method occlusion)")
+    lm = task._lm
+    check_differentiable(lm)
+    tok, model = lm.tokenizer, lm.model
+    limit = min(task.settings["max_length"] or 10**9, model_max_input(lm))
+    stride = min(task.settings["stride"], limit // 2)
+    enc = tok(texts, truncation=True, max_length=limit, stride=stride, return_overflowing_tokens=True,
+              return_offsets_mapping=True)
+    owners = enc.get("overflow_to_sample_mapping", list(range(len(texts))))
+    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
+    rows = []
+    for w, owner in enumerate(owners):
+        row = {k: enc[k][w] for k in keys}
+        row["baseline_ids"] = baseline_ids(tok, row["input_ids"])
+        rows.append((owner, row, normalise_token_offsets(enc["offset_mapping"][w])))
+    n_windows = [0] * len(texts)
+    for owner, _, _ in rows:
+        n_windows[owner] += 1
+    spans = [word_spans(t) for t in texts]
+    scores = [[0.0] * len(s) for s in spans]
+
+    def forward(input_ids, attention_mask, token_type_ids=None):
+        kw = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            kw["token_type_ids"] = token_type_ids
+        return log_odds(model(**kw).logits.float())
+
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i][1]["input_ids"]))
+    for start in range(0, len(order), GROUP):
+        group = [rows[i] for i in order[start:start + GROUP]]
+        batch = pad_batch([r for _, r, _ in group], pad, keys + ["baseline_ids"])
+        extra = (batch["attention_mask"],) + ((batch["token_type_ids"],) if "token_type_ids" in batch else ())
+        target = torch.tensor([targets[o] for o, _, _ in group])
+        attr, _ = integrate(model, forward, batch["input_ids"], batch["baseline_ids"], extra, target, n_steps)
+        for (owner, row, offs), a in zip(group, attr):
+            word = group_subwords(spans[owner], offs, a[:len(offs)].tolist())
+            for j, s in enumerate(word):
+                scores[owner][j] += s / n_windows[owner]
+    return scores
