@@ -304,3 +304,15 @@ def test_cli_serve_refuses_bad_settings(cli):
     assert r.returncode != 0 and "TASK=NAME" in r.stderr
     r = cli("serve", "--task", "parse")
     assert r.returncode != 0 and "sentiment" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_factory_for_uvicorn_workers(monkeypatch, tmp_path):
+    from nlptasks.serve import factory
+
+    monkeypatch.setenv("NLPTASKS_SERVE_TASKS", "sentiment")
+    monkeypatch.setenv("NLPTASKS_SERVE_MODELS", "sentiment=majority")
+    with TestClient(factory.app()) as c:
+        assert c.post("/v1/sentiment", json={"inputs": ["x"]}).json()["model"] == "majority"
+    monkeypatch.setenv("NLPTASKS_SERVE_HOST", "0.0.0.0")
+    with pytest.raises(NlpTasksError, match="api-key-file"):
+        factory.app()
