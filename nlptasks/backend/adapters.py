@@ -179,13 +179,13 @@ def build_merged(folder, auto_class: str, *, dtype=None, trust_remote_code: bool
 def load_adapter(ref: str, folder, auto_class: str, *, device: str = "auto", dtype: str = "auto",
                  quantize: str | None = None, trust_remote_code: bool = False):
     """A :class:`~nlptasks.backend.loading.LoadedModel` for an adapter folder (merged, on ``device``)."""
-    from .device import configure_threads, dtype_name, resolve_device, resolve_dtype
+    from .device import configure_threads, dtype_name, is_packaged, resolve_device, resolve_dtype
     from .loading import quantize_model
     from .resolve import ModelSource
 
     configure_threads()
     dev = resolve_device(device)
-    dt = resolve_dtype(dtype, dev)
+    dt = resolve_dtype(dtype, dev, packaged=is_packaged(folder), quantize=quantize)
     if quantize == "int8" and dev.type != "cpu":
         raise ModelLoadError("--quantize int8 (dynamic int8) runs on CPU only; use --device cpu")
     model, tokenizer, base = build_merged(folder, auto_class, dtype=dt, trust_remote_code=trust_remote_code)

@@ -34,8 +34,11 @@ def resolve_device(spec: str | None = "auto"):
     raise NlpTasksError(f"unknown device {spec!r}; use one of: auto, cpu, cuda, cuda:N, mps")
 
 
-def resolve_dtype(spec: str | None, device):
-    """``auto`` is float32 everywhere except CUDA with bf16 support, where it is bfloat16."""
+def resolve_dtype(spec: str | None, device, *, packaged: bool = False, quantize: str | None = None):
+    """``auto`` is bfloat16 on CUDA with bf16 support, and on a CPU with bf16 matrix units (Intel AMX,
+    :func:`cpu_has_amx`) for packaged models (``packaged``: their bf16 quality is checked on their boards)
+    unless ``quantize`` is set; float32 otherwise. ``NLPTASKS_AUTO_BF16=0`` keeps float32 on such CPUs,
+    as does ``--dtype float32``. What ``auto`` chose is the model's ``variant.dtype`` in records."""
     import torch
 
     spec = (spec or "auto").lower()
@@ -44,10 +47,51 @@ def resolve_dtype(spec: str | None, device):
     if spec == "auto":
         if device.type == "cuda" and torch.cuda.is_bf16_supported():
             return torch.bfloat16
+        if device.type == "cpu" and packaged and not quantize and auto_bf16_on_cpu():
+            return torch.bfloat16
         return torch.float32
     if spec == "float16" and device.type == "cpu":
         raise NlpTasksError("--dtype float16 is not supported on CPU; use bfloat16 or float32")
     return getattr(torch, spec)
+
+
+_AMX: dict[str, bool] = {}
+
+
+def cpu_has_amx(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether the CPU has native bf16 matrix units: the ``amx_bf16`` flag in ``/proc/cpuinfo`` (Linux;
+    False where the file is unreadable). ``torch.backends.cpu.get_cpu_capability()`` cannot tell: it
+    reports ``AVX512`` on AMX CPUs too."""
+    if cpuinfo not in _AMX:
+        try:
+            with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+                flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+        except OSError:
+            flags = []
+        _AMX[cpuinfo] = "amx_bf16" in flags
+    return _AMX[cpuinfo]
+
+
+def auto_bf16_on_cpu() -> bool:
+    """``--dtype auto`` may choose bfloat16 on this CPU: it has AMX and ``NLPTASKS_AUTO_BF16`` is not 0."""
+    import os
+
+    if os.environ.get("NLPTASKS_AUTO_BF16", "").strip() == "0":
+        return False
+    return cpu_has_amx()
+
+
+def is_packaged(path) -> bool:
+    """Whether a model folder is one of the packaged models (under ``nlptasks/embedded``)."""
+    from pathlib import Path
+
+    from . import embedded
+
+    try:
+        Path(path).resolve().relative_to(Path(embedded.EMBEDDED_DIR).resolve())
+        return True
+    except (ValueError, OSError, TypeError):
+        return False
 
 
 _THREADS_SET = False

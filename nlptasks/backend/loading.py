@@ -14,7 +14,7 @@ from typing import Any
 from .. import cost_hooks
 from ..errors import ModelLoadError
 from ..hashing import files_hash
-from .device import configure_threads, dtype_name, resolve_device, resolve_dtype
+from .device import configure_threads, dtype_name, is_packaged, resolve_device, resolve_dtype
 from .resolve import ModelSource, resolve_model
 
 log = logging.getLogger("nlptasks")
@@ -181,7 +181,7 @@ def load_pretrained(ref: str, auto_class: str, *, revision: str | None = None, d
     source = resolve_model(ref, revision)
     configure_threads()
     dev = resolve_device(device)
-    dt = resolve_dtype(dtype, dev)
+    dt = resolve_dtype(dtype, dev, packaged=is_packaged(source.path), quantize=quantize)
     if quantize == "int8" and dev.type != "cpu":
         raise ModelLoadError("--quantize int8 (dynamic int8) runs on CPU only; use --device cpu")
     spread = _PLACEMENT.get()
@@ -208,8 +208,9 @@ def load_adapter_cached(name: str, folder, auto_class: str, *, device: str = "au
     """A LoRA adapter folder merged over its base (``nlptasks.backend.adapters``), cached like models."""
     from .adapters import load_adapter
 
-    key = ("adapter", name, str(Path(folder).resolve()), auto_class, str(resolve_device(device)), dtype,
-           trust_remote_code, quantize)
+    dev = resolve_device(device)
+    dt = resolve_dtype(dtype, dev, packaged=is_packaged(folder), quantize=quantize)  # what "auto" means here
+    key = ("adapter", name, str(Path(folder).resolve()), auto_class, str(dev), str(dt), trust_remote_code, quantize)
     with _LOCK:
         if cache and key in _CACHE:
             cost_hooks.report_model(_CACHE[key].model)

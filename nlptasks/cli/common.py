@@ -14,7 +14,8 @@ def add_model_args(p: argparse.ArgumentParser, *, model_help: str | None = None,
     g.add_argument("--revision", default=None, help="hub revision (branch, tag or commit) of --model")
     g.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     g.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
-                   help="weights/compute precision (auto: bfloat16 on CUDA with bf16, else float32)")
+                   help="weights/compute precision (auto: bfloat16 on CUDA with bf16, and for the packaged models on "
+                        "CPUs with AMX; else float32)")
     g.add_argument("--quantize", default=None, choices=["int8"], help="dynamic int8 quantization (CPU)")
     g.add_argument("--trust-remote-code", action="store_true",
                    help="allow model repositories to run their own Python code (off by default)")
