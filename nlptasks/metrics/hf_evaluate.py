@@ -72,6 +72,8 @@ def features_for(name: str, fn: Callable, task: str | None = None):
                             "references": {"id": string, "answers": answers}}))
         return [F({"predictions": string, "references": strings}),
                 F({"predictions": string, "references": string})] + hf
+    if name == "retrieval_recall":  # a prediction is the list of retrieved passages
+        return [F({"predictions": strings, "references": strings}), F({"predictions": strings, "references": string})]
     if name == "distinct":
         return F({"predictions": string})
     if name == "perplexity":
