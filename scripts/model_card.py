@@ -10,7 +10,9 @@ intervals, evaluation cost); each ``--variant-eval`` is the record of the same m
 ``nlptasks_adapter.json`` records ``trained_on_base`` (the adapter was trained on other base weights
 than the ones it ships over, e.g. an fp16-rounded copy), the card says so. The card gets: what the model is, the data, the rebuild command, the
 metrics with their intervals, parameters and packaged size, training wall time, energy and CO2e (the
-cost tracker's), the limits of the data, then the training details (``nlptasks.training.model_card``).
+cost tracker's), the limits of the data, then the training details (``nlptasks.training.model_card``); its
+YAML front matter carries the Hub's ``model-index`` built from the ``--eval`` record
+(``nlptasks.evaluation.model_index``).
 """
 from __future__ import annotations
 
@@ -64,7 +66,8 @@ def _base_note(folder: Path | None) -> list[str]:
 
 
 def render(name: str, result: dict, record: dict | None, folder: Path | None, command: str,
-           parameters: int | None = None, variants: list[dict] | None = None) -> str:
+           parameters: int | None = None, variants: list[dict] | None = None,
+           other_benchmarks: list[dict] | None = None) -> str:
     from nlptasks.training.model_card import render as training_card
 
     task = result["task"]
@@ -131,7 +134,12 @@ def render(name: str, result: dict, record: dict | None, folder: Path | None, co
              if result.get("saved_as") == "lora-adapter" else "library_name: transformers",
              "base_model: sentence-transformers/all-MiniLM-L6-v2" if str(result["base_model"]).lower() == "minilm"
              else f"base_model: {result['base_model']}", "tags:", "- nlptasks", f"- {task}", "---", ""]
-    return "\n".join(front + lines).rstrip() + "\n"
+    text = "\n".join(front + lines).rstrip() + "\n"
+    if record:  # the Hub's model-index (front matter), from the same eval record
+        from nlptasks.evaluation.model_index import model_index_yaml, with_model_index
+
+        text = with_model_index(text, model_index_yaml(name, [record, *(other_benchmarks or [])]))
+    return text
 
 
 def main(argv=None) -> int:
@@ -141,6 +149,9 @@ def main(argv=None) -> int:
     p.add_argument("--eval", default=None, help="the eval record (nlptasks eval ... --json)")
     p.add_argument("--variant-eval", action="append", default=[], metavar="FILE",
                    help="the eval record of a variant of the same model (repeatable)")
+    p.add_argument("--model-index-eval", action="append", default=[], metavar="FILE",
+                   help="the eval record of the same model on another benchmark, added to the card's model-index "
+                        "(repeatable)")
     p.add_argument("--folder", default=None, help="the packaged folder (size; README.md is written there)")
     p.add_argument("--command", required=True, help="the rebuild command shown in the card")
     p.add_argument("--output", default=None, help="where to write the card (default: FOLDER/README.md)")
@@ -150,7 +161,8 @@ def main(argv=None) -> int:
     folder = Path(a.folder) if a.folder else None
     out = Path(a.output) if a.output else (folder / "README.md" if folder else None)
     variants = [json.loads(Path(v).read_text(encoding="utf-8")) for v in a.variant_eval]
-    text = render(a.name, result, record, folder, a.command, variants=variants)
+    others = [json.loads(Path(v).read_text(encoding="utf-8")) for v in a.model_index_eval]
+    text = render(a.name, result, record, folder, a.command, variants=variants, other_benchmarks=others)
     if out is None:
         sys.stdout.write(text)
     else:

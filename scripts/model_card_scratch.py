@@ -17,6 +17,9 @@ A second run of the rebuild command adds a "Rebuild check" section: ``--rebuild-
 ``training_result.json``: best validation BLEU, epochs, precision, wall time and cost) and
 ``--rebuild-eval`` (the ``nlptasks eval`` record of the rebuilt model, float32), set beside the packaged
 model's figures and its 95% intervals.
+
+The float32 record is written beside the model as ``eval_record.json``, and the card's YAML front matter
+gets the Hub's ``model-index`` from it (``nlptasks.evaluation.model_index``).
 """
 from __future__ import annotations
 
@@ -143,7 +146,7 @@ def render(name: str, folder: Path, state: dict, settings: dict, status: str, lo
                   f"the machine was shared with other jobs.", "",
               "## Size and training cost", "", "| | |", "| --- | --- |",
               f"| parameters | {params:,} ({params / 1e6:.2f}M, embeddings tied) |",
-              f"| packaged files | {_size(folder) / 1e6:.2f} MB (model.safetensors float16) |",
+              f"| packaged files | {_model_size(folder) / 1e6:.2f} MB (model.safetensors float16) |",
               f"| training | {s['epochs']:g} epochs planned, stopped by a GPU time box at epoch "
               f"{max(epochs) if epochs else '?'}+; best epoch {best_epoch:g} (step {best_step}), validation "
               f"BLEU {best:.2f} in the training loop |",
@@ -162,7 +165,15 @@ def render(name: str, folder: Path, state: dict, settings: dict, status: str, lo
     if rebuild:
         lines += rebuild_section(fp32, best, best_epoch, *rebuild)
     lines += ["## Limits", "", LIMITS.format(rows=rows), ""]
-    return "\n".join(lines)
+    from nlptasks.evaluation.model_index import model_index_yaml, with_model_index
+
+    # the Hub's model-index (front matter) from the float32 record, which is kept beside the model
+    return with_model_index("\n".join(lines), model_index_yaml(name, [fp32]))
+
+
+def _model_size(folder: Path) -> int:
+    """The packaged files' bytes, without the card and the eval record kept beside them."""
+    return _size(folder) - sum(p.stat().st_size for p in (folder / "eval_record.json",) if p.is_file())
 
 
 def main(argv=None) -> int:
@@ -190,6 +201,9 @@ def main(argv=None) -> int:
     text = render(a.name, folder, json.loads(read(a.state)), json.loads(read(a.settings)), read(a.status),
                   read(a.log), records, a.command, a.job, rebuild)
     (folder / "README.md").write_text(text, encoding="utf-8")
+    fp32 = next((r for r in records if _variant(r) == "float32"), records[0])
+    (folder / "eval_record.json").write_text(json.dumps(fp32, indent=1, ensure_ascii=False, default=str) + "\n",
+                                             encoding="utf-8")
     return 0
 
 

@@ -3,6 +3,10 @@ by ``nlptasks finetune``) and the eval records (``nlptasks eval --output``) of i
 No figure is typed by hand.
 
     python scripts/render_embedded_card.py nlptasks/embedded/NAME RECORD.json [RECORD.json ...]
+
+The model's own record (its name is the folder's; the float32 full run if there are several) is written
+to the folder as ``eval_record.json`` and gives the card's front matter its Hub ``model-index``
+(``nlptasks.evaluation.model_index``).
 """
 from __future__ import annotations
 
@@ -44,7 +48,7 @@ def render(folder: Path, records: list[dict]) -> str:
     result = json.loads((folder / "training_result.json").read_text(encoding="utf-8"))
     name, task = folder.name, result["task"]
     cost = result.get("cost") or {}
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name != "README.md")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name not in ("README.md", "eval_record.json"))
     size = sum(p.stat().st_size for p in files if p.name != "training_result.json")
     ours = [r for r in records if r["model"]["name"] == name]
     bench = (ours or records)[0]["benchmark"]["name"] if records else "?"
@@ -93,7 +97,21 @@ def render(folder: Path, records: list[dict]) -> str:
         lines.append(f"| CO2e | {cost['co2e_g']:.3g} g (grid {cost.get('grid_intensity_g_per_kwh')} g/kWh, "
                      f"{cost.get('grid_source')}) |")
     lines += ["", "## Limits", ""] + [f"- {t}" for t in LIMITS.get(task, [])]
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    record = own_record(name, records)
+    if record is not None:  # the Hub's model-index (front matter), from the model's own record
+        from nlptasks.evaluation.model_index import model_index_yaml, with_model_index
+
+        text = with_model_index(text, model_index_yaml(name, [record]))
+    return text
+
+
+def own_record(name: str, records: list[dict]) -> dict | None:
+    """The model's own eval record among ``records`` (the float32 full run first), or None."""
+    from nlptasks.evaluation.model_index import pick
+
+    ours = pick([r for r in records if r["model"]["name"] == name])
+    return ours[0] if ours else None
 
 
 def main(argv: list[str]) -> int:
@@ -103,6 +121,10 @@ def main(argv: list[str]) -> int:
     folder = Path(argv[0])
     records = [json.loads(Path(p).read_text(encoding="utf-8")) for p in argv[1:]]
     (folder / "README.md").write_text(render(folder, records), encoding="utf-8")
+    record = own_record(folder.name, records)
+    if record is not None:  # the card's figures and model-index come from it; kept beside the model
+        (folder / "eval_record.json").write_text(json.dumps(record, indent=1, ensure_ascii=False, default=str) + "\n",
+                                                 encoding="utf-8")
     print(f"wrote {folder / 'README.md'}", file=sys.stderr)
     return 0
 
