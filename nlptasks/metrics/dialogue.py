@@ -1,4 +1,11 @@
-"""Dialogue metrics: ParlAI-style unigram F1, corpus BLEU-4, distinct-1/2 and perplexity."""
+"""Dialogue metrics: ParlAI-style unigram F1, corpus BLEU-4, distinct-1/2 and perplexity.
+
+Responses and references are compared after :func:`spaced` (``normalize="spaced"``, the default): every
+character that is neither a word character nor a space is split off and whitespace squashed, so a
+corpus-tokenised response (DailyDialog's ``I ’ m very well , Thank you .``) and its detokenised form
+(``I’m very well, Thank you.``, what ``nlptasks run chat`` shows) score the same. Each value says so in
+``extra["normalize"]``; ``normalize="none"`` scores the texts as they are.
+"""
 from __future__ import annotations
 
 import math
@@ -12,6 +19,24 @@ from .translation import bleu
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = re.compile(r"[!\"#$%&()*+,./:;<=>?@\[\]\\^`{|}~_']")
+_NOT_WORD = re.compile(r"([^\w\s])")
+NORMALIZATIONS = {
+    "spaced": "responses and references spaced before scoring: every non-word, non-space character split off "
+              "as its own token, whitespace squashed (nlptasks.metrics.dialogue.spaced; tokenised and "
+              "detokenised text score alike)",
+    "none": "responses and references scored as they are",
+}
+
+
+def spaced(s: str) -> str:
+    """``"I’m fine, thanks."`` -> ``"I ’ m fine , thanks ."`` (the tokenised and detokenised forms agree)."""
+    return " ".join(_NOT_WORD.sub(r" \1 ", s).split())
+
+
+def _normalizer(normalize: str):
+    if normalize not in NORMALIZATIONS:
+        raise ValueError(f"normalize must be one of {', '.join(NORMALIZATIONS)}, got {normalize!r}")
+    return spaced if normalize == "spaced" else (lambda s: s)
 
 
 def normalize_parlai(s: str) -> str:
@@ -25,19 +50,27 @@ def token_f1(prediction: str, reference: str) -> float:
 
 
 def unigram_f1(predictions: list, references: list, bootstrap: int = DEFAULT_BOOTSTRAP,
-               seed: int = DEFAULT_SEED) -> dict[str, MetricValue]:
+               seed: int = DEFAULT_SEED, normalize: str = "spaced") -> dict[str, MetricValue]:
     """Mean unigram F1 x 100 (best over a list of references) -> ``{"unigram_f1": ...}``."""
     check_inputs("unigram_f1", predictions, references)
+    norm = _normalizer(normalize)
     scores = []
     for pred, ref in zip(predictions, references):
         refs = ref if isinstance(ref, (list, tuple)) else [ref]
-        scores.append(100.0 * max(token_f1(as_text(pred), as_text(r)) for r in refs))
-    return {"unigram_f1": mean_value(scores, bootstrap, seed)}
+        scores.append(100.0 * max(token_f1(norm(as_text(pred)), norm(as_text(r))) for r in refs))
+    return {"unigram_f1": mean_value(scores, bootstrap, seed, extra={"normalize": NORMALIZATIONS[normalize]})}
 
 
-def bleu4(predictions: list, references: list, **options) -> dict[str, MetricValue]:
+def bleu4(predictions: list, references: list, normalize: str = "spaced", **options) -> dict[str, MetricValue]:
     """sacrebleu corpus BLEU (4-gram, defaults) -> ``{"bleu4": ...}``; options as ``translation.bleu``."""
-    return {"bleu4": bleu(predictions, references, **options)["bleu"]}
+    check_inputs("bleu4", predictions, references)
+    norm = _normalizer(normalize)
+    preds = [norm(as_text(p)) for p in predictions]
+    refs = [[norm(as_text(r)) for r in ref] if isinstance(ref, (list, tuple)) else norm(as_text(ref))
+            for ref in references]
+    value = bleu(preds, refs, **options)["bleu"]
+    value.extra["normalize"] = NORMALIZATIONS[normalize]
+    return {"bleu4": value}
 
 
 def _ngrams(tokens: list[str], n: int) -> list[tuple]:
@@ -45,19 +78,22 @@ def _ngrams(tokens: list[str], n: int) -> list[tuple]:
 
 
 def distinct(predictions: list, references: list | None = None, lowercase: bool = False,
-             **_ignored) -> dict[str, MetricValue]:
-    """distinct-n x 100 = unique n-grams / all n-grams over all predictions (whitespace tokens).
+             normalize: str = "spaced", **_ignored) -> dict[str, MetricValue]:
+    """distinct-n x 100 = unique n-grams / all n-grams over all predictions (whitespace tokens after
+    ``normalize``).
 
     References are ignored. Not re-aggregatable across shards (needs the n-gram sets).
     """
     check_inputs("distinct", predictions, references, references_required=False)
-    token_lists = [(as_text(p).lower() if lowercase else as_text(p)).split() for p in predictions]
+    norm = _normalizer(normalize)
+    token_lists = [norm(as_text(p).lower() if lowercase else as_text(p)).split() for p in predictions]
     out = {}
     for n in (1, 2):
         grams = [g for tokens in token_lists for g in _ngrams(tokens, n)]
         unique, total = len(set(grams)), len(grams)
         out[f"distinct_{n}"] = MetricValue(100.0 * unique / total if total else 0.0,
-                                           {"kind": "distinct", "unique": unique, "total": total})
+                                           {"kind": "distinct", "unique": unique, "total": total},
+                                           extra={"normalize": NORMALIZATIONS[normalize]})
     return out
 
 

@@ -45,7 +45,14 @@ class MostFrequentResponse(_Baseline):
     name = MOST_FREQUENT
 
     def answer(self, turns: list[str]) -> str:
-        return MOST_FREQUENT_RESPONSE
+        from ..detokenize import detokenize
+
+        return detokenize(MOST_FREQUENT_RESPONSE)  # "Thank you." (DailyDialog's text is tokenised)
+
+    def settings(self) -> dict:
+        from ..detokenize import detokenizer
+
+        return {"detokenize": detokenizer()}
 
 
 def load_offline(model: str, *, device: str = "auto", dtype: str = "auto", quantize: str | None = None):

@@ -177,7 +177,10 @@ class RetrievalChat:
                 "kind": "retrieval", "candidates": len(self.responses), "perplexity": None}
 
     def settings(self) -> dict:
-        return {"turn_weights": self.turn_weights, "top_k": self.top_k, "similarity_weight": self.similarity_weight}
+        from ..detokenize import detokenizer
+
+        return {"turn_weights": self.turn_weights, "top_k": self.top_k, "similarity_weight": self.similarity_weight,
+                "detokenize": detokenizer()}
 
     def respond(self, conversations: list[list[str]], batch_size: int | None = 64) -> list[dict]:
         n = len(self.turn_weights)
@@ -191,4 +194,9 @@ class RetrievalChat:
         queries = context_vectors(per, self.turn_weights)
         picks = retrieve(queries, self.contexts, self.responses, top_k=self.top_k,
                          similarity_weight=self.similarity_weight)
-        return [{"response": self.responses[i], "dropped_turns": 0, "similarity": round(s, 4)} for i, s in picks]
+        from ..detokenize import detokenize
+
+        # DailyDialog's responses are tokenised (`I ’ m fine , thanks .`): shown detokenised; the dialogue
+        # metrics score both forms alike (metrics.dialogue.spaced)
+        return [{"response": detokenize(self.responses[i]), "dropped_turns": 0, "similarity": round(s, 4)}
+                for i, s in picks]
