@@ -70,6 +70,14 @@ def check_not_an_input(path, inputs: Iterable = (), *, flag: str = "--output") -
         elif same_file(path, inp):
             raise InputError(f"{name}: is {label} {inp}; writing there would destroy the input; "
                              f"choose another output file")
+        elif os.path.isdir(inp) and _inside_folder(path, inp):  # e.g. a file in a knowledge-base index
+            raise InputError(f"{name}: is inside {label} {inp}, a folder this command reads; writing there "
+                             f"could damage it; choose another output file")
+
+
+def _inside_folder(path, folder) -> bool:
+    p, f = os.path.realpath(path), os.path.realpath(folder)
+    return p.startswith(f.rstrip(os.sep) + os.sep)
 
 
 def _is_stdin(path) -> bool:

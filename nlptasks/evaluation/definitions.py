@@ -62,6 +62,8 @@ TOP = {
     # dataset or ``data_files`` key, or other local files; never the data above (refused)
     "train_split": ((str,), False),
     "train_data_files": ((str, list), False),
+    # open-domain QA: the documents answers are retrieved from (``CORPUS``; indexed once, cached)
+    "corpus": ((dict,), False),
 }
 # keys that do not change what is scored, so they are left out of the definition hash
 NOT_HASHED = ("description", "train_split", "train_data_files")
@@ -71,6 +73,14 @@ DATASET = {
     "split": ((str,), False),
     "data_files": ((str, list, dict), False),
     "revision": ((str,), False),
+}
+# open-domain benchmarks: the documents to retrieve from (indexed once, cached by their fingerprint)
+CORPUS = {
+    "path": ((str,), True),
+    "data_files": ((str, list), True),
+    "text": ((str,), True),
+    "title": ((str,), False),
+    "id": ((str,), False),
 }
 TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true/false", list: "a list",
               dict: "a mapping"}
@@ -146,6 +156,12 @@ def validate_definition(data: Any, where: str, default_name: str | None = None) 
             raise BenchmarkError(f"{where}: key 'metric_options.{name}' must be a mapping")
     if data.get("limit") is not None and data["limit"] < 1:
         raise BenchmarkError(f"{where}: key 'limit' must be a positive integer")
+    corpus = data.get("corpus")
+    if corpus is not None:
+        _check_section(corpus, CORPUS, where, "corpus.")
+        if corpus["path"] not in LOCAL_FORMATS:
+            raise BenchmarkError(f"{where}: key 'corpus.path' must be a local format ({', '.join(LOCAL_FORMATS)})")
+        corpus = {k: corpus.get(k) for k in CORPUS}
     _check_training_data(data, ds, where)
     name = data.get("name") or default_name
     if not name:
@@ -162,6 +178,7 @@ def validate_definition(data: Any, where: str, default_name: str | None = None) 
         "generation": data.get("generation") or {}, "task_options": data.get("task_options") or {},
         "prefix": data.get("prefix"), "limit": data.get("limit"),
         "train_split": data.get("train_split"), "train_data_files": data.get("train_data_files"),
+        "corpus": corpus,
     }
 
 
@@ -202,6 +219,8 @@ def definition_hash(definition: dict) -> str:
     """sha256 (first 16 hex) of the canonical JSON of the definition, the description and the training
     data (``NOT_HASHED``) excluded: they do not change what is scored."""
     body = {k: v for k, v in definition.items() if k not in NOT_HASHED}
+    if body.get("corpus") is None:  # closed-book benchmarks keep the hash they had before the key existed
+        body.pop("corpus", None)
     return json_hash(body, 16)
 
 
@@ -228,6 +247,7 @@ class Benchmark:
     limit: int | None = None
     train_split: str | None = None  # the split to train on (hub, or a key of a data_files mapping)
     train_data_files: str | list[str] | None = None  # local files to train on
+    corpus: dict[str, Any] | None = None  # open-domain QA: the documents retrieved from (``CORPUS``)
     source: str = "<memory>"  # the YAML file it came from (not part of the definition)
     hash: str = field(init=False)  # of the definition, description excluded
 
@@ -312,7 +332,8 @@ class Benchmark:
             if field_name not in task_cls.input_fields:
                 raise BenchmarkError(f"{where}: key 'columns.{field_name}': {field_name!r} is not an input field "
                                      f"of task {task_cls.name!r} (its fields: {', '.join(task_cls.input_fields)})")
-        missing = [f for f in task_cls.input_fields if f not in self.columns]
+        options = {**self.options_for_task(), **({"index": "<corpus>"} if self.corpus else {})}
+        missing = [f for f in task_cls.required_fields(options) if f not in self.columns]
         if missing:
             raise BenchmarkError(f"{where}: key 'columns' does not map the task's input field(s) "
                                  f"{', '.join(missing)}")

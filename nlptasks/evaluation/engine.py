@@ -141,8 +141,10 @@ def _metric_info(name: str, fn=None) -> dict:
 
 
 def compute_metrics(bench: Benchmark, predictions: list, references: list,
-                    nll: list[dict] | None = None) -> tuple[dict, dict]:
-    """``(metrics, higher_is_better)`` keyed by value name."""
+                    nll: list[dict] | None = None, outputs: list[dict] | None = None) -> tuple[dict, dict]:
+    """``(metrics, higher_is_better)`` keyed by value name. A metric whose info names a
+    ``prediction_field`` (``retrieval_recall``: the retrieved ``passages``) scores that field of
+    ``outputs`` instead of the predictions."""
     from ..metrics.signature import value_signature
     from ..registry import METRICS
 
@@ -154,6 +156,9 @@ def compute_metrics(bench: Benchmark, predictions: list, references: list,
         if name == "perplexity" and nll is None:
             continue  # the model gives references no likelihood (retrieval, baselines): no perplexity
         preds = nll if name == "perplexity" else predictions
+        field_name = _metric_info(name, fn).get("prediction_field")
+        if field_name and outputs is not None:
+            preds = [o.get(field_name) for o in outputs]
         values = fn(preds, references, **opts)
         info = _metric_info(name, fn)
         for value_name, value in values.items():
@@ -301,9 +306,14 @@ def load_stage(benchmark: str | Benchmark, settings: EvalSettings, model: str | 
     run.fingerprint = json_hash([[{k: v for k, v in r.items() if k != "__line__"} for r in run.inputs], run.refs])
 
     s = settings
+    options = {**bench.options_for_task(), **s.task_options}
+    if bench.corpus and not options.get("index"):  # open-domain: the corpus, indexed once and cached
+        from .corpus import corpus_index
+
+        options["index"] = corpus_index(bench, s.data_dir)
     run.task = cls(model, revision=s.revision, device=s.device, dtype=s.dtype,
                    quantize=s.quantize, trust_remote_code=s.trust_remote_code, batch_size=s.batch_size,
-                   max_tokens=s.max_tokens, seed=s.seed, **{**bench.options_for_task(), **s.task_options})
+                   max_tokens=s.max_tokens, seed=s.seed, **options)
     run.task.validate(run.inputs)  # missing/None fields: one line, before loading
     return run
 
@@ -356,7 +366,8 @@ def score_stage(run: EvalRun) -> None:
     run.predictions = [o.get(out_field) for o in run.outputs]
     if run.normalise:
         run.predictions = [run.normalise(p) for p in run.predictions]
-    run.metrics, run.higher_is_better = compute_metrics(run.bench, run.predictions, run.refs, run.nll)
+    run.metrics, run.higher_is_better = compute_metrics(run.bench, run.predictions, run.refs, run.nll,
+                                                        outputs=run.outputs)
     if run.reference_modules:
         from .reference_metrics import compute
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import classification, dialogue, qa, summarization, translation
+from . import classification, dialogue, qa, retrieval, summarization, translation
 from .base import MetricValue, check_inputs
 
 __all__ = ["METRIC_FUNCTIONS", "METRIC_INFO", "MetricValue", "aggregate", "check_inputs", "compute",
@@ -26,6 +26,7 @@ METRIC_FUNCTIONS: dict[str, Callable[..., dict[str, MetricValue]]] = {
     "macro_recall": classification.macro_recall,
     "squad": qa.squad,
     "squad_v2": qa.squad_v2,
+    "retrieval_recall": retrieval.retrieval_recall,
     "unigram_f1": dialogue.unigram_f1,
     "bleu4": dialogue.bleu4,
     "distinct": dialogue.distinct,
@@ -54,6 +55,10 @@ METRIC_INFO: dict[str, dict] = {
     "macro_recall": _info("sentiment", ["macro_recall"], "macro-averaged recall over labels (x100)"),
     "squad": _info("qa", ["exact_match", "f1"], "SQuAD v1.1 exact match and token F1 (x100)"),
     "squad_v2": _info("qa", _SQUAD_V2, "SQuAD v2.0 exact match / F1 with HasAns and NoAns splits (x100)"),
+    # scored on the task output's "passages" (the retrieved passages), not on its answer
+    "retrieval_recall": {**_info("qa", ["recall"], "% of questions with a gold answer string in the k retrieved "
+                                                   "passages (recall@k, k = --top-k-passages)"),
+                         "prediction_field": "passages"},
     "unigram_f1": _info("chat", ["unigram_f1"], "ParlAI-style unigram F1 (x100), mean over examples"),
     "bleu4": _info("chat", ["bleu4"], "sacrebleu corpus BLEU-4 (0-100)"),
     "distinct": _info("chat", ["distinct_1", "distinct_2"],
@@ -65,7 +70,7 @@ METRIC_INFO: dict[str, dict] = {
 
 def evaluate_module(name: str, **kwargs):
     """The metric ``name`` as a Hugging Face ``evaluate`` module, built offline (``metrics/hf_evaluate.py``;
-    needs ``pip install 'nlptasks[evaluate]'``)."""
+    needs ``pip install 'nlptasks[evaluate]'``; issue 27: the documented entry point)."""
     from .hf_evaluate import evaluate_module as build
 
     return build(name, **kwargs)

@@ -21,8 +21,9 @@ def _bm25s():
 
     from .deps import need
 
-    logging.getLogger("bm25s").setLevel(logging.ERROR)
-    return need("bm25s")
+    module = need("bm25s")
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
+    return module
 
 
 def build(texts: Iterable[str], folder: Path) -> int:

@@ -35,7 +35,8 @@ def embed(encoder, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
     if not texts:
         return np.zeros((0, encoder.dim), dtype=np.float32)
     vecs = encoder.encode(list(texts), batch_size=batch_size, max_length=MAX_PASSAGE_TOKENS, desc="embed")
-    return vecs.numpy().astype(np.float32, copy=False)
+    vecs = vecs.numpy() if hasattr(vecs, "numpy") else vecs
+    return np.asarray(vecs, dtype=np.float32)
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""Output paths against the inputs of knowledge-base QA: nothing written may land on a source of
-``index build`` or inside an index folder (issue 20: an output never overwrites an input)."""
+"""The index folder of ``index build`` against its sources (issue 20: an output never overwrites an
+input). An output file of ``run qa --index DIR`` inside DIR is refused by ``paths.check_not_an_input``
+(the index is one of the qa task's ``input_paths``)."""
 from __future__ import annotations
 
 import os
@@ -12,16 +13,6 @@ from ..errors import InputError
 def _inside(path, folder) -> bool:
     p, f = os.path.realpath(path), os.path.realpath(folder)
     return p == f or p.startswith(f.rstrip(os.sep) + os.sep)
-
-
-def check_not_in_index(output, index_dirs: Iterable, flag: str = "--output") -> None:
-    """``output`` (a file; None/"-": stdout) must not be inside any of ``index_dirs``."""
-    if output is None or str(output) == "-":
-        return
-    for d in index_dirs:
-        if d is not None and _inside(output, d):
-            raise InputError(f"{flag} {output}: is inside the index folder {d}; writing there would damage the "
-                             f"index; choose another output file")
 
 
 def check_index_output(output, sources: Iterable[str], flag: str = "--output") -> None:

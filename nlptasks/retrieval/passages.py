@@ -3,8 +3,9 @@
 Sentences come from the project's splitter (:func:`nlptasks.text.split_sentences`, pysbd) and are
 located back in the document, so a passage is always a verbatim slice ``text[start:end]`` of its
 document. Sentences are packed into a passage until the next one would pass ``max_words``; the next
-passage starts with the last sentences of the previous one (at most ``overlap_words`` words), so an
-answer that straddles a boundary is whole in one of them. A sentence longer than ``max_words`` is cut
+passage starts with the last sentences of the previous one (as many as fit in ``overlap_words`` words,
+and at least the last one when it is at most half a passage), so an answer that straddles a boundary is
+whole in one of them. A sentence longer than ``max_words`` is cut
 at whitespace into pieces of ``max_words`` words. Nothing is truncated: every non-space character of
 the document lies in at least one passage (tests check this), however long the document.
 
@@ -90,10 +91,11 @@ def split_passages(doc_id: str, text: str, max_words: int = DEFAULT_MAX_WORDS,
         passages.append(Passage(f"{doc_id}#{len(passages)}", doc_id, text[a:b], a, b))
         if j >= len(units):
             break
-        # the next passage starts with the trailing sentences of this one (at most overlap_words words),
-        # and always moves forward by at least one sentence
+        # the next passage starts with the trailing sentences of this one: as many as fit in overlap_words
+        # words, and at least the last one when it is at most half a passage; it always moves forward
         k, back = j, 0
-        while k - 1 > i and back + units[k - 1][2] <= overlap_words:
+        while k - 1 > i and (back + units[k - 1][2] <= overlap_words
+                             or (k == j and overlap_words and units[k - 1][2] <= max_words // 2)):
             k -= 1
             back += units[k][2]
         i = k
