@@ -27,7 +27,8 @@ from ..errors import NlpTasksError
 from .base import DEFAULT_BOOTSTRAP
 from .signature import SACREBLEU
 
-# HF ``evaluate`` modules that answer the same question (``--reference-metrics evaluate`` uses them)
+# the Hub's names of metrics nlptasks registers under another name (``evaluate_module("sacrebleu")``)
+HUB_NAMES = {"sacrebleu": "bleu", "matthews_correlation": "mcc"}
 _TEXT = ("bleu", "chrf", "ter", "rouge", "bleu4", "unigram_f1")
 _SQUAD = ("squad", "squad_v2")
 _PREDICTIONS_ONLY = ("distinct", "perplexity")
@@ -147,7 +148,8 @@ def _module_arguments() -> set[str]:
 
 
 def evaluate_module(name: str, **kwargs):
-    """The nlptasks metric ``name`` (any registered one, plugins included) as an ``evaluate`` module.
+    """The nlptasks metric ``name`` (any registered one, plugins included; the Hub's names ``sacrebleu`` and
+    ``matthews_correlation`` name ``bleu`` and ``mcc``) as an ``evaluate`` module.
 
     Keyword arguments that ``evaluate.EvaluationModule`` takes (``keep_in_memory``, ``cache_dir``, ...) go to
     the module; the others are the metric's options. An unknown name raises ``UnknownNameError`` listing
@@ -155,6 +157,8 @@ def evaluate_module(name: str, **kwargs):
     """
     from ..registry import METRICS, metric_info
 
+    if name not in METRICS and str(name).lower() in HUB_NAMES:
+        name = HUB_NAMES[str(name).lower()]
     key = METRICS.canonical(name)  # UnknownNameError with the known names
     fn = METRICS.get(key)
     info = metric_info(key)
