@@ -1,0 +1,177 @@
+"""--explain for sentiment: word units, ERASER helpers, integrated gradients (completeness, offsets,
+signs on the packaged model), occlusion, long texts, the CLI and API."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from nlptasks.explain import faithfulness as F
+from nlptasks.explain.words import group_subwords, word_spans
+
+CONTRAST = [  # (sentence, label the packaged model predicts, word for it, word against it)
+    ("the acting is wonderful but the plot is a mess", "negative", "mess", "wonderful"),
+    ("the plot is a mess but the acting is wonderful", "positive", "wonderful", "mess"),
+]
+PLAIN = [("a dull and boring film", "negative", {"dull", "boring"}),
+         ("an awful movie", "negative", {"awful"}),
+         ("a wonderful, moving film", "positive", {"wonderful"})]
+
+
+# -- pure helpers ---------------------------------------------------------------------------------
+def test_word_spans_and_subword_grouping():
+    text = "  Don't  stop, café-goers!"
+    spans = word_spans(text)
+    assert [text[a:b] for a, b in spans] == ["Don", "'", "t", "stop", ",", "café", "-", "goers", "!"]
+    # sub-words: "caf" + "é" go to one word; a sub-word starting on a space goes to the next word
+    offs = [None, (2, 5), (5, 6), (6, 7), (8, 13), (13, 14), (15, 18), (18, 19), (19, 20), (20, 25), (25, 26), None]
+    scores = [9.0, 1, 2, 3, 4, 5, 6, 0.5, 7, 8, 10, 9.0]
+    word = group_subwords(spans, offs, scores)
+    assert word == [1, 2, 3, 4, 5, 6.5, 7, 8, 10]
+    assert sum(word) == pytest.approx(sum(scores[1:-1]))  # nothing lost (completeness survives)
+
+
+def test_rationale_removal_and_keeping():
+    text = "the plot is a mess"
+    spans = word_spans(text)
+    scores = [0.1, 0.5, 0.0, 0.0, 2.0]
+    assert F.top_k(scores, 0.2) == [4]
+    assert F.top_k(scores, 0.5) == [4, 1, 0]
+    assert F.top_k([1, 1, 1], 0.34) == [0, 1]  # ties: earlier first; ceil(0.34 * 3) = 2
+    assert F.remove_words(text, spans, [4, 1]) == "the is a"
+    assert F.keep_words(text, spans, [4, 1]) == "plot mess"
+    assert F.perturbed_texts(text, spans, scores, [0.2]) == {0.2: ("the plot is a", "mess")}
+    assert F.comprehensiveness(0.9, 0.2) == pytest.approx(0.7)
+    assert F.sufficiency(0.9, 0.95) == pytest.approx(-0.05)
+    with pytest.raises(ValueError):
+        F.rationale_size(3, 0)
+
+
+def test_bootstrap_interval_covers_mean_and_shrinks():
+    import random
+
+    rng = random.Random(1)
+    vals = [rng.gauss(0.3, 0.1) for _ in range(400)]
+    mean, lo, hi = F.bootstrap_ci(vals, n_boot=500)
+    assert lo < mean < hi and mean == pytest.approx(sum(vals) / 400)
+    assert hi - lo == pytest.approx(2 * 1.96 * 0.1 / 20, rel=0.3)  # ~ the normal interval of the mean
+    _, lo2, hi2 = F.bootstrap_ci(vals[:40], n_boot=500)
+    assert hi2 - lo2 > hi - lo
+    assert F.random_scores(5, 3) == F.random_scores(5, 3) != F.random_scores(5, 4)
+
+
+# -- the packaged model ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def sentiment():
+    from nlptasks.api import load_task
+
+    return load_task("sentiment").load()
+
+
+def test_ig_completeness_on_the_packaged_model(sentiment):
+    """IG word scores sum to f(input) - f(baseline), f = the label's log-odds, within the quadrature error."""
+    import torch
+
+    from nlptasks.explain.ig import baseline_ids
+    from nlptasks.explain.sentiment import ig_scores, log_odds
+
+    texts = ["the acting is wonderful but the plot is a mess", "an awful movie", "a wonderful, moving film"]
+    probs = sentiment._probabilities(texts)
+    targets = probs.argmax(-1).tolist()
+    scores = ig_scores(sentiment, texts, targets)
+    tok, model = sentiment._lm.tokenizer, sentiment._lm.model
+    for text, y, sc in zip(texts, targets, scores):
+        enc = tok(text, return_tensors="pt")
+        base = torch.tensor([baseline_ids(tok, enc["input_ids"][0].tolist())])
+        assert base[0, 0] == enc["input_ids"][0, 0] and base[0, -1] == enc["input_ids"][0, -1]  # CLS/SEP kept
+        assert (base[0, 1:-1] == tok.pad_token_id).all()
+        with torch.no_grad():
+            fx = log_odds(model(**enc).logits)[0, y].item()
+            fb = log_odds(model(input_ids=base, attention_mask=enc["attention_mask"],
+                                token_type_ids=enc["token_type_ids"]).logits)[0, y].item()
+        assert abs(fx - fb) > 1.0  # a real difference to explain
+        assert sum(sc) == pytest.approx(fx - fb, abs=0.1 + 0.02 * abs(fx - fb))
+
+
+@pytest.mark.parametrize("method", ["ig", "occlusion"])
+def test_offsets_map_back_to_the_input(sentiment, method):
+    from nlptasks.api import run
+
+    texts = ["  Don't stop: café-goers LOVED it!!  ", "so-so\tfilm , really"]
+    outs = run(sentiment.__class__("minilm-sst2-lora", explain_method=method), texts)
+    for text, o in zip(texts, outs):
+        e = o["explanation"]
+        assert e["method"] == method and e["target"] == o["label"]
+        assert [t["text"] for t in e["tokens"]] == [text[a:b] for a, b in word_spans(text)]
+        for t in e["tokens"]:
+            assert text[t["start"]:t["end"]] == t["text"] and isinstance(t["score"], float)
+        assert any(t["score"] != 0 for t in e["tokens"])
+
+
+@pytest.mark.parametrize("method", ["ig", "occlusion"])
+def test_signs_make_sense(method):
+    from nlptasks.api import run
+
+    texts = [c[0] for c in CONTRAST] + [p[0] for p in PLAIN]
+    outs = run("sentiment", texts, explain_method=method)
+    for (text, label, pro, con), o in zip(CONTRAST, outs):
+        assert o["label"] == label
+        score = {t["text"]: t["score"] for t in o["explanation"]["tokens"]}
+        top = max(o["explanation"]["tokens"], key=lambda t: t["score"])
+        assert top["text"] == pro, (method, text, score)
+        assert score[pro] > 0
+        if method == "ig":  # occlusion cannot see a word whose removal leaves the label saturated
+            assert score[con] < 0, (text, score)
+    for (text, label, words), o in zip(PLAIN, outs[len(CONTRAST):]):
+        assert o["label"] == label
+        top = max(o["explanation"]["tokens"], key=lambda t: t["score"])
+        assert top["text"] in words, (method, text, o["explanation"])
+
+
+def test_long_text_is_explained_in_the_windows_it_was_predicted_in():
+    from nlptasks.api import run
+
+    text = ("the first part is dull and slow . " * 3) + ("the ending , though , is wonderful and moving . " * 3)
+    o = run("sentiment", [text], explain=True, max_length=16, stride=4)[0]
+    toks = o["explanation"]["tokens"]
+    assert [text[t["start"]:t["end"]] for t in toks] == [t["text"] for t in toks]
+    late = [t for t in toks if t["start"] > len(text) * 0.6 and t["text"] == "wonderful"]
+    early = [t for t in toks if t["start"] < len(text) * 0.4 and t["text"] == "dull"]
+    assert late and early and all(t["score"] != 0 for t in late + early)
+    sign = 1 if o["label"] == "positive" else -1
+    assert all(sign * t["score"] > 0 for t in late) and all(sign * t["score"] < 0 for t in early)
+
+
+def test_occlusion_works_for_models_without_gradients():
+    from nlptasks.api import run
+    from nlptasks.errors import NlpTasksError
+
+    o = run("sentiment", ["a great movie"], model="majority", explain_method="occlusion")[0]
+    assert [t["score"] for t in o["explanation"]["tokens"]] == [0.0, 0.0, 0.0]  # a constant model
+    with pytest.raises(NlpTasksError, match="occlusion"):
+        run("sentiment", ["a great movie"], model="majority", explain=True)
+
+
+def test_unknown_method_is_one_clear_error():
+    from nlptasks.api import load_task
+    from nlptasks.errors import NlpTasksError
+
+    with pytest.raises(NlpTasksError, match="explains with ig, occlusion"):
+        load_task("sentiment", explain_method="lime")
+    with pytest.raises(NlpTasksError, match="explains with selection"):
+        load_task("summarize", explain_method="ig")
+
+
+def test_cli_explain_jsonl_and_errors(cli):
+    r = cli("run", "sentiment", "--explain", "--format", "jsonl",
+            input="the acting is wonderful but the plot is a mess\n")
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(r.stdout)
+    e = rec["explanation"]
+    assert e["method"] == "ig" and e["target"] == rec["label"]
+    assert {t["text"] for t in e["tokens"]} >= {"wonderful", "mess"}
+    r = cli("run", "sentiment", "--explain-method", "lime", input="good\n")
+    assert r.returncode != 0 and "invalid choice" in r.stderr
+    plain = cli("run", "sentiment", input="good\n")
+    assert plain.returncode == 0 and "explanation" not in plain.stdout
