@@ -30,6 +30,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Blocks that are skipped by what they do, wherever they are (so a page need not carry a marker for
+# them): a long-running server and its clients. tests/test_serve*.py start the server and test its clients.
+SKIP_RULES = [
+    (re.compile(r"^\$? ?(nlptasks serve|uvicorn |docker |curl )|\bserve\(|base_url=\"http", re.M),
+     "starts or talks to a long-running server (the serve tests run one)"),
+    (re.compile(r"^\$? ?(python -m )?pip install ", re.M), "installs packages into the environment"),
+]
 SHELL_LANGS = {"bash", "sh", "shell", "console", "shell-session"}
 PYTHON_LANGS = {"python", "py", "pycon", "python3"}
 SKIP_RE = re.compile(r"<!--\s*skip-example:\s*(.*?)\s*-->")
@@ -78,7 +85,11 @@ def extract(path: Path, display: str | None = None) -> list[Example]:
                 elif "<!-- setup-command -->" in lines[k]:
                     skip = "the set-up command (CI runs its steps; tests/test_docs.py runs its last one)"
                 k -= 1
-            out.append(Example(display, i + 1, kind, "\n".join(body), skip))
+            code = "\n".join(body)
+            for rule, reason in SKIP_RULES:
+                if skip is None and rule.search(code):
+                    skip = reason
+            out.append(Example(display, i + 1, kind, code, skip))
         i = j + 1
     return out
 

@@ -100,3 +100,7 @@ def test_example_extraction_rules(tmp_path):
     assert p.producer == "printf 'a | b\\n'" and p.argv == ["run", "sentiment", "--all-scores"] and p.stdout_file == "out.txt"
     assert plan("nlptasks run x && echo done") is None and plan('echo "$HOME" | nlptasks run x') is None
     assert plan("HF_HUB_OFFLINE=1 nlptasks tasks").env == {"HF_HUB_OFFLINE": "1"}
+    # a server and its clients are skipped by rule, with a reason, wherever they appear
+    md.write_text("```console\n$ nlptasks serve --port 8000\n```\n\n```bash\npip install 'nlptasks[kb]'\n```\n\n"
+                  "```console\n$ nlptasks run sentiment\n```\n", encoding="utf-8")
+    assert [bool(e.skip) for e in extract(md)] == [True, True, False]

@@ -67,7 +67,7 @@ def test_cli_reference_names_every_command_and_option():
                     if id(sp) not in seen:
                         seen.add(id(sp))
                         walk(sp, path + [name])
-            elif a.help is not argparse.SUPPRESS:
+            elif a.help is not argparse.SUPPRESS and not isinstance(a, argparse._HelpAction):
                 missing.extend(f"{' '.join(path)} {s}" for s in a.option_strings if f"`{s}`" not in page)
 
     walk(build_parser(), ["nlptasks"])
