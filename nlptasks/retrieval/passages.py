@@ -79,6 +79,12 @@ def split_passages(doc_id: str, text: str, max_words: int = DEFAULT_MAX_WORDS,
     if max_words < 1:
         raise ValueError("max_words must be >= 1")
     overlap_words = max(0, min(overlap_words, max_words // 2))
+    words = [m.span() for m in _WORD.finditer(text)]
+    if not words:
+        return []
+    if len(words) <= max_words:  # fits in one passage: no sentence splitting needed (pysbd is the slow part)
+        a, b = words[0][0], words[-1][1]
+        return [Passage(f"{doc_id}#0", doc_id, text[a:b], a, b)]
     units = _units(text, max_words)
     passages: list[Passage] = []
     i = 0

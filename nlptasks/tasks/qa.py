@@ -176,6 +176,9 @@ class QATask(Task):
             from .qa_open import index_fingerprint
 
             s["index"] = index_fingerprint(s["index"])
+        else:  # reading comprehension: the settings (and run ids) it had before --index existed
+            for key in ("index", "retriever", "top_k_passages"):
+                s.pop(key, None)
         return s
 
     # -- prediction -------------------------------------------------------------------------------
