@@ -5,7 +5,7 @@ The Python API is what the CLI calls. Imports are lazy so that ``import nlptasks
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _API = {
     "run": ("nlptasks.api", "run"),
