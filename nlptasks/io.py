@@ -521,10 +521,6 @@ def clean_record(rec: dict) -> dict:
     return {k: v for k, v in rec.items() if not k.startswith("__")}
 
 
-def dumps_jsonl(records: Iterable[dict]) -> str:
-    return "".join(json.dumps(clean_record(r), ensure_ascii=False) + "\n" for r in records)
-
-
 def emit(text: str, output: str | None) -> None:
     if output in (None, "-"):
         sys.stdout.write(text)

@@ -17,10 +17,14 @@ T = TypeVar("T")
 
 class Registry(Generic[T]):
     def __init__(self, kind: str, entry_point_group: str | None = None,
-                 loader: Callable[[], None] | None = None):
+                 loader: Callable[[], None] | None = None, source_key: Callable[[], Any] | None = None):
         self.kind = kind
         self.entry_point_group = entry_point_group
         self._loader = loader  # imports the built-in modules that register entries (lazily)
+        # what the loader read (e.g. a search path from the environment): when its value changes, the
+        # entries are loaded again on the next lookup
+        self._source_key = source_key
+        self._key: Any = None
         self._items: dict[str, T] = {}
         self._aliases: dict[str, str] = {}
         self._loaded = False
@@ -39,8 +43,14 @@ class Registry(Generic[T]):
         return add(item) if item is not None else add
 
     def _ensure_loaded(self) -> None:
+        if self._loaded and self._source_key is not None and self._source_key() != self._key:
+            self._items.clear()
+            self._aliases.clear()
+            self._loaded = False
         if self._loaded:
             return
+        if self._source_key is not None:
+            self._key = self._source_key()
         self._loaded = True  # set first: a module the loader imports may look names up
         if self._loader is not None:
             try:
@@ -96,7 +106,10 @@ class Registry(Generic[T]):
 
 
 def _load_builtin_tasks() -> None:
-    from . import tasks  # noqa: F401  (registers the built-in tasks)
+    from .tasks import builtin_tasks
+
+    for task in builtin_tasks():
+        TASKS.register(task.name, task, aliases=task.aliases)
 
 
 def _load_builtin_metrics() -> None:

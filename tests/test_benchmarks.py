@@ -37,13 +37,6 @@ def write(tmp_path: Path, text: str, name: str = "mini.yaml") -> Path:
     return p
 
 
-@pytest.fixture(autouse=True)
-def _fresh_registry():
-    bm.reload()
-    yield
-    bm.reload()
-
-
 def test_shipped_definitions_all_validate_and_are_listed():
     names = bm.BENCHMARKS.names()
     for n in LOCAL + HUB:
@@ -120,8 +113,7 @@ def test_search_path_env_adds_and_shadows(tmp_path, monkeypatch):
     write(d, GOOD, "mini.yaml")
     write(d, GOOD.replace("name: mini", "name: sst2_local").replace("version: 1", "version: 99"), "mine.yaml")
     write(d, GOOD + "bogus: 1\n", "broken.yaml")
-    monkeypatch.setenv(bm.PATH_ENV, str(d))
-    bm.reload()
+    monkeypatch.setenv(bm.PATH_ENV, str(d))  # definitions are read again when the path changes
     assert get_benchmark("mini").source == str(d / "mini.yaml")
     assert get_benchmark("sst2_local").version == 99  # the user's directory comes first
     with pytest.raises(BenchmarkError, match="'bogus'"):

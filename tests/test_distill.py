@@ -56,7 +56,7 @@ def test_logit_distillation_into_fewer_layers(task, teacher, tiny_models, tmp_pa
 
     data = write_jsonl(tmp_path / "d.jsonl", ROWS[task]())
     result = distill(task, str(tiny_models[teacher]), data, data, str(tmp_path / "student"), student_layers=1,
-                     max_steps=3, batch_size=4, lr=1e-3, metric="loss", max_length=64, stride=16, temperature=2.0,
+                     max_steps=3, batch_size=4, lr=1e-3, metric="loss", max_length=64, doc_stride=16, temperature=2.0,
                      alpha=0.7)
     cfg = AutoConfig.from_pretrained(tmp_path / "student")
     assert (cfg.num_hidden_layers if task == "sentiment" else cfg.n_layers) == 1

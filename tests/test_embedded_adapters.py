@@ -131,11 +131,11 @@ def test_adapter_on_another_base_is_refused(qa_adapter, tmp_path):
 def test_embedded_name_loads_the_packaged_folder_and_windows(qa_adapter, tmp_path, monkeypatch):
     """`nlptasks run qa` with no --model: minilm-squad, read from nlptasks/embedded/minilm-squad (here a
     tiny adapter put there), long contexts windowed with the doc stride."""
-    import nlptasks.backend.adapters as adapters
+    import nlptasks.backend.embedded as embedded
     from nlptasks.tasks.qa import QATask
 
     shutil.copytree(qa_adapter, tmp_path / "minilm-squad")
-    monkeypatch.setattr(adapters, "EMBEDDED_DIR", tmp_path)
+    monkeypatch.setattr(embedded, "EMBEDDED_DIR", tmp_path)
     task = QATask(device="cpu", max_length=48, doc_stride=16)
     assert task.model_name == "minilm-squad" and task.model_name in {m.name for m in task.embedded_models}
     out = task.predict([{"question": "what does cat do?", "context": LONG_CONTEXT}])

@@ -85,7 +85,7 @@ def test_seq2seq_targets_and_t5_prefix(tiny_models):
     tok = _tok(tiny_models["t5"])
     from transformers import AutoConfig
 
-    from nlptasks.training.spec import training_spec
+    from nlptasks.training.families import training_spec
 
     cfg = AutoConfig.from_pretrained(tiny_models["t5"])
     assert training_spec("summarize").prefix(cfg, None, None, None) == "summarize: "
@@ -138,7 +138,7 @@ KEYS = {"sentiment": "accuracy", "qa": "f1", "summarize": "rougeLsum", "translat
 def test_training_lowers_the_loss_and_keeps_the_best_checkpoint(task, tiny_models, tmp_path):
     """12 steps on a tiny model: the training loss falls; evaluation at steps 6 and 12 with the task's
     metric (nlptasks.metrics, 0-100); the published model is the best of the two by that metric."""
-    result = _train(task, tiny_models, tmp_path, metric=None, eval_steps=6, stride=16)
+    result = _train(task, tiny_models, tmp_path, metric=None, eval_steps=6, doc_stride=16)
     curve = [loss for _, loss in result["train"]["loss_curve"]]
     assert len(curve) == 12
     assert sum(curve[-3:]) < sum(curve[:3]) - 0.03, curve
@@ -337,7 +337,7 @@ def test_group_by_length_trains_grouped_but_evaluates_in_order(task, tiny_models
     from nlptasks.training import finetune
 
     result = finetune(task, str(tiny_models[MODEL[task]]), data, data, str(tmp_path / "out"), max_steps=2,
-                      batch_size=2, eval_batch_size=8, lr=1e-3, logging_steps=1, max_length=64, stride=16,
+                      batch_size=2, eval_batch_size=8, lr=1e-3, logging_steps=1, max_length=64, doc_stride=16,
                       max_new_tokens=4, group_by_length=True)
     assert isinstance(seen["train"], LengthGroupedSampler)
     assert seen["eval"] == list(range(seen["n_eval"]))
@@ -354,7 +354,12 @@ def test_every_setting_has_a_cli_flag():
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
     args = parser.parse_args(["finetune", "qa", "--train", "t.jsonl", "-o", "out", "--group-by-length",
-                              "--stride", "32"])
+                              "--doc-stride", "32"])
     got = settings_from_args(args)
     assert set(got) == FinetuneSettings.names() - {"task", "model", "train", "validation", "output", "extra"}
-    assert got["group_by_length"] is True and got["stride"] == 32
+    assert got["group_by_length"] is True and got["doc_stride"] == 32
+    # --stride, the old name, still works (with a warning), as does the keyword stride=
+    assert settings_from_args(parser.parse_args(["finetune", "qa", "--train", "t", "-o", "o", "--stride", "24"]))[
+        "doc_stride"] == 24
+    with pytest.warns(DeprecationWarning, match="'stride' is now 'doc_stride'"):
+        assert FinetuneSettings.renamed({"stride": 8}) == {"doc_stride": 8}

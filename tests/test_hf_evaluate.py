@@ -17,7 +17,7 @@ import pytest
 evaluate = pytest.importorskip("evaluate")  # the `evaluate` extra, part of `test`: CI runs all of this
 
 from nlptasks.errors import NlpTasksError, UnknownNameError  # noqa: E402
-from nlptasks.metrics import evaluate_module  # noqa: E402
+from nlptasks.metrics.hf_evaluate import evaluate_module  # noqa: E402
 from nlptasks.metrics.base import DEFAULT_BOOTSTRAP  # noqa: E402
 from nlptasks.registry import METRICS  # noqa: E402
 

@@ -45,7 +45,7 @@ def plugin(monkeypatch):
 
 
 def test_metadata_of_a_plugin_metric_is_read_in_one_place(plugin):
-    from nlptasks.training.spec import training_spec
+    from nlptasks.training.families import training_spec
 
     cls, _ = plugin
     assert metric_info("error_rate")["produces"] == ["error_rate"]

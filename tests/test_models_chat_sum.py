@@ -13,7 +13,7 @@ import pytest
 from nlptasks import run
 from nlptasks.errors import InputError, NlpTasksError
 from nlptasks.tasks import chat_retrieval as cr
-from nlptasks.tasks import extractive_supervised as es
+from nlptasks.models import extractive_supervised as es
 
 EMBEDDED = Path(__file__).resolve().parents[1] / "nlptasks" / "embedded"
 
@@ -105,7 +105,7 @@ def test_summarize_default_is_the_supervised_scorer_and_extracts_sentences():
     assert out["strategy"]["method"] == "extractive-supervised" and out["strategy"]["sentences"] == 3
     assert all(line in doc for line in out["summary"].split("\n"))
     # without --sentences/--ratio: the length the scorer learned (whole sentences up to a word budget)
-    from nlptasks.tasks.extractive_supervised import ExtractiveScorer
+    from nlptasks.models.extractive_supervised import ExtractiveScorer
 
     budget = ExtractiveScorer.load().settings.get("summary_words")
     learned = run("summarize", [{"document": doc}], model="minilm-extsum")[0]
@@ -254,7 +254,7 @@ def test_finetune_summarize_extractive_builds_a_loadable_scorer(cli, tmp_path):
 # -- selecting the family, and refusals before anything is written --------------------------------------
 def test_select_family_by_switch_or_encoder_base():
     from nlptasks.training.families import CausalChat, ExtractiveSummary, RetrievalChat, Seq2Seq
-    from nlptasks.training.spec import training_spec
+    from nlptasks.training.families import training_spec
 
     chat, summ = training_spec("chat"), training_spec("summarize")
     assert isinstance(chat.select("minilm", {}), RetrievalChat)

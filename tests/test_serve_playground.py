@@ -1,7 +1,8 @@
 """The playground page (`/`) in a real headless Chromium: type a text into the sentiment form, press the
 button, read the answer and its cost from the page. The server runs on 127.0.0.1 in this process.
 
-Needs the Debian ``chromium`` package (``apt-get install -y chromium``); skipped when absent. A probe
+Needs the Debian ``chromium`` package (``apt-get install -y chromium``); skipped when absent, failing
+instead with ``NLPTASKS_REQUIRE_BROWSER=1`` (CI; tests/optional.py). A probe
 script added to a copy of the page (served from the same origin, so its requests are the page's own)
 types and clicks the way a user does and writes what it saw into the DOM, which ``--dump-dom`` returns.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
 import socket
 import subprocess
 import threading
@@ -18,13 +18,13 @@ import time
 
 import pytest
 from fastapi.responses import HTMLResponse
+from optional import browser
 
 from nlptasks.api import run
 from nlptasks.serve import ServeConfig, create_app
 from nlptasks.serve import playground
 
-BROWSER = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
-pytestmark = pytest.mark.skipif(BROWSER is None, reason="chromium not installed (apt-get install -y chromium)")
+BROWSER = browser()  # skips this module, or fails it in CI (NLPTASKS_REQUIRE_BROWSER=1)
 
 PROBE = """
 <script>

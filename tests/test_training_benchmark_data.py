@@ -13,14 +13,11 @@ from nlptasks.registry import TASKS
 
 @pytest.fixture
 def benchmark_dir(tmp_path, monkeypatch):
-    """A benchmark folder on $NLPTASKS_BENCHMARKS_PATH; definitions are reloaded before and after."""
+    """A benchmark folder on $NLPTASKS_BENCHMARKS_PATH (definitions are read again when it changes)."""
     d = tmp_path / "benchmarks"
     d.mkdir()
     monkeypatch.setenv(bm.PATH_ENV, str(d))
-    bm.reload()
-    yield d
-    monkeypatch.undo()
-    bm.reload()
+    return d
 
 
 def _benchmark(d, name: str, task: str, rows: list[dict], body: str, train_rows: list[dict] | None = None) -> None:

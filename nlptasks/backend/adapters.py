@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .. import cost_hooks
 from ..errors import ModelLoadError
-from .loading import LoadedModel, weights_hash
+from .hf import LoadedModel, weights_file_hash, weights_hash
 from .lora_merge import add_lora_delta
 
 log = logging.getLogger("nlptasks")
@@ -98,11 +98,9 @@ def read_meta(folder) -> dict:
 
 
 def check_base(folder, base: str) -> None:
-    from .encoder import encoder_weights_hash
-
     want = read_meta(folder).get("base_weights_sha256")
     if want:
-        have = encoder_weights_hash(base)
+        have = weights_file_hash(base)
         if have != want:
             raise ModelLoadError(f"adapter {str(folder)!r} was trained on base weights sha256 {want}, but "
                                  f"{base} has {have}; use the matching base model")
@@ -143,7 +141,7 @@ def build_merged(folder, auto_class: str, *, dtype=None, trust_remote_code: bool
     import torch
     from safetensors.torch import load_file
 
-    from .loading import load_model, load_tokenizer
+    from .hf import load_model, load_tokenizer
 
     folder = Path(folder).expanduser()
     cfg = read_config(folder)
@@ -180,7 +178,7 @@ def load_adapter(ref: str, folder, auto_class: str, *, device: str = "auto", dty
                  quantize: str | None = None, trust_remote_code: bool = False):
     """A :class:`~nlptasks.backend.loading.LoadedModel` for an adapter folder (merged, on ``device``)."""
     from .device import configure_threads, dtype_name, is_packaged, resolve_device, resolve_dtype
-    from .loading import quantize_model
+    from .hf import quantize_model
     from .resolve import ModelSource
 
     configure_threads()
@@ -203,10 +201,8 @@ class AdapterModel(LoadedModel):
     """A merged adapter; its weights hash covers the base weights and the adapter file."""
 
     def describe(self) -> dict:
-        from .encoder import encoder_weights_hash
-
         d = super().describe()
-        d["weights_hash"] = f"{encoder_weights_hash(self.info['base'])}+{weights_hash(self.source)}"
+        d["weights_hash"] = f"{weights_file_hash(self.info['base'])}+{weights_hash(self.source)}"
         d["base_model"] = self.info["base"]
         return d
 
@@ -240,25 +236,17 @@ def save_adapter(peft_model, folder, *, base_ref: str, dtype: str = "float32", l
     (folder / META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
-# -- adapters that ship with the package ---------------------------------------------------------------
-EMBEDDED_DIR = Path(__file__).resolve().parents[1] / "embedded"
+# -- adapters that ship with the package (loaded by nlptasks.backend.loading.load_embedded) ------------
 BUILD_HINT = "rebuild it with `bash scripts/build_models.sh` (see the model table in README.md)"
 
 
 def embedded_folder(name: str) -> Path:
     """``nlptasks/embedded/<name>/``: a packaged adapter folder; a missing file is a load error."""
-    folder = EMBEDDED_DIR / name
+    from .embedded import packaged_path
+
+    folder = packaged_path(name)
     missing = [f for f in (CONFIG, WEIGHTS) if not (folder / f).is_file()]
     if missing:
         raise ModelLoadError(f"embedded model {name!r} is not installed ({', '.join(missing)} missing in "
                              f"{folder}); {BUILD_HINT}")
     return folder
-
-
-def load_embedded(name: str, auto_class: str, *, device: str = "auto", dtype: str = "auto",
-                  quantize: str | None = None):
-    """A packaged adapter (e.g. ``minilm-squad``) merged over the packaged MiniLM, as a ``LoadedModel``."""
-    from .loading import load_adapter_cached
-
-    return load_adapter_cached(name, embedded_folder(name), auto_class, device=device, dtype=dtype,
-                               quantize=quantize)

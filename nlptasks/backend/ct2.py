@@ -108,7 +108,7 @@ def _convert(loaded, out: Path) -> None:
 def converted_dir(loaded) -> Path:
     """The CTranslate2 copy of ``loaded`` (converted on first use, cached by weights hash)."""
     from ..hashing import json_hash
-    from .loading import weights_hash
+    from .hf import weights_hash
 
     _import()
     wh = weights_hash(loaded.source)

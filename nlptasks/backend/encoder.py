@@ -28,14 +28,14 @@ from .. import cost_hooks
 from ..errors import ModelLoadError
 from .batching import run_batched
 from ..hashing import cached_file_hash as file_hash
-from .embedded import minilm_path
+from .embedded import minilm_path, packaged_path
+from .hf import weights_file_hash
 from .limits import max_input_tokens
 from .lora_merge import add_lora_delta
 
 log = logging.getLogger("nlptasks")
 
-EMBEDDED_DIR = Path(__file__).resolve().parents[1] / "embedded"
-DEFAULT_HEAD = EMBEDDED_DIR / "minilm-sst2-head.safetensors"
+DEFAULT_HEAD = packaged_path("minilm-sst2-head")
 HEAD_FORMAT = "nlptasks-encoder-head/1"
 POOLINGS = ("mean", "cls", "max")
 
@@ -53,20 +53,9 @@ def _resolve_dtype(dtype, device):
     return resolve_dtype(str(dtype), device)
 
 
-def _weights_file(path: str) -> Path | None:
-    """The encoder's weights file (safetensors preferred), for identity hashing."""
-    p = Path(path)
-    for name in ("model.safetensors", "pytorch_model.bin"):
-        if (p / name).is_file():
-            return p / name
-    files = sorted(p.glob("*.safetensors")) if p.is_dir() else []
-    return files[0] if files else None
-
-
-def encoder_weights_hash(path: str) -> str | None:
-    """sha256 (first 16 hex chars) of the encoder's weights file; None when there is none locally."""
-    f = _weights_file(path)
-    return file_hash(str(f.resolve())) if f else None
+# the sha256 of the encoder's weights file (the base-weights check of adapters and fitted models); the
+# one definition is nlptasks.backend.hf.weights_file_hash
+encoder_weights_hash = weights_file_hash
 
 
 def parse_pooling(pooling: str) -> list[str]:
@@ -159,7 +148,7 @@ class SentenceEncoder:
 
     def apply_quantization(self, quantize: str | None) -> None:
         """Dynamic int8 quantization of the encoder's Linear layers (CPU); ``None`` does nothing."""
-        from .loading import quantize_model
+        from .hf import quantize_model
 
         if quantize is None:
             return
@@ -378,3 +367,24 @@ def apply_encoder_deltas(model, tensors: dict[str, Any], adapter: dict) -> None:
                 if p is None or p.shape != a.shape:
                     raise ModelLoadError(f"head file: replacement for unknown parameter {name!r}")
                 p.copy_(a.to(p.dtype))
+
+
+# -- packaged models fitted over the packaged MiniLM ---------------------------------------------------
+
+def read_fitted_meta(folder: Path, *, files: tuple[str, ...], meta_name: str, fmt: str, what: str,
+                     rebuild: str) -> dict:
+    """The metadata of a packaged model fitted over the packaged MiniLM (retrieval chat, extractive
+    scorer): its files present, its format ``fmt``, and built on this encoder's weights — else one line
+    naming ``what`` and the ``rebuild`` command."""
+    missing = [f for f in files if not (folder / f).is_file()]
+    if missing:
+        raise ModelLoadError(f"{what} {folder}: missing {', '.join(missing)}")
+    meta = json.loads((folder / meta_name).read_text(encoding="utf-8"))
+    if meta.get("format") != fmt:
+        raise ModelLoadError(f"{folder / meta_name}: not an nlptasks {what.split(' model')[0]} model "
+                             f"(format {meta.get('format')!r})")
+    want = (meta.get("encoder") or {}).get("weights_sha256")
+    if want and weights_file_hash(minilm_path()) != want:
+        raise ModelLoadError(f"{what} {folder} was built with encoder weights {want}, not the packaged "
+                             f"MiniLM's; rebuild it with `{rebuild}`")
+    return meta

@@ -1,55 +1,27 @@
-"""Load a pretrained model + tokenizer onto a device in a dtype; shared by every task."""
+"""The front door of model loading, shared by every task: ``load_pretrained`` resolves a reference (hub id,
+local folder, LoRA adapter folder) and loads it onto a device in a dtype, cached; ``engine="ctranslate2"``
+attaches a CTranslate2 generator (:mod:`.ct2`), an adapter folder is merged over its base
+(:mod:`.adapters`), ``load_embedded`` loads a packaged adapter. The low level (``from_pretrained``,
+hashes, quantization) is :mod:`.hf`; its names are re-exported here."""
 from __future__ import annotations
 
 import contextlib
-import contextvars
-import json
 import logging
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .. import cost_hooks
 from ..errors import ModelLoadError
-from ..hashing import files_hash
 from .device import configure_threads, dtype_name, is_packaged, resolve_device, resolve_dtype
+# the low level (one from_pretrained rule, weights hashes, quantization), re-exported for callers
+from .hf import (_PLACEMENT, QUANTIZE, LoadedModel, load_config, load_model, load_tokenizer, quantize_model,  # noqa: F401
+                 unsafe_weights, weights_hash)
 from .resolve import ModelSource, resolve_model
 
 log = logging.getLogger("nlptasks")
 
-QUANTIZE = (None, "int8")
-
-
-@dataclass
-class LoadedModel:
-    model: Any
-    tokenizer: Any
-    source: ModelSource
-    device: Any
-    dtype: Any
-    quantize: str | None = None
-    info: dict = field(default_factory=dict)
-    ct2: Any = None  # generation on CTranslate2 (``--engine ctranslate2``, backend/ct2.py)
-
-    @property
-    def config(self):
-        return self.model.config
-
-    def num_parameters(self) -> int:
-        """Parameters of the model as loaded (before quantization, which hides Linear weights)."""
-        if "parameters" not in self.info:
-            self.info["parameters"] = sum(p.numel() for p in self.model.parameters())
-        return self.info["parameters"]
-
-    def describe(self) -> dict:
-        """Plain-data identity of the model for result records."""
-        return {"name": self.source.ref, "revision": self.source.revision, "path": self.source.path,
-                "weights_hash": weights_hash(self.source),
-                "variant": {"dtype": dtype_name(self.dtype), "quantize": self.quantize,
-                            **({"engine": "ctranslate2", "compute_type": self.ct2.compute_type} if self.ct2 else {})},
-                "parameters": self.num_parameters()}
 
 
 _CACHE: dict[tuple, LoadedModel] = {}
@@ -80,7 +52,6 @@ class Placement:
 
 
 DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")
-_PLACEMENT: contextvars.ContextVar[Placement | None] = contextvars.ContextVar("nlptasks_placement", default=None)
 
 
 def parse_max_memory(text: str | None) -> tuple:
@@ -130,24 +101,6 @@ def placement(how: Placement | None):
         yield
     finally:
         _PLACEMENT.reset(token)
-
-
-def weights_hash(source: ModelSource) -> str | None:
-    """sha256 of the weight files of a local model dir (first 16 hex chars); None for uncached hub ids."""
-    if source.kind != "local":
-        return None
-    files = sorted(p for p in Path(source.path).iterdir()
-                   if p.suffix in {".safetensors", ".bin"} and p.is_file())
-    return files_hash(files)
-
-
-def _auto_class(name: str):
-    import transformers
-
-    try:
-        return getattr(transformers, name)
-    except AttributeError as exc:
-        raise ModelLoadError(f"transformers has no model class {name}") from exc
 
 
 def load_pretrained(ref: str, auto_class: str, *, revision: str | None = None, device: str = "auto",
@@ -223,6 +176,15 @@ def load_adapter_cached(name: str, folder, auto_class: str, *, device: str = "au
     return loaded
 
 
+def load_embedded(name: str, auto_class: str, *, device: str = "auto", dtype: str = "auto",
+                  quantize: str | None = None):
+    """A packaged adapter (e.g. ``minilm-squad``) merged over the packaged MiniLM, as a ``LoadedModel``."""
+    from .adapters import embedded_folder
+
+    return load_adapter_cached(name, embedded_folder(name), auto_class, device=device, dtype=dtype,
+                               quantize=quantize)
+
+
 def _load(source: ModelSource, auto_class: str, dev, dt, trust_remote_code: bool, quantize: str | None,
           tokenizer_kwargs: dict, model_kwargs: dict, allow_untrained: bool = False) -> LoadedModel:
     common = dict(revision=source.revision, local_files_only=source.local_files_only)
@@ -251,116 +213,3 @@ def _load(source: ModelSource, auto_class: str, dev, dt, trust_remote_code: bool
     log.info("loaded %s (%s) on %s as %s%s", source.ref, type(model).__name__, dev, dtype_name(dt),
              " int8" if quantize else "")
     return LoadedModel(model, tokenizer, source, dev, dt, quantize, info={"parameters": n_params})
-
-
-# -- the one way nlptasks calls from_pretrained: trust_remote_code always explicit --------------------
-def load_config(path: str, *, trust_remote_code: bool = False, ref: str | None = None, **kwargs):
-    """``AutoConfig`` of a model; custom code runs only with ``trust_remote_code=True``."""
-    from transformers import AutoConfig
-
-    _refuse_custom_code(path, ref, trust_remote_code)
-    with _load_errors(ref or path, "AutoConfig"):
-        return AutoConfig.from_pretrained(path, trust_remote_code=bool(trust_remote_code), **kwargs)
-
-
-def load_tokenizer(path: str, *, trust_remote_code: bool = False, ref: str | None = None, **kwargs):
-    """``AutoTokenizer`` of a model; custom code runs only with ``trust_remote_code=True``."""
-    from transformers import AutoTokenizer
-
-    _refuse_custom_code(path, ref, trust_remote_code)
-    with _load_errors(ref or path, "AutoTokenizer"):
-        return AutoTokenizer.from_pretrained(path, trust_remote_code=bool(trust_remote_code), **kwargs)
-
-
-def load_model(path: str, auto_class: str, *, trust_remote_code: bool = False, ref: str | None = None, **kwargs):
-    """``(model, loading_info)`` from ``transformers.<auto_class>``; custom code runs only with
-    ``trust_remote_code=True``. The model is returned as loaded (no device move, no ``eval()``)."""
-    cls = _auto_class(auto_class)
-    _refuse_custom_code(path, ref, trust_remote_code)
-    with _load_errors(ref or path, auto_class):
-        return cls.from_pretrained(path, output_loading_info=True, trust_remote_code=bool(trust_remote_code),
-                                   **kwargs)
-
-
-def _refuse_custom_code(path: str, ref: str | None, trust_remote_code: bool) -> None:
-    """A local model whose architecture exists only in its own Python files (``auto_map`` in
-    config.json, a model type transformers does not know) needs ``--trust-remote-code``: refused here,
-    with one clear line, whatever transformers' own checks would do."""
-    if trust_remote_code or not Path(path).is_dir():
-        return
-    try:
-        config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return  # the loader reports it
-    if not isinstance(config, dict) or not config.get("auto_map"):
-        return
-    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
-
-    if config.get("model_type") not in CONFIG_MAPPING:
-        raise ModelLoadError(f"model {ref or path!r} needs custom code from its repository (auto_map in its "
-                             f"config.json); re-run with --trust-remote-code only if you trust it")
-
-
-class _load_errors:
-    """Turn transformers' loading exceptions into one-line :class:`ModelLoadError`s."""
-
-    def __init__(self, ref: str, what: str):
-        self.ref, self.what = ref, what
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, typ, exc, tb):
-        if exc is None or isinstance(exc, ModelLoadError) or not isinstance(exc, Exception):
-            return False
-        text = str(exc).strip()
-        msg = text.splitlines()[0] if text else type(exc).__name__
-        refused = unsafe_weights(exc, self.ref)
-        if refused is not None:
-            raise refused from exc
-        if isinstance(exc, ValueError) and "trust_remote_code" in text:
-            raise ModelLoadError(f"model {self.ref!r} needs custom code from its repository; re-run with "
-                                 f"--trust-remote-code only if you trust it") from exc
-        if isinstance(exc, ValueError):
-            raise ModelLoadError(f"model {self.ref!r} cannot be loaded as {self.what}: {msg}") from exc
-        if isinstance(exc, OSError):
-            raise ModelLoadError(f"model {self.ref!r} could not be loaded: {msg}") from exc
-        from huggingface_hub.errors import HfHubHTTPError
-
-        if isinstance(exc, HfHubHTTPError):
-            raise ModelLoadError(f"model {self.ref!r}: {msg}") from exc
-        return False
-
-
-def unsafe_weights(exc: BaseException, ref: str) -> ModelLoadError | None:
-    """The one-line error for a weights file that was refused or cannot be parsed: a pickle holding more
-    than tensors (refused by torch's weights-only loader) or a damaged safetensors file; ``None`` for
-    other errors. Nothing in such a file runs: weights-only unpickling executes no code."""
-    import pickle
-
-    text = str(exc)
-    if isinstance(exc, pickle.UnpicklingError) or "Weights only load failed" in text:
-        return ModelLoadError(f"model {ref!r}: its pickle weights file (.bin/.pt) holds objects other than "
-                              f"tensors (possibly code), so it was refused; nothing in it was executed. Use "
-                              f"safetensors weights, or a model from a source you trust converted to safetensors")
-    if type(exc).__name__ == "SafetensorError":
-        first = text.strip().splitlines()[0] if text.strip() else "unreadable"
-        return ModelLoadError(f"model {ref!r}: a .safetensors weights file is truncated or damaged ({first}); "
-                              f"nothing was loaded or executed")
-    return None
-
-
-def quantize_model(model, quantize: str | None):
-    """Dynamic int8 quantization of every ``nn.Linear`` (weights int8, activations quantized on the fly;
-    CPU only). ``None`` returns the model unchanged."""
-    if quantize is None:
-        return model
-    if quantize != "int8":
-        raise ModelLoadError(f"unknown quantization {quantize!r}; use one of: int8")
-    import warnings
-
-    import torch
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)

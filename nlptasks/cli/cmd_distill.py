@@ -29,7 +29,7 @@ def register(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..training.spec import training_spec
+    from ..training.families import training_spec
     from .cmd_finetune import check_outputs, launch_settings, print_result, relaunch, run_options, settings_from_args
 
     task = training_spec(args.task)

@@ -4,6 +4,18 @@ from __future__ import annotations
 import argparse
 
 
+class _Deprecated(argparse.Action):
+    """An old flag name: sets the same value and says which flag to use (``--stride`` -> ``--doc-stride``)."""
+
+    NEW = {"--stride": "--doc-stride"}
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        import sys
+
+        print(f"nlptasks: warning: {option_string} is deprecated; use {self.NEW.get(option_string)}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def _csv(value: str) -> list[str]:
     items = [v.strip() for v in value.split(",") if v.strip()]
     if not items:
@@ -94,7 +106,9 @@ def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) ->
     setting(x, "max_length", type=positive_int,
             help="input tokens (default: sentiment 128, qa 384, summarize/translate/chat 512)")
     setting(x, "max_target_length", type=positive_int, help="target/response tokens (default 128)")
-    setting(x, "stride", type=positive_int, help="qa: overlap of context windows in tokens")
+    setting(x, "doc_stride", type=positive_int, help="qa: overlap of context windows in tokens (the flag of "
+                                                      "`run qa`/`eval`)")
+    x.add_argument("--stride", dest="doc_stride", type=positive_int, action=_Deprecated, help=argparse.SUPPRESS)
     setting(x, "prefix", help="seq2seq input prefix (default: the model's, e.g. T5's)")
     setting(x, "source_lang", help="translate: source language key (default: en)")
     setting(x, "target_lang", help="translate: target language key")
@@ -181,7 +195,7 @@ def register(sub) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..errors import InputError
-    from ..training.spec import training_spec
+    from ..training.families import training_spec
 
     task = training_spec(args.task).select(args.model, vars(args))
     check_outputs(args, "finetune")

@@ -29,16 +29,15 @@ def main(args) -> int:
     """Render the ranking (``nlptasks.leaderboard``) to stdout or ``--output``."""
     from ..leaderboard import leaderboard
     from ..paths import check_output_file
-    from ..evaluation.store import store_inputs, write_atomic
+    from ..evaluation.store import store_inputs
+    from ..io import atomic_write
 
     check_output_file(args.output, inputs=store_inputs(args.store))  # never over the store it reads
     text = leaderboard(store=args.store, task=args.task, benchmark=args.benchmark, metric=args.metric,
                        fmt=args.fmt, compare=args.compare, frontier_x=args.frontier,
                        include_partial=args.include_partial)
     if args.output:
-        from pathlib import Path
-
-        write_atomic(Path(args.output), text)
+        atomic_write(str(args.output), text)
         print(f"nlptasks: wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)

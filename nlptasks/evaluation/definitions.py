@@ -413,14 +413,9 @@ def _load_builtin_benchmarks() -> None:
             BENCHMARKS.register(b.name, b)
 
 
-BENCHMARKS: Registry[Benchmark] = Registry("benchmark", None, _load_builtin_benchmarks)
-
-
-def reload() -> None:
-    """Forget loaded definitions (after changing ``$NLPTASKS_BENCHMARKS_PATH`` or the files)."""
-    BENCHMARKS._items.clear()
-    BENCHMARKS._aliases.clear()
-    BENCHMARKS._loaded = False
+# definitions are read again when $NLPTASKS_BENCHMARKS_PATH changes
+BENCHMARKS: Registry[Benchmark] = Registry("benchmark", None, _load_builtin_benchmarks,
+                                           source_key=lambda: os.environ.get(PATH_ENV, ""))
 
 
 def get_benchmark(name_or_path: str) -> Benchmark:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import InputError, NlpTasksError
+from ..io import atomic_write
 from ..urls import mask_url
 from .records import benchmark_key, check_record, definition_facts, primary_score, variant_name  # noqa: F401
 
@@ -56,11 +57,6 @@ def default_location() -> str:
     import platformdirs
 
     return str(Path(platformdirs.user_data_dir("nlptasks")) / "results.sqlite")
-
-
-def validate_record(record: Any) -> dict:
-    """Old name of ``records.check_record``: the record, or ``InputError`` with its first problem."""
-    return check_record(record)
 
 
 class ResultStore:
@@ -335,7 +331,7 @@ class ResultStore:
         if hasattr(path_or_file, "write"):
             path_or_file.write(text)
         else:
-            write_atomic(Path(path_or_file), text)
+            atomic_write(str(path_or_file), text)
         return len(records)
 
     def import_(self, source: "str | os.PathLike | ImportBatch", *, replace: bool = False) -> int:
@@ -524,9 +520,3 @@ def _list_items_with_lines(text: str, data: list) -> list[tuple[int, Any]]:
         _, pos = decoder.raw_decode(text, pos)
     return list(zip(lines, data))
 
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write a text file via a temporary file in the same folder and ``os.replace``."""
-    from ..io import atomic_write
-
-    atomic_write(str(path), text)

@@ -38,7 +38,7 @@ def trace_supervised(scores, sentences: list[str], k: int, trigram_block: bool =
                      max_words: int | None = None) -> list[dict]:
     """The supervised scorer's selection (``extractive_supervised.select``), replayed with a reason per
     sentence. The kept set is the same as ``select``'s (tested)."""
-    from ..tasks.extractive_supervised import _trigrams
+    from ..models.extractive_supervised import _trigrams
 
     scores = np.asarray(scores, dtype=np.float64)
     order = np.argsort(-scores, kind="stable")

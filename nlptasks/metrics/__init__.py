@@ -12,8 +12,8 @@ from typing import Callable
 from . import classification, dialogue, qa, retrieval, summarization, translation
 from .base import MetricValue, check_inputs
 
-__all__ = ["METRIC_FUNCTIONS", "METRIC_INFO", "MetricValue", "aggregate", "check_inputs", "compute",
-           "evaluate_module"]
+# (a metric as a Hugging Face ``evaluate`` module: nlptasks.metrics.hf_evaluate.evaluate_module)
+__all__ = ["METRIC_FUNCTIONS", "METRIC_INFO", "MetricValue", "aggregate", "check_inputs", "compute"]
 
 METRIC_FUNCTIONS: dict[str, Callable[..., dict[str, MetricValue]]] = {
     "bleu": translation.bleu,
@@ -66,14 +66,6 @@ METRIC_INFO: dict[str, dict] = {
     "perplexity": _info("chat", ["perplexity"], "exp(sum NLL / sum tokens) of the references",
                         ("perplexity",)),
 }
-
-
-def evaluate_module(name: str, **kwargs):
-    """The metric ``name`` as a Hugging Face ``evaluate`` module, built offline (``metrics/hf_evaluate.py``;
-    needs ``pip install 'nlptasks[evaluate]'``; issue 27: the documented entry point)."""
-    from .hf_evaluate import evaluate_module as build
-
-    return build(name, **kwargs)
 
 
 def _lookup(name: str) -> Callable[..., dict[str, MetricValue]]:

@@ -1,9 +1,8 @@
-"""Built-in task plugins; importing this package registers them."""
+"""Built-in task plugins: ``BUILTIN`` (module -> class) and :func:`builtin_tasks`; the task registry
+(``nlptasks.registry.TASKS``) registers them on first use. This package imports nothing above it."""
 from __future__ import annotations
 
 import importlib
-
-from ..registry import TASKS
 
 # module name -> class name; imported lazily so task modules stay light (no torch at import)
 BUILTIN = {
@@ -14,6 +13,8 @@ BUILTIN = {
     "chat": "ChatTask",
 }
 
-for _module, _cls in BUILTIN.items():
-    _task = getattr(importlib.import_module(f"{__name__}.{_module}"), _cls)
-    TASKS.register(_task.name, _task, aliases=_task.aliases)
+
+
+def builtin_tasks() -> list[type]:
+    """The built-in task classes (each module imported; no torch at import)."""
+    return [getattr(importlib.import_module(f"{__name__}.{module}"), cls) for module, cls in BUILTIN.items()]

@@ -197,10 +197,19 @@ class Task:
     # -- training --------------------------------------------------------------------------------------
     @classmethod
     def training_spec(cls):
-        """What fine-tuning needs from this task (a ``nlptasks.training.spec.TrainingSpec``, usually one
-        of the families in ``nlptasks.training.families`` given this task's fields), or ``None`` when
-        the task cannot be fine-tuned. Imported lazily: defining a task does not import torch."""
+        """A plugin's own ``nlptasks.training.spec.TrainingSpec``, or ``None``: then training builds the
+        family named by :attr:`training_family` with :meth:`training_options` (a task imports nothing
+        from training; a third-party plugin may override this instead)."""
         return None
+
+    # the training family (a class name in ``nlptasks.training.families.FAMILIES``) that fine-tunes this
+    # task, or None when it cannot be fine-tuned
+    training_family: str | None = None
+
+    @classmethod
+    def training_options(cls) -> dict:
+        """Keyword arguments of :attr:`training_family` (this task's field names and defaults): plain data."""
+        return {}
 
     # -- description --------------------------------------------------------------------------------
     @classmethod

@@ -158,12 +158,6 @@ class ChatTask(Task):
         """Roles of ``n`` turns, counted back from the last one, which is the user's."""
         return ["user" if (n - 1 - i) % 2 == 0 else "assistant" for i in range(n)]
 
-    def _messages(self, turns: list[str]) -> list[dict]:
-        return [{"role": r, "content": t} for r, t in zip(self.roles(len(turns)), turns)]
-
-    def _render(self, messages: list[dict], generation_prompt: bool) -> str:
-        return self.render_template(self._lm.tokenizer, messages, generation_prompt, self.model_name)
-
     @classmethod
     def render_template(cls, tok, messages: list[dict], generation_prompt: bool, model_name: str = "model") -> str:
         """``messages`` through the tokenizer's chat template, as text."""
@@ -271,11 +265,7 @@ class ChatTask(Task):
                 return tok(full[len(prompt):], add_special_tokens=False)["input_ids"]
         return tok(reference, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
 
-    @classmethod
-    def training_spec(cls):
-        from ..training.families import CausalChat
-
-        return CausalChat(cls)
+    training_family = "CausalChat"
 
     def reference_nll(self, records: list[dict], references: list[str]) -> list[dict]:
         """Teacher-forced negative log-likelihood (sum over the response tokens, in nats) of each gold

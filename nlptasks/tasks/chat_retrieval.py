@@ -34,7 +34,6 @@ FORMAT = "nlptasks-chat-retrieval/1"
 META = "retrieval.json"
 INDEX = "index.safetensors"
 RESPONSES = "responses.json.gz"
-EMBEDDED_DIR = Path(__file__).resolve().parents[1] / "embedded"
 DEFAULT_NAME = "minilm-retrieval"
 DEFAULTS = {"turn_weights": [1.0, 0.5, 0.25], "top_k": 20, "similarity_weight": 0.5}
 
@@ -148,10 +147,10 @@ class RetrievalChat:
              name: str | None = None) -> "RetrievalChat":
         from safetensors.numpy import load_file
 
-        from ..backend.embedded import read_fitted_meta
-        from ..backend.encoder import SentenceEncoder
+        from ..backend.embedded import packaged_path
+        from ..backend.encoder import SentenceEncoder, read_fitted_meta
 
-        folder = Path(path) if path is not None else EMBEDDED_DIR / DEFAULT_NAME
+        folder = Path(path) if path is not None else packaged_path(DEFAULT_NAME)
         meta = read_fitted_meta(folder, files=(META, INDEX, RESPONSES), meta_name=META, fmt=FORMAT,
                                 what="retrieval chat model", rebuild="nlptasks finetune chat --retrieval")
         arrays = load_file(str(folder / INDEX))

@@ -67,11 +67,11 @@ class QATask(Task):
     reference_column = "answers.text"
     explainer = "nlptasks.explain.qa"
 
-    @classmethod
-    def training_spec(cls):
-        from ..training.families import SpanQA
+    training_family = "SpanQA"
 
-        return SpanQA(cls, max_answer_length=next(o.default for o in cls.options if o.dest == "max_answer_length"))
+    @classmethod
+    def training_options(cls) -> dict:
+        return {"max_answer_length": next(o.default for o in cls.options if o.dest == "max_answer_length")}
 
     INPUT_OPTIONS = ("question", "context_file")
 
@@ -134,7 +134,7 @@ class QATask(Task):
         if self._kind == "baseline":
             return
         if name == "minilm-squad":
-            from ..backend.adapters import load_embedded
+            from ..backend.loading import load_embedded
 
             self._lm = load_embedded(name, self.model_class, device=self.device, dtype=self.dtype,
                                      quantize=self.quantize)
@@ -250,7 +250,7 @@ class QATask(Task):
         return out
 
     def _baseline_answer(self, rec: dict) -> dict:
-        from .qa_baseline import answer
+        from ..models.qa_baseline import answer
 
         found = answer(rec["question"], rec["context"])
         if found is None:

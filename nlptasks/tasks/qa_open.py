@@ -150,7 +150,7 @@ def _span(span, hits: list[dict], bases: list[int]) -> dict:
 
 
 def _baseline(task, question: str, hits: list[dict]) -> dict:
-    from .qa_baseline import answer
+    from ..models.qa_baseline import answer
 
     best = None
     for h in hits:

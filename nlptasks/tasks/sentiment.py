@@ -56,12 +56,12 @@ class SentimentTask(Task):
     label_names = ("negative", "positive")
     explainer = "nlptasks.explain.sentiment"
 
-    @classmethod
-    def training_spec(cls):
-        from ..training.families import SequenceClassification
+    training_family = "SequenceClassification"
 
-        return SequenceClassification(cls, text_field=cls.input_fields[0], label_field=cls.reference_column,
-                                      binary_names=cls.label_names)
+    @classmethod
+    def training_options(cls) -> dict:
+        return {"text_field": cls.input_fields[0], "label_field": cls.reference_column,
+                "binary_names": cls.label_names}
 
     def check_options(self) -> None:
         s = self.settings
@@ -85,7 +85,7 @@ class SentimentTask(Task):
                                                dtype=None if self.dtype == "auto" else self.dtype, quantize=self.quantize)
             self.labels = list(self._clf.labels)
         elif name in ADAPTER_MODELS:
-            from ..backend.adapters import load_embedded
+            from ..backend.loading import load_embedded
 
             self._kind = "hf"  # a transformers classifier once merged: windows long texts like hub models
             self._lm = load_embedded(name, self.model_class, device=self.device, dtype=self.dtype,

@@ -1,7 +1,7 @@
 """Summarization: ``{document}`` -> ``{summary}``.
 
 - ``minilm-extsum`` (offline, the default): a supervised extractive scorer (packaged;
-  ``extractive_supervised``): MiniLM sentence features + position features, trained on greedy-ROUGE
+  ``nlptasks.models.extractive_supervised``): MiniLM sentence features + position features, trained on greedy-ROUGE
   oracle labels of CNN/DailyMail train by ``nlptasks finetune summarize --model minilm --extractive``;
   top sentences up to the summary length it learned (a word budget, chosen by cross-validation on the
   training documents), unless ``--sentences``/``--ratio`` say otherwise. A folder written by that command
@@ -71,19 +71,18 @@ class SummarizeTask(Task):
     reference_column = "summary"
     explainer = "nlptasks.explain.summarize"
 
-    @classmethod
-    def training_spec(cls):
-        from ..training.families import Seq2Seq
+    training_family = "Seq2Seq"
 
-        return Seq2Seq(cls, source_field=cls.input_fields[0], target_field=cls.reference_column,
-                       prefix_key="summarization",
-                       pipeline_tag="summarization", extractive=True)
+    @classmethod
+    def training_options(cls) -> dict:
+        return {"source_field": cls.input_fields[0], "target_field": cls.reference_column,
+                "prefix_key": "summarization", "pipeline_tag": "summarization", "extractive": True}
 
     GEN_KEYS = ("max_new_tokens", "min_new_tokens", "num_beams", "no_repeat_ngram_size", "length_penalty")
 
     def _load(self) -> None:
         name = self.model_name.lower()
-        from .extractive_supervised import DEFAULT_NAME, ExtractiveScorer, is_extractive_model
+        from ..models.extractive_supervised import DEFAULT_NAME, ExtractiveScorer, is_extractive_model
 
         extractive = name in ("lead-3", DEFAULT_NAME, "minilm-extractive") or is_extractive_model(self.model_name)
         if extractive and self.settings["engine"] != "transformers":
@@ -164,7 +163,7 @@ class SummarizeTask(Task):
             picks = [list(range(min(3, len(ss)))) for ss in sents]
             strategy = "lead-3"
         elif self._kind == "supervised":
-            from .extractive_supervised import select
+            from ..models.extractive_supervised import select
 
             block = bool(self._scorer.settings.get("trigram_block", True))
             scored = self._scorer.sentence_scores(

@@ -42,6 +42,41 @@ _ISO = re.compile(r"^[a-z]{2,3}$")
 GEN_PARAMS = ("max_length", "min_length", "num_beams", "length_penalty", "no_repeat_ngram_size", "early_stopping")
 
 
+def t5_params(config, src: str, tgt: str) -> dict:
+    """T5's ``task_specific_params`` for the pair (its ``prefix`` and generation defaults), or {}."""
+    tsp = getattr(config, "task_specific_params", None) or {}
+    return dict(tsp.get(f"translation_{iso_base(src)}_to_{iso_base(tgt)}", {}))
+
+
+def marian_targets_of(tokenizer) -> set[str]:
+    """The target languages of a multi-target Marian vocabulary (tokens like ``>>fr<<``); empty otherwise."""
+    return {m.group(1) for t in tokenizer.get_vocab() if (m := _MARIAN_TARGET.match(t))}
+
+
+def plan_inputs(family: str, src: str | None, tgt: str | None, *, config, prefix: str | None = None,
+                codes: dict | None = None, marian_targets=(), model_name: str = "model") -> dict:
+    """How one language pair is given to a model of ``family``, the one rule for serving
+    (:class:`TranslateTask`) and training (``nlptasks.training.families.Translation``): the text
+    ``prefix`` (T5's, else a multi-target Marian ``>>tgt<<``; ``prefix`` given wins), the tokenizer's
+    ``src_code``/``tgt_code`` and the ``forced_bos`` first generated token (mBART-50, M2M100, NLLB)."""
+    src_code = tgt_code = forced = None
+    if family == "t5" and prefix is None:
+        if not (src and tgt):
+            raise InputError("T5 needs a language pair: pass --source-lang and --target-lang (or --prefix)")
+        prefix = t5_params(config, src, tgt).get("prefix") or \
+            f"translate {language_name(src)} to {language_name(tgt)}: "
+    elif family in MULTILINGUAL:
+        src_code = resolve_code(family, src, codes, what="source language")
+        tgt_code = resolve_code(family, tgt, codes, what="target language")
+        forced = codes[tgt_code]
+    elif marian_targets and prefix is None:
+        if not tgt:
+            raise InputError(f"model {model_name!r} translates into several languages; pass --target-lang "
+                             f"(one of: {', '.join(sorted(marian_targets))})")
+        prefix = f">>{resolve_code('marian', tgt, marian_targets, what='target language')}<< "
+    return {"prefix": prefix or "", "src_code": src_code, "tgt_code": tgt_code, "forced_bos": forced}
+
+
 class TranslateTask(Task):
     name = "translate"
     aliases = ("translation", "mt")
@@ -85,11 +120,7 @@ class TranslateTask(Task):
     reference_column = "translation.{tgt}"
     explainer = "nlptasks.explain.translate"
 
-    @classmethod
-    def training_spec(cls):
-        from ..training.families import Translation
-
-        return Translation(cls)
+    training_family = "Translation"
 
     def __init__(self, model: str | None = None, **kwargs):
         super().__init__(model, **kwargs)
@@ -128,9 +159,7 @@ class TranslateTask(Task):
         if self.family in MULTILINGUAL and not self.codes:
             raise ModelLoadError(f"model {self.model_name!r} is a {FAMILY_LABELS[self.family]} model but its "
                                  f"tokenizer lists no language codes")
-        self.marian_targets = set()
-        if self.family == "marian":
-            self.marian_targets = {m.group(1) for t in tok.get_vocab() if (m := _MARIAN_TARGET.match(t))}
+        self.marian_targets = marian_targets_of(tok) if self.family == "marian" else set()
         named = _OPUS_NAME.search(self.model_name) if self.family == "marian" else None
         name_src, name_tgt = (named.group(1), named.group(2)) if named else embedded or (None, None)
         fallback = ("en", "de") if self.family == "t5" or self.family in MULTILINGUAL else (None, None)
@@ -152,8 +181,17 @@ class TranslateTask(Task):
             self._plan((self.source_lang, self.target_lang))  # a bad --source/--target-lang fails here, early
 
     def _t5_params(self, src: str, tgt: str) -> dict:
-        tsp = getattr(self._lm.config, "task_specific_params", None) or {}
-        return dict(tsp.get(f"translation_{iso_base(src)}_to_{iso_base(tgt)}", {}))
+        return t5_params(self._lm.config, src, tgt)
+
+    @classmethod
+    def input_plan(cls, tokenizer, config, src: str | None, tgt: str | None, prefix: str | None = None,
+                   model_name: str = "model") -> dict:
+        """:func:`plan_inputs` for a model given by its tokenizer and config (what training calls)."""
+        family = model_family(getattr(config, "model_type", ""), tokenizer)
+        codes = supported_codes(tokenizer, family) if family in MULTILINGUAL else {}
+        targets = marian_targets_of(tokenizer) if family == "marian" else set()
+        return plan_inputs(family, src, tgt, config=config, prefix=prefix, codes=codes, marian_targets=targets,
+                           model_name=model_name)
 
     def model_info(self) -> dict:
         self.load()
@@ -202,22 +240,8 @@ class TranslateTask(Task):
         if pair in self._plans:
             return self._plans[pair]
         src, tgt = pair
-        prefix, src_code, forced = self.settings["prefix"], None, None
-        if self.family == "t5" and prefix is None:
-            if not (src and tgt):
-                raise InputError("T5 needs a language pair: pass --source-lang and --target-lang (or --prefix)")
-            prefix = self._t5_params(src, tgt).get("prefix") or \
-                f"translate {language_name(src)} to {language_name(tgt)}: "
-        elif self.family in MULTILINGUAL:
-            src_code = resolve_code(self.family, src, self.codes, what="source language")
-            tgt_code = resolve_code(self.family, tgt, self.codes, what="target language")
-            forced = self.codes[tgt_code]
-        elif self.marian_targets and prefix is None:
-            if not tgt:
-                raise InputError(f"model {self.model_name!r} translates into several languages; pass --target-lang "
-                                 f"(one of: {', '.join(sorted(self.marian_targets))})")
-            prefix = f">>{resolve_code('marian', tgt, self.marian_targets, what='target language')}<< "
-        plan = {"prefix": prefix or "", "src_code": src_code, "forced_bos": forced}
+        plan = plan_inputs(self.family, src, tgt, config=self._lm.config, prefix=self.settings["prefix"],
+                           codes=self.codes, marian_targets=self.marian_targets, model_name=self.model_name)
         self._plans[pair] = plan
         return plan
 

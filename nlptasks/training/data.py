@@ -92,7 +92,7 @@ def _read_benchmark(spec: str, split: str, name: str = "data") -> tuple[list[dic
     none); any other split: the data the benchmark scores."""
     from ..evaluation.definitions import get_benchmark
     from ..evaluation.datasets_io import get_path, load_rows
-    from .spec import training_spec
+    from .families import training_spec
 
     bench = get_benchmark(spec)
     dataset = bench.dataset
@@ -183,3 +183,10 @@ def _read_hub(spec: str, split: str, name: str) -> list[dict]:
         raise InputError(f"--{name} {spec}: not a local file, benchmark or loadable hub dataset ({exc.reason})"
                          ) from exc
     return [{**r, ROW_KEY: i} for i, r in enumerate(rows, 1)]
+
+
+def load_data(s) -> tuple[Dataset, Dataset | None]:
+    """The training and validation data of a run (``FinetuneSettings``)."""
+    train = load_records(s.train, "train", s.limit_train, name="train")
+    val = load_records(s.validation, "validation", s.limit_validation, name="validation") if s.validation else None
+    return train, val

@@ -31,7 +31,7 @@ from ..paths import check_output_dir, record_outputs
 from . import outputs
 from .models import has_head, load_config, load_model, load_tokenizer, model_path, truncate_layers
 from .settings import FinetuneSettings
-from .spec import training_spec
+from .families import training_spec
 
 log = logging.getLogger("nlptasks")
 
@@ -44,7 +44,7 @@ def _distill_trainer_cls(base=None):
     import torch
     import torch.nn.functional as F
 
-    from .trainer import _trainer_classes
+    from .loops import _trainer_classes
 
     Trainer = base or _trainer_classes()[0]
 
@@ -293,13 +293,15 @@ def distill(task: str, teacher: str, train: str, validation: str | None = None, 
     Returns the result record, with ``comparison`` (teacher vs student quality, speed, cost),
     ``quality_kept`` (student / teacher primary score) and ``speedup`` (evaluation examples/s ratio).
     """
-    from .trainer import load_data, run
+    from .data import load_data
+    from .trainer import run
 
     t = training_spec(task)
     if not 0.0 <= alpha <= 1.0:
         raise InputError("--alpha must be between 0 and 1")
     if temperature <= 0:
         raise InputError("--temperature must be positive")
+    settings = FinetuneSettings.renamed(settings)
     unknown = sorted(set(settings) - FinetuneSettings.names())
     if unknown:
         raise InputError(f"distill has no setting {', '.join(unknown)}")

@@ -6,7 +6,7 @@
 2. Oracle labels: sentences picked greedily (at most ``ORACLE_SENTENCES``) while they raise ROUGE-1 +
    ROUGE-2 F1 against the reference summary (the repository's ROUGE: rouge-score's tokenizer and
    stemmer, ``nlptasks.metrics.summarization``).
-3. A scorer (:mod:`nlptasks.tasks.extractive_supervised`: logistic regression or a small MLP over
+3. A scorer (:mod:`nlptasks.models.extractive_supervised`: logistic regression or a small MLP over
    embedding, similarity, position and length features) is trained with binary cross-entropy.
 4. Its size (``hidden_dim``), L2 penalty, trigram blocking and summary length (3 sentences, or whole
    sentences up to a word budget) are chosen by ``FOLDS``-fold cross-validation on the *training*
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..tasks import extractive_supervised as es
+from ..models import extractive_supervised as es
 
 MAX_SENTENCES = 40
 ORACLE_SENTENCES = 3

@@ -5,8 +5,10 @@ MiniLM encoder in one pass (``trainer_kind = "fit"``, :mod:`nlptasks.training.fi
 :class:`RetrievalChat` (a response index, ``finetune chat --model minilm [--retrieval]``) and
 :class:`ExtractiveSummary` (a sentence scorer, ``finetune summarize --model minilm [--extractive]``).
 
-A task points at a family from its ``training_spec()`` classmethod and gives it its own field names,
-e.g. ``SequenceClassification(cls, text_field="sentence", label_field="topic")``. Nothing here
+A task names its family (``training_family = "SequenceClassification"``, a key of :data:`FAMILIES`)
+and gives it its own field names as plain data (``training_options()``, e.g. ``{"text_field":
+"sentence", "label_field": "topic"}``), so a task imports nothing from training; a third-party plugin
+may instead return a spec from its own ``training_spec()`` classmethod. Nothing here
 switches on a task name: what differs between tasks is a constructor argument or a method of the
 task class (chat prompts come from ``ChatTask.prompt_ids``/``target_ids``, the same functions
 ``nlptasks run chat`` uses; QA answers are decoded by ``qa_postprocess.select_spans``, as in
@@ -143,7 +145,7 @@ class SpanQA(TrainingSpec):
     def prepare(self, s, tokenizer, config, train_records, eval_records, label2id, max_length, max_target):
         from transformers import DataCollatorWithPadding
 
-        stride = min(s.stride, max_length // 2)
+        stride = min(s.doc_stride, max_length // 2)
         tr, _ = preprocess.qa(train_records, tokenizer, max_length=max_length, stride=stride, name="--train")
         ev = meta = None
         if eval_records is not None:
@@ -159,7 +161,7 @@ class SpanQA(TrainingSpec):
 
         return Prepared(tr, ev, DataCollatorWithPadding(tokenizer), metrics if s.metric != "loss" else None,
                         label_names=["start_positions", "end_positions"],
-                        info={"max_length": max_length, "stride": stride, "windows_train": len(tr)})
+                        info={"max_length": max_length, "doc_stride": stride, "windows_train": len(tr)})
 
 
 class Seq2Seq(TrainingSpec):
@@ -199,6 +201,20 @@ class Seq2Seq(TrainingSpec):
         key = self.prefix_key.format(src=src, tgt=tgt) if self.prefix_key else None
         return str((params.get(key) or {}).get("prefix", "")) if key else ""
 
+    def input_plan(self, tokenizer, config, src, tgt, override: str | None) -> dict:
+        """How inputs are given to the model: ``prefix``, the tokenizer's ``src_code``/``tgt_code`` and the
+        ``forced_bos`` first generated token (None where the family has none)."""
+        return {"prefix": self.prefix(config, src, tgt, override), "src_code": None, "tgt_code": None,
+                "forced_bos": None}
+
+    @staticmethod
+    def _use_codes(tokenizer, plan: dict) -> None:
+        """Language codes onto the tokenizer (mBART/NLLB/M2M100: source and label special tokens)."""
+        if plan.get("src_code") is not None:
+            tokenizer.src_lang = plan["src_code"]
+        if plan.get("tgt_code") is not None:
+            tokenizer.tgt_lang = plan["tgt_code"]
+
     def with_targets(self, records, outputs, s):
         return [{**r, self.target_field: o} for r, o in zip(records, outputs)]
 
@@ -210,7 +226,9 @@ class Seq2Seq(TrainingSpec):
         from transformers import DataCollatorForSeq2Seq
 
         src, tgt = self.languages(train_records, s)
-        prefix = self.prefix(config, src, tgt, s.prefix)
+        plan = self.input_plan(tokenizer, config, src, tgt, s.prefix)
+        self._use_codes(tokenizer, plan)
+        prefix = plan["prefix"]
         xs, ys = self.pairs(train_records, "--train", src, tgt)
         tr = preprocess.seq2seq(xs, ys, tokenizer, prefix=prefix, max_source=max_length, max_target=max_target)
         ev = None
@@ -230,9 +248,14 @@ class Seq2Seq(TrainingSpec):
         info = {"max_length": max_length, "max_target_length": max_target, "prefix": prefix}
         if src:
             info.update(source_lang=src, target_lang=tgt)
+        generation = {}
+        if plan["forced_bos"] is not None:
+            info.update(src_lang_code=plan["src_code"], tgt_lang_code=plan["tgt_code"])
+            generation["forced_bos_token_id"] = plan["forced_bos"]
         shifter = preprocess.DecoderInputs(config) if s.label_smoothing else None  # see DecoderInputs
         collator = DataCollatorForSeq2Seq(tokenizer, model=shifter, label_pad_token_id=preprocess.IGNORE)
-        return Prepared(tr, ev, collator, metrics if s.metric != "loss" else None, info=info)
+        return Prepared(tr, ev, collator, metrics if s.metric != "loss" else None, info=info,
+                        generation=generation)
 
     def teacher_outputs(self, s, teacher, tokenizer, records):
         import torch
@@ -243,7 +266,11 @@ class Seq2Seq(TrainingSpec):
         dev = next(teacher.parameters()).device
         loop = greedy_loop_kwargs(teacher, dev)  # drops finished rows (backend/greedy.py)
         src, tgt = self.languages(records, s)
-        prefix = self.prefix(teacher.config, src, tgt, s.prefix)
+        plan = self.input_plan(tokenizer, teacher.config, src, tgt, s.prefix)
+        self._use_codes(tokenizer, plan)
+        prefix = plan["prefix"]
+        if plan["forced_bos"] is not None:
+            loop = {**loop, "forced_bos_token_id": plan["forced_bos"]}
         sources, _ = self.pairs(records, "--train", src, tgt)
         bs = s.eval_batch_size or s.batch_size
         order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
@@ -272,6 +299,11 @@ class Translation(Seq2Seq):
 
     def languages(self, records, s):
         return preprocess.translation_langs(records, s.source_lang, s.target_lang)
+
+    def input_plan(self, tokenizer, config, src, tgt, override):
+        """The translation task's own rule (``TranslateTask.input_plan``): T5 prefixes, multi-target
+        Marian ``>>tgt<<``, mBART/NLLB/M2M100 language codes and forced first token, as ``run`` sends."""
+        return self.task.input_plan(tokenizer, config, src, tgt, override)
 
     def pairs(self, records, name, src, tgt):
         return preprocess.translation_pairs(records, name, src, tgt)
@@ -329,7 +361,7 @@ class CausalChat(TrainingSpec):
                         info={"max_length": max_length, "max_response_length": max_target})
 
     def teacher_outputs(self, s, teacher, tokenizer, records):
-        from .trainer import generate_responses
+        from .loops import generate_responses
 
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -384,3 +416,27 @@ class ExtractiveSummary(TrainingSpec):
 
         return build(self, s, train_records, eval_records, out)
 
+
+# family name (a task's ``training_family``) -> class; the trainer resolves names here
+FAMILIES: dict[str, type[TrainingSpec]] = {cls.__name__: cls for cls in (
+    SequenceClassification, SpanQA, Seq2Seq, Translation, CausalChat, RetrievalChat, ExtractiveSummary)}
+
+
+def training_spec(task: str | type) -> TrainingSpec:
+    """The training spec of a task (a name or alias from the task registry, or a task class)."""
+    from ..errors import InputError
+    from ..registry import TASKS
+
+    cls = TASKS.get(task) if isinstance(task, str) else task
+    fn = getattr(cls, "training_spec", None)
+    spec = fn() if fn is not None else None  # a plugin's own spec
+    family = getattr(cls, "training_family", None)
+    if spec is None and family:
+        if family not in FAMILIES:
+            raise InputError(f"task {cls.name!r}: unknown training family {family!r} (known: "
+                             f"{', '.join(sorted(FAMILIES))})")
+        spec = FAMILIES[family](cls, **cls.training_options())
+    if spec is None:
+        raise InputError(f"task {cls.name!r} cannot be fine-tuned: its plugin names no training_family and "
+                         f"defines no training_spec()")
+    return spec

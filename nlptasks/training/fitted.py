@@ -22,7 +22,8 @@ def run_fit(spec, s: FinetuneSettings) -> dict:
 
     from ..cost import CostTracker
     from .model_card import render
-    from .trainer import _environment, load_data
+    from .data import load_data
+    from .outputs import environment as _environment
 
     from .spec import ENCODER_MODELS
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from .. import paths
@@ -112,3 +113,15 @@ def publish(out: Path, tmp: Path, card: str, result: dict) -> None:
             shutil.rmtree(target)
         os.replace(p, target)
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def environment() -> dict:
+    """Versions recorded in ``training_result.json``."""
+    import accelerate
+    import torch
+    import transformers
+
+    from .. import __version__
+
+    return {"nlptasks": __version__, "transformers": transformers.__version__, "torch": torch.__version__,
+            "accelerate": accelerate.__version__, "python": sys.version.split()[0]}

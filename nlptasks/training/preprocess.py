@@ -8,7 +8,7 @@ family's (defaults: the shared-data schema of the built-in tasks).
 
 * classification: ``{text, label}``; labels are names or ids, mapped onto the model's ``label2id``.
 * qa: ``{question, context, answers: {text: [...], answer_start: [...]}}``; start/end token labels from
-  character answers, long contexts split into overlapping windows (``stride``); windows that do not
+  character answers, long contexts split into overlapping windows (``--doc-stride``); windows that do not
   contain the answer point at the first token (the "no answer" position).
 * seq2seq: summarize ``{document, summary}``, translate ``{translation: {SRC: ..., TGT: ...}}``;
   targets tokenised with ``text_target``.
@@ -171,7 +171,7 @@ def qa(records: list[dict], tokenizer, *, max_length: int, stride: int, name: st
     qs = [str(r["question"]).strip() for r in records]  # as QATask._encode
     cs = [str(r["context"]) for r in records]
     if max_length <= stride + 16:
-        raise InputError(f"--stride {stride} must be well below --max-length {max_length}")
+        raise InputError(f"--doc-stride {stride} must be well below --max-length {max_length}")
     enc = tokenizer(qs if pad_right else cs, cs if pad_right else qs,
                     truncation="only_second" if pad_right else "only_first", max_length=max_length,
                     stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True)

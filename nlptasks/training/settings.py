@@ -46,7 +46,7 @@ class FinetuneSettings:
     group_by_length: bool = False     # batch examples of similar length (less padding, faster)
     max_length: int | None = None     # input tokens (qa: window length); default: the task's training spec
     max_target_length: int | None = None
-    stride: int = 128                 # qa: overlap between windows
+    doc_stride: int = 128             # qa: overlap between context windows (--doc-stride, as in run/eval qa)
     prefix: str | None = None         # seq2seq input prefix (default: the model's, e.g. T5's)
     source_lang: str | None = None
     target_lang: str | None = None
@@ -143,6 +143,22 @@ class FinetuneSettings:
     @classmethod
     def names(cls) -> set[str]:
         return {f.name for f in fields(cls)}
+
+    # old keyword -> its name now (accepted with a DeprecationWarning by finetune() and distill())
+    RENAMED = {"stride": "doc_stride"}
+
+    @classmethod
+    def renamed(cls, settings: dict) -> dict:
+        """``settings`` with deprecated keywords (``stride``) under their current names."""
+        import warnings
+
+        out = dict(settings)
+        for old, new in cls.RENAMED.items():
+            if old in out:
+                warnings.warn(f"the setting {old!r} is now {new!r}", DeprecationWarning, stacklevel=3)
+                out.setdefault(new, out.pop(old))
+                out.pop(old, None)
+        return out
 
     @classmethod
     def defaults(cls) -> dict:

@@ -28,6 +28,7 @@ class Prepared:
     gen_prompts: list[list[int]] | None = None    # generating trainers: prompt ids per validation record
     gen_references: list[str] | None = None
     info: dict = field(default_factory=dict)      # recorded in the result (labels, prefix, languages)
+    generation: dict = field(default_factory=dict)  # generate() settings of validation (forced first token)
 
 
 class TrainingSpec:
@@ -145,15 +146,3 @@ class TrainingSpec:
     def with_targets(self, records: list[dict], outputs: list[str], s) -> list[dict]:
         """The records with their targets replaced by ``outputs``."""
         raise NotImplementedError
-
-
-def training_spec(task: str | type) -> TrainingSpec:
-    """The training spec of a task (a name or alias from the task registry, or a task class)."""
-    from ..registry import TASKS
-
-    cls = TASKS.get(task) if isinstance(task, str) else task
-    fn = getattr(cls, "training_spec", None)
-    spec = fn() if fn is not None else None
-    if spec is None:
-        raise InputError(f"task {cls.name!r} cannot be fine-tuned: its plugin defines no training_spec()")
-    return spec

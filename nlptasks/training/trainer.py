@@ -30,12 +30,16 @@ from ..errors import InputError
 from ..paths import check_output_dir
 from . import outputs
 from .callbacks import ProgressAndMetrics, stop_hook
-from .data import Dataset, load_records
+from .data import Dataset
 from .features import Prepared, prepare
 from .models import (add_lora, freeze_base, load_config, load_model, load_tokenizer, merge_lora,
                      model_path)
+from .data import load_data
+from .families import training_spec
+from .loops import _trainer_classes
+from .outputs import environment as _environment
 from .settings import FinetuneSettings
-from .spec import TrainingSpec, training_spec
+from .spec import TrainingSpec
 
 if TYPE_CHECKING:
     from .distillation import Distillation
@@ -89,103 +93,6 @@ def training_args(task: TrainingSpec, s: FinetuneSettings, out: Path, prepared: 
         return Seq2SeqTrainingArguments(**kw, predict_with_generate=prepared.compute_metrics is not None,
                                         generation_max_length=s.max_new_tokens, generation_num_beams=1)
     return TrainingArguments(**kw)
-
-
-def _trainer_classes():
-    """(Trainer, Seq2SeqTrainer, GeneratingTrainer), each evaluating in dataset order; a task's spec picks
-    one by its ``trainer_kind`` ("plain", "seq2seq", "generate").
-
-    transformers applies ``train_sampling_strategy="group_by_length"`` to the evaluation sampler too, which
-    reorders the predictions; metrics that map predictions back to their examples (QA windows -> answers)
-    then score garbage. Evaluation here always reads the dataset in order (sharded in order across
-    processes by accelerate)."""
-    from torch.utils.data import SequentialSampler
-    from transformers import Seq2SeqTrainer as HFSeq2SeqTrainer
-    from transformers import Trainer as HFTrainer
-
-    class OrderedEval:
-        def _get_eval_sampler(self, eval_dataset):
-            if eval_dataset is None or not hasattr(eval_dataset, "__len__"):
-                return None
-            return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
-
-    class Trainer(OrderedEval, HFTrainer):
-        pass
-
-    class Seq2SeqTrainer(OrderedEval, HFSeq2SeqTrainer):
-        def evaluate(self, *args, **gen_kwargs):
-            """Validation by generation drops finished rows (backend/greedy.py) where that applies:
-            validation batches are in dataset order, so their rows finish at very different steps."""
-            from ..backend.inference import greedy_loop_kwargs
-
-            if "custom_generate" not in gen_kwargs and (self.args.generation_num_beams or 1) == 1:
-                gen_kwargs.update(greedy_loop_kwargs(self.accelerator.unwrap_model(self.model), self.args.device))
-            return super().evaluate(*args, **gen_kwargs)
-
-    class ChatTrainer(Trainer):
-        """A Trainer whose evaluation adds the task's metric on greedy responses to the prompts."""
-
-        gen_prompts: list | None = None
-        gen_references: list | None = None
-        task: TrainingSpec | None = None
-        max_new_tokens: int = 64
-
-        def evaluation_loop(self, *args, **kwargs):
-            output = super().evaluation_loop(*args, **kwargs)
-            prefix = kwargs.get("metric_key_prefix", args[4] if len(args) > 4 else "eval")
-            if self.gen_prompts:
-                responses = generate_responses(self.accelerator.unwrap_model(self.model), self.processing_class,
-                                               self.gen_prompts, self.max_new_tokens,
-                                               self.args.per_device_eval_batch_size)
-                for k, v in self.task.score(responses, self.gen_references).items():
-                    output.metrics[f"{prefix}_{k}"] = v
-            return output
-
-    return Trainer, Seq2SeqTrainer, ChatTrainer
-
-
-def generate_responses(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, batch_size: int) -> list[str]:
-    """Greedy responses of a causal LM to tokenised prompts (left-padded batches)."""
-    import torch
-
-    from ..backend.inference import greedy_loop_kwargs
-
-    was_training = model.training
-    model.eval()
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    out: dict[int, str] = {}
-    dev = next(model.parameters()).device
-    loop = greedy_loop_kwargs(model, dev)  # drops finished rows (backend/greedy.py)
-    with torch.no_grad():
-        for b in range(0, len(order), batch_size):
-            idx = order[b:b + batch_size]
-            width = max(len(prompts[i]) for i in idx)
-            ids = torch.tensor([[pad] * (width - len(prompts[i])) + prompts[i] for i in idx], device=dev)
-            mask = torch.tensor([[0] * (width - len(prompts[i])) + [1] * len(prompts[i]) for i in idx], device=dev)
-            gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                                 num_beams=1, pad_token_id=pad, eos_token_id=tokenizer.eos_token_id, **loop)
-            for i, row in zip(idx, gen[:, width:].tolist()):
-                out[i] = tokenizer.decode(row, skip_special_tokens=True).strip()
-    model.train(was_training)
-    return [out[i] for i in range(len(prompts))]
-
-
-def _environment() -> dict:
-    import accelerate
-    import torch
-    import transformers
-
-    from .. import __version__
-
-    return {"nlptasks": __version__, "transformers": transformers.__version__, "torch": torch.__version__,
-            "accelerate": accelerate.__version__, "python": sys.version.split()[0]}
-
-
-def load_data(s: FinetuneSettings) -> tuple[Dataset, Dataset | None]:
-    train = load_records(s.train, "train", s.limit_train, name="train")
-    val = load_records(s.validation, "validation", s.limit_validation, name="validation") if s.validation else None
-    return train, val
 
 
 def build_model(task: TrainingSpec, s: FinetuneSettings, path: str, config, train_records, val_records):
@@ -341,6 +248,7 @@ def _trainer(r: TrainingRun):
                   callbacks=callbacks, **kwargs)
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
+    trainer.generation_kwargs = dict(prepared.generation)  # validation's generate() settings (seq2seq)
     if task.trainer_kind == "generate":
         trainer.gen_prompts, trainer.gen_references = prepared.gen_prompts, prepared.gen_references
         trainer.task, trainer.max_new_tokens = task, r.s.max_new_tokens
@@ -441,6 +349,7 @@ def finetune(task: str, model: str, train: str, validation: str | None = None, o
              **settings) -> dict:
     """Fine-tune ``model`` for ``task`` on ``train`` (file, hub dataset or benchmark name); see
     :class:`FinetuneSettings` for every keyword. Returns the result record."""
+    settings = FinetuneSettings.renamed(settings)
     unknown = sorted(set(settings) - FinetuneSettings.names())
     if unknown:
         raise InputError(f"finetune has no setting {', '.join(unknown)}")

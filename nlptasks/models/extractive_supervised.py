@@ -29,7 +29,6 @@ from ..errors import ModelLoadError
 FORMAT = "nlptasks-extractive-scorer/1"
 META = "extsum.json"
 WEIGHTS = "scorer.safetensors"
-EMBEDDED_DIR = Path(__file__).resolve().parents[1] / "embedded"
 DEFAULT_NAME = "minilm-extsum"
 N_EXTRA = 13  # features besides the embedding
 
@@ -112,10 +111,10 @@ class ExtractiveScorer:
              name: str | None = None) -> "ExtractiveScorer":
         from safetensors.torch import load_file
 
-        from ..backend.embedded import read_fitted_meta
-        from ..backend.encoder import SentenceEncoder
+        from ..backend.embedded import packaged_path
+        from ..backend.encoder import SentenceEncoder, read_fitted_meta
 
-        folder = Path(path) if path is not None else EMBEDDED_DIR / DEFAULT_NAME
+        folder = Path(path) if path is not None else packaged_path(DEFAULT_NAME)
         meta = read_fitted_meta(folder, files=(META, WEIGHTS), meta_name=META, fmt=FORMAT, what="extractive summarization model",
                                 rebuild="nlptasks finetune summarize --extractive")
 
