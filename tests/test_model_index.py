@@ -181,7 +181,10 @@ def test_embedded_card_renderer_adds_it_and_keeps_the_record(tmp_path):
         paths[-1].write_text(json.dumps(board[rid]))
     assert render_embedded_card.main([str(folder), *map(str, paths)]) == 0
     card = (folder / "README.md").read_text(encoding="utf-8")
-    assert card == (EMBEDDED / "minilm-retrieval" / "README.md").read_text(encoding="utf-8")  # reproduced
+    committed = (EMBEDDED / "minilm-retrieval" / "README.md").read_text(encoding="utf-8")
+    assert split_front_matter(card)[0] == split_front_matter(committed)[0]  # the committed front matter, reproduced
+    m = board["5947844f62f64f73"]["metrics"]["unigram_f1"]
+    assert f"| minilm-retrieval (this model) | {m['score']:.2f} [{m['ci'][0]:.2f}, {m['ci'][1]:.2f}] |" in card
     kept = json.loads((folder / "eval_record.json").read_text())
     assert kept == board["5947844f62f64f73"]
     _check_result(_front(card)["model-index"][0]["results"][0], kept)
