@@ -20,6 +20,8 @@ METHODS = ("neighbours",)
 def explain(task, records: list[dict], outputs: list[dict], method: str) -> list[dict]:
     from ..tasks.chat_retrieval import RetrievalChat, _f1, _tokens, choose, context_vectors
 
+    from ..detokenize import detokenize as shown  # responses as the model answers with them
+
     model = getattr(task, "_offline", None)
     if not isinstance(model, RetrievalChat):
         raise NlpTasksError(f"--explain for chat explains the retrieval model (minilm-retrieval or a folder "
@@ -53,7 +55,7 @@ def explain(task, records: list[dict], outputs: list[dict], method: str) -> list
         chosen = choose(top, sims[top], model.responses, w)
         out.append({"method": "neighbours", "target": o.get("response", ""), "similarity_weight": w,
                     "turn_weights": model.turn_weights,
-                    "neighbours": [{"index": c, "response": model.responses[c], "similarity": float(sims[c]),
+                    "neighbours": [{"index": c, "response": shown(model.responses[c]), "similarity": float(sims[c]),
                                     "consensus": float(cons[r]),
                                     "combined": float(w * sims[c] + (1 - w) * cons[r]), "chosen": c == chosen}
                                    for r, c in enumerate(top)]})
