@@ -305,3 +305,16 @@ def test_reference_metrics_recorded_beside_ours(shared_data, tmp_path, cli):
     assert text.startswith("reference metrics (Hugging Face evaluate") and text.count("\n") == 4
     mcc = ref["metrics"]["mcc"]["values"]["mcc"]
     assert f"mcc: nlptasks {mcc['nlptasks']:.4f}, evaluate/matthews_correlation {mcc['evaluate']:.4f}" in text
+
+
+def test_a_hub_that_never_answers_costs_the_probe_timeout_only(monkeypatch):
+    """A resolver or firewall that swallows the connection: the probe gives up after its timeout."""
+    import socket
+
+    from nlptasks.evaluation import reference_metrics
+
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: time.sleep(30))
+    monkeypatch.setenv("HF_ENDPOINT", "https://hub.invalid")
+    t0 = time.perf_counter()
+    reason = reference_metrics.unreachable(timeout=0.3)
+    assert time.perf_counter() - t0 < 2 and reason == "no answer from hub.invalid:443 within 0.3 s"

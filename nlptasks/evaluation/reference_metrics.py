@@ -62,14 +62,26 @@ def _offline_variable() -> str | None:
 
 
 def unreachable(timeout: float = PROBE_TIMEOUT_S) -> str | None:
-    """Why the Hub (``HF_ENDPOINT``, default huggingface.co) cannot be reached, or None when it can."""
+    """Why the Hub (``HF_ENDPOINT``, default huggingface.co) cannot be reached within ``timeout`` seconds, or
+    None when it can. The name lookup runs in a daemon thread too, so a resolver that never answers costs
+    ``timeout`` and no more."""
+    import threading
+
     url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
     host, port = url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
-    try:
-        socket.create_connection((host, port), timeout=timeout).close()
-    except OSError as exc:
-        return f"no connection to {host}:{port} ({exc.strerror or exc})"
-    return None
+    outcome: list[str | None] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            outcome.append(None)
+        except OSError as exc:
+            outcome.append(f"no connection to {host}:{port} ({exc.strerror or exc})")
+
+    worker = threading.Thread(target=probe, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return outcome[0] if outcome else f"no answer from {host}:{port} within {timeout:g} s"
 
 
 def prepare(kind: str, metrics: list[str]) -> dict[str, Any]:
