@@ -253,3 +253,25 @@ def test_results_export_model_index_bad_input(board_store, cli, args, message):
     assert len(lines) == 1 and lines[0].startswith("nlptasks: error:") and message in lines[0], out.stderr
     if "nope" in args:
         assert "minilm-squad" in lines[0]  # the stored models are listed
+
+
+def test_results_trained_on_their_eval_data_stay_off_the_card(tmp_path, cli):
+    board = [r for r in json.loads(BOARD.read_text()) if r["model"]["name"] == "minilm-sst2-lora"]
+    for r in board:  # every variant but the int8 one was "trained on its eval data"
+        if r["model"]["variant"]["quantize"] != "int8":
+            r["data"] = {**r["data"], "trained_on_eval_data": True}
+    path = tmp_path / "board.json"
+    path.write_text(json.dumps(board))
+    store = tmp_path / "r.db"
+    assert cli("results", "--store", store, "import", path).returncode == 0
+    out = cli("results", "--store", store, "export", "--format", "model-index", "--model", "minilm-sst2-lora")
+    assert out.returncode == 0, out.stderr
+    (result,) = yaml.safe_load(out.stdout)["model-index"][0]["results"]
+    (int8,) = [r for r in board if r["model"]["variant"]["quantize"] == "int8"]
+    assert result["dataset"]["args"]["run_id"] == int8["run_id"]  # the clean one, though not the float32 run
+    assert "left out 2 result(s)" in out.stderr
+    int8["data"]["trained_on_eval_data"] = True
+    path.write_text(json.dumps(board))
+    assert cli("results", "--store", store, "import", "--replace", path).returncode == 0
+    out = cli("results", "--store", store, "export", "--format", "model-index", "--model", "minilm-sst2-lora")
+    assert out.returncode != 0 and "scored on data it was trained on" in out.stderr

@@ -181,8 +181,9 @@ def pick(records: list[dict]) -> list[dict]:
 
 def export_model_index(store, model: str, benchmark: str | None = None, name: str | None = None) -> tuple[str, int]:
     """``(model-index YAML, number of results)`` for the stored results of ``model`` (one per benchmark,
-    :func:`pick`). No result: ``UnknownNameError`` naming the stored models."""
-    from ..errors import UnknownNameError
+    :func:`pick`), leaving out results scored on data the model was trained on. No result:
+    ``UnknownNameError`` naming the stored models."""
+    from ..errors import NlpTasksError, UnknownNameError
 
     records = store.query(model=model, benchmark=benchmark)
     if not records:
@@ -190,7 +191,17 @@ def export_model_index(store, model: str, benchmark: str | None = None, name: st
         where = f" on benchmark {benchmark!r}" if benchmark else ""
         raise UnknownNameError(f"no stored result for model {model!r}{where} in {store.location}; stored models: "
                                f"{', '.join(models) or 'none'}")
-    chosen = pick(records)
+    clean = [r for r in records if not (r.get("data") or {}).get("trained_on_eval_data")]
+    if len(clean) < len(records):  # a score on data the model was trained on does not go on a model card
+        import logging
+
+        logging.getLogger("nlptasks").warning(
+            "nlptasks: left out %d result(s) of %s scored on data the model was trained on: %s",
+            len(records) - len(clean), model, ", ".join(str(r.get("run_id")) for r in records if r not in clean))
+    if not clean:
+        raise NlpTasksError(f"every stored result of model {model!r} was scored on data it was trained on "
+                            "(data.trained_on_eval_data): nothing to put in a model-index")
+    chosen = pick(clean)
     return model_index_yaml(name or model, chosen), len(chosen)
 
 
