@@ -184,6 +184,8 @@ class QATask(Task):
     # -- prediction -------------------------------------------------------------------------------
     def _encode(self, records: list[dict]):
         """Tokenize every record into windows; returns (items, owners, window offsets, null indices)."""
+        from .qa_postprocess import window_stride
+
         tok = self._lm.tokenizer
         questions = [r["question"].strip() for r in records]
         contexts = [r["context"] for r in records]
@@ -198,7 +200,7 @@ class QATask(Task):
                 raise InputError(f"{_where(rec, i)}: the question is {n} tokens: it leaves no room for the "
                                  f"context in a {self.max_length}-token window (shorten the question or "
                                  f"raise --max-length)")
-            groups.setdefault(stride if stride < room else room // 2, []).append(i)
+            groups.setdefault(window_stride(stride, room), []).append(i)
 
         items, owners, offsets, nulls = [], [], [], []
         ctx_id = 0 if swap else 1

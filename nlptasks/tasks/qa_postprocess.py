@@ -21,6 +21,14 @@ from typing import Sequence
 import numpy as np
 
 
+def window_stride(doc_stride: int, room: int) -> int:
+    """The overlap (tokens) between the context windows of one record, the one rule of serving
+    (``QATask``) and training (``nlptasks.training.preprocess.qa``): ``--doc-stride``, unless it does not
+    fit the ``room`` a window leaves for the context (window length - question - special tokens); then
+    half that room."""
+    return doc_stride if doc_stride < room else room // 2
+
+
 @dataclass
 class Window:
     """One tokenized window: per-token logits, and for each token its ``(start, end)`` character offsets

@@ -145,7 +145,7 @@ class SpanQA(TrainingSpec):
     def prepare(self, s, tokenizer, config, train_records, eval_records, label2id, max_length, max_target):
         from transformers import DataCollatorWithPadding
 
-        stride = min(s.doc_stride, max_length // 2)
+        stride = s.doc_stride  # windows as `run qa` makes them (qa_postprocess.window_stride)
         tr, _ = preprocess.qa(train_records, tokenizer, max_length=max_length, stride=stride, name="--train")
         ev = meta = None
         if eval_records is not None:

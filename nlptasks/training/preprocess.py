@@ -166,43 +166,57 @@ def qa(records: list[dict], tokenizer, *, max_length: int, stride: int, name: st
        keep_offsets: bool = False) -> tuple[list[dict], list[dict]]:
     """Windowed QA features with start/end positions. Returns ``(features, meta)``; ``meta[i]`` holds the
     example index and the per-token context offsets (None outside the context) used to decode answers."""
+    from ..tasks.qa_postprocess import window_stride
+
     check_answers(records, name)
     pad_right = tokenizer.padding_side == "right"
     qs = [str(r["question"]).strip() for r in records]  # as QATask._encode
     cs = [str(r["context"]) for r in records]
-    if max_length <= stride + 16:
-        raise InputError(f"--doc-stride {stride} must be well below --max-length {max_length}")
-    enc = tokenizer(qs if pad_right else cs, cs if pad_right else qs,
-                    truncation="only_second" if pad_right else "only_first", max_length=max_length,
-                    stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True)
+    # the windows of a record overlap as in `nlptasks run qa` (QATask._encode): --doc-stride, or half the
+    # room its question leaves when the stride does not fit; records are tokenized in groups of one stride
+    specials = tokenizer.num_special_tokens_to_add(pair=True)
+    q_lens = [len(x) for x in tokenizer(qs, add_special_tokens=False)["input_ids"]]
+    groups: dict[int, list[int]] = {}
+    for i, n in enumerate(q_lens):
+        room = max_length - specials - n
+        if room < 1:
+            raise InputError(f"{name}: row {records[i].get('__line__', i + 1)}: the question is {n} tokens: it "
+                             f"leaves no room for the context in a {max_length}-token window (raise --max-length)")
+        groups.setdefault(window_stride(stride, room), []).append(i)
     ctx_seq = 1 if pad_right else 0
-    owners = enc["overflow_to_sample_mapping"]
-    keys = [k for k in enc.keys() if k in ("input_ids", "attention_mask", "token_type_ids")]
     features, meta = [], []
-    for i, ex in enumerate(owners):
-        seq_ids = enc.sequence_ids(i)
-        offsets = enc["offset_mapping"][i]
-        ids = enc["input_ids"][i]
-        cls = ids.index(tokenizer.cls_token_id) if tokenizer.cls_token_id in ids else 0
-        ctx_tokens = [t for t, s in enumerate(seq_ids) if s == ctx_seq]
-        start_pos = end_pos = cls
-        answer = _first_answer(records[ex])
-        if answer is not None and ctx_tokens:
-            a0, text = answer
-            a1 = a0 + len(text)
-            first, last = ctx_tokens[0], ctx_tokens[-1]
-            if offsets[first][0] <= a0 and offsets[last][1] >= a1:
-                s = first
-                while s <= last and offsets[s][1] <= a0:
-                    s += 1
-                e = last
-                while e >= first and offsets[e][0] >= a1:
-                    e -= 1
-                start_pos, end_pos = s, e
-        features.append({**{k: enc[k][i] for k in keys}, "start_positions": start_pos, "end_positions": end_pos})
-        if keep_offsets:
-            meta.append({"example": ex, "null": cls, "offsets": [tuple(o) if s == ctx_seq else None
-                                                                  for o, s in zip(offsets, seq_ids)]})
+    for group_stride, idx in sorted(groups.items()):
+        gq, gc = [qs[i] for i in idx], [cs[i] for i in idx]
+        enc = tokenizer(gq if pad_right else gc, gc if pad_right else gq,
+                        truncation="only_second" if pad_right else "only_first", max_length=max_length,
+                        stride=group_stride, return_overflowing_tokens=True, return_offsets_mapping=True)
+        keys = [k for k in enc.keys() if k in ("input_ids", "attention_mask", "token_type_ids")]
+        for i, owner in enumerate(enc["overflow_to_sample_mapping"]):
+            ex = idx[owner]
+            seq_ids = enc.sequence_ids(i)
+            offsets = enc["offset_mapping"][i]
+            ids = enc["input_ids"][i]
+            cls = ids.index(tokenizer.cls_token_id) if tokenizer.cls_token_id in ids else 0
+            ctx_tokens = [t for t, s in enumerate(seq_ids) if s == ctx_seq]
+            start_pos = end_pos = cls
+            answer = _first_answer(records[ex])
+            if answer is not None and ctx_tokens:
+                a0, text = answer
+                a1 = a0 + len(text)
+                first, last = ctx_tokens[0], ctx_tokens[-1]
+                if offsets[first][0] <= a0 and offsets[last][1] >= a1:
+                    s = first
+                    while s <= last and offsets[s][1] <= a0:
+                        s += 1
+                    e = last
+                    while e >= first and offsets[e][0] >= a1:
+                        e -= 1
+                    start_pos, end_pos = s, e
+            features.append({**{k: enc[k][i] for k in keys}, "start_positions": start_pos,
+                             "end_positions": end_pos})
+            if keep_offsets:
+                meta.append({"example": ex, "null": cls, "offsets": [tuple(o) if s == ctx_seq else None
+                                                                      for o, s in zip(offsets, seq_ids)]})
     return features, meta
 
 

@@ -1,0 +1,158 @@
+"""Train = serve: for the same record, what the trainer feeds a model (input ids, special and language
+tokens, the forced first token, windows) equals what ``nlptasks run`` feeds the served model. The trainer
+side is ``nlptasks.training.features.prepare`` (what ``finetune`` calls); the serving side is captured
+at the backend call of each task (``generate_batched`` / ``forward_batched``), so nothing is re-derived
+here. Tiny random models of every family: Marian (single- and multi-target), mBART-50, T5, BART, GPT-2,
+BERT.
+"""
+from __future__ import annotations
+
+import pytest
+
+from nlptasks.training.families import training_spec
+from nlptasks.training.features import prepare
+from nlptasks.training.settings import FinetuneSettings
+
+TEXT = "the cat sees a book."
+TARGET = "Der Hund liest ein Buch."
+
+
+@pytest.fixture(scope="module")
+def models(tiny_models, tmp_path_factory):
+    """The session's tiny models plus a multi-target Marian (``>>de<<``/``>>fr<<`` tokens) and an mBART-50
+    with an ``MBart50TokenizerFast`` (language codes as special tokens), built offline."""
+    import torch
+    from tiny_models import _save, _wrap, train_bpe
+    from transformers import MarianConfig, MarianMTModel, MBart50TokenizerFast, MBartConfig, MBartForConditionalGeneration
+
+    root = tmp_path_factory.mktemp("parity-models")
+    torch.manual_seed(0)
+    small = dict(d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+                 decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=128)
+    raw = train_bpe(["</s>", "<unk>"], eos="</s>")
+    raw.add_special_tokens([">>de<<", ">>fr<<"])
+    raw.add_special_tokens(["<pad>"])
+    tok = _wrap(raw, eos_token="</s>", unk_token="<unk>", pad_token="<pad>")
+    pad = raw.token_to_id("<pad>")
+    cfg = MarianConfig(vocab_size=len(tok), pad_token_id=pad, decoder_start_token_id=pad, eos_token_id=0,
+                       forced_eos_token_id=0, bos_token_id=0, scale_embedding=True,
+                       share_encoder_decoder_embeddings=True, **small)
+    out = dict(tiny_models)
+    out["marian-multi"] = _save(MarianMTModel(cfg), tok, root / "marian-multi")
+    raw = train_bpe(["<s>", "<pad>", "</s>", "<unk>"], eos="</s>")
+    raw.add_special_tokens(["en_XX", "de_DE", "fr_XX", "<mask>"])
+    mtok = MBart50TokenizerFast(tokenizer_object=raw, src_lang="en_XX", tgt_lang="de_DE", bos_token="<s>",
+                                eos_token="</s>", pad_token="<pad>", unk_token="<unk>", mask_token="<mask>")
+    mcfg = MBartConfig(vocab_size=len(mtok), pad_token_id=mtok.pad_token_id, eos_token_id=mtok.eos_token_id,
+                       bos_token_id=mtok.bos_token_id, decoder_start_token_id=mtok.eos_token_id, **small)
+    out["mbart"] = _save(MBartForConditionalGeneration(mcfg), mtok, root / "mbart")
+    return out
+
+
+def _trained(task: str, path, records: list[dict], label2id: dict | None = None, **settings):
+    """The trainer's features for ``records`` (``finetune``'s own ``prepare``) and its ``Prepared``."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    s = FinetuneSettings(task=task, model=str(path), train="-", metric="loss", **settings)
+    tok, cfg = AutoTokenizer.from_pretrained(path), AutoConfig.from_pretrained(path)
+    return prepare(training_spec(task), s, tok, cfg, records, None, label2id)
+
+
+def _capture(monkeypatch, name: str) -> dict:
+    """Replace ``nlptasks.backend.inference.NAME`` by a recorder of what the task feeds the model."""
+    import nlptasks.backend.inference as inference
+
+    seen: dict = {}
+
+    def generate(lm, items, cfg, **kw):
+        seen.update(items=items, forced=getattr(cfg, "forced_bos_token_id", None))
+        return [[lm.tokenizer.eos_token_id] for _ in items]
+
+    def forward(lm, items, outputs=("logits",), per_token=False, **kw):
+        import torch
+
+        seen.update(items=items)
+        n = len(lm.config.id2label) if not per_token else None
+        return [tuple(torch.zeros(n if n else len(it["input_ids"])) for _ in outputs) for it in items]
+
+    monkeypatch.setattr(inference, name, generate if name == "generate_batched" else forward)
+    return seen
+
+
+# -- translate: prefixes, language tokens, forced first token ----------------------------------------------
+@pytest.mark.parametrize("family, src, tgt", [
+    ("marian", "en", "de"),        # one pair, no prefix
+    ("marian-multi", "en", "fr"),  # >>fr<< before the input
+    ("mbart", "en", "de"),         # en_XX source code, de_DE label code and forced first token
+    ("t5", "en", "de"),            # the prefix from task_specific_params
+    ("t5", "en", "fr"),            # no such params: "translate English to French: " (the fallback)
+    ("bart", "en", "de"),          # a generic seq2seq model
+])
+def test_translation_inputs_equal(models, monkeypatch, family, src, tgt):
+    from nlptasks.tasks.translate import TranslateTask
+
+    seen = _capture(monkeypatch, "generate_batched")
+    TranslateTask(str(models[family]), source_lang=src, target_lang=tgt, device="cpu").predict([{"text": TEXT}])
+    prepared = _trained("translate", models[family], [{"translation": {src: TEXT, tgt: TARGET}}],
+                        source_lang=src, target_lang=tgt)
+    (served,) = seen["items"]
+    feature = prepared.train[0]
+    assert feature["input_ids"] == served["input_ids"]
+    assert prepared.generation.get("forced_bos_token_id") == seen["forced"]
+    from transformers import AutoTokenizer
+
+    tokens = AutoTokenizer.from_pretrained(models[family]).convert_ids_to_tokens(served["input_ids"])
+    if family == "marian-multi":
+        assert tokens[0] == ">>fr<<"
+    if family == "mbart":
+        assert tokens[0] == "en_XX" and seen["forced"] is not None
+        assert feature["labels"][0] == seen["forced"]  # the model learns to start with the forced token
+    if family == "t5":
+        assert prepared.info["prefix"] == ("translate English to German: " if tgt == "de"
+                                           else "translate English to French: ")
+
+
+# -- sentiment: one window when the text fits ---------------------------------------------------------------
+def test_sentiment_inputs_equal(models, monkeypatch):
+    from nlptasks.tasks.sentiment import SentimentTask
+
+    seen = _capture(monkeypatch, "forward_batched")
+    SentimentTask(str(models["bert-cls"]), device="cpu").predict([{"text": TEXT}])
+    prepared = _trained("sentiment", models["bert-cls"], [{"text": TEXT, "label": "POSITIVE"}],
+                        label2id={"NEGATIVE": 0, "POSITIVE": 1})
+    (served,) = seen["items"]
+    assert prepared.train[0]["input_ids"] == served["input_ids"]
+
+
+# -- qa: the same windows over a long context ----------------------------------------------------------------
+def test_qa_windows_equal(models, monkeypatch):
+    from nlptasks.tasks.qa import QATask
+
+    context = " ".join(f"the cat number {i} sees a book." for i in range(30)) + " the dog reads the letter."
+    record = {"question": "what does the dog read?", "context": context}
+    answer = {"text": ["the letter"], "answer_start": [context.index("the letter")]}
+    seen = _capture(monkeypatch, "forward_batched")
+    QATask(str(models["bert-qa"]), device="cpu", max_length=48, doc_stride=16).predict([record])
+    prepared = _trained("qa", models["bert-qa"], [{**record, "answers": answer}], max_length=48, doc_stride=16)
+    served = [it["input_ids"] for it in seen["items"]]
+    assert len(served) > 2  # several windows
+    assert [f["input_ids"] for f in prepared.train] == served
+    # a stride that does not fit the room the question leaves: both halve that room
+    seen.clear()
+    QATask(str(models["bert-qa"]), device="cpu", max_length=48, doc_stride=40).predict([record])
+    prepared = _trained("qa", models["bert-qa"], [{**record, "answers": answer}], max_length=48, doc_stride=40)
+    assert [f["input_ids"] for f in prepared.train] == [it["input_ids"] for it in seen["items"]]
+
+
+# -- chat: the prompt the served model continues is the trained prompt -------------------------------------
+def test_chat_prompt_equal(models, monkeypatch):
+    from nlptasks.tasks.chat import ChatTask
+
+    history = ["Hello , how are you ?", "Fine , thanks .", "What are you reading ?"]
+    seen = _capture(monkeypatch, "generate_batched")
+    ChatTask(str(models["gpt2"]), device="cpu").predict([{"history": history}])
+    prepared = _trained("chat", models["gpt2"], [{"history": history, "response": "A book ."}])
+    feature = prepared.train[0]
+    prompt = [t for t, lab in zip(feature["input_ids"], feature["labels"]) if lab == -100]
+    (served,) = seen["items"]
+    assert prompt == list(served["input_ids"]) and len(prompt) < len(feature["input_ids"])
