@@ -22,6 +22,7 @@ SUFFIX_FORMATS = {".jsonl": "json", ".ndjson": "json", ".json": "json", ".csv": 
                   ".parquet": "parquet"}
 LOCAL_FORMATS = ("json", "csv", "tsv", "parquet")
 ROW_KEY = "__line__"
+MAX_FILE_BYTES = 256 << 20  # one local data file (the largest shared-data file is under 20 MiB)
 
 
 class DatasetLoadError(NlpTasksError):
@@ -50,12 +51,14 @@ def read_file(path: str | os.PathLike, fmt: str | None = None, *, label: str | N
     fmt = fmt or format_of(path) or "json"
     if fmt not in LOCAL_FORMATS:
         raise InputError(f"{label}: unknown data format {fmt!r}; use one of: {', '.join(LOCAL_FORMATS)}")
+    from .io import read_file_capped
+
     if fmt == "parquet":
+        if not path.is_file() or path.stat().st_size > MAX_FILE_BYTES:
+            raise InputError(f"{label}: is not a regular file of at most {MAX_FILE_BYTES >> 20} MiB")
         return _parquet(path, label)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{label}: cannot be read ({exc.strerror or exc})") from exc
+    # bounded: an endless file (/dev/zero, a pipe) is refused, never read until memory runs out
+    data = read_file_capped(path, MAX_FILE_BYTES, label)
     if not data.strip():
         return []  # an empty file has no rows; the caller says what that means
     from .io import decode_text
@@ -67,11 +70,11 @@ def read_file(path: str | os.PathLike, fmt: str | None = None, *, label: str | N
 
 
 def _json(text: str, label: str) -> list[dict]:
-    from .io import parse_jsonl
+    from .io import loads_json, parse_jsonl
 
     if text.lstrip().startswith("["):  # one JSON array of objects
         try:
-            rows = json.loads(text)
+            rows = loads_json(text, label)
         except json.JSONDecodeError as exc:
             raise InputError(f"{label}: malformed JSON ({exc.msg} at line {exc.lineno})") from exc
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):

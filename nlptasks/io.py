@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -211,6 +212,46 @@ def decode_text(data: bytes, name: str) -> str:
     return text
 
 
+def read_file_capped(path, limit: int, label: str, *, binary_ok: bool = False) -> bytes:
+    """The bytes of a file a command reads whole (a data, import or definition file), at most ``limit``:
+    a larger regular file is refused before reading, an endless one (``/dev/zero``, a pipe that never
+    ends) after ``limit`` bytes, and a file with NUL bytes in its first block (binary, or ``/dev/zero``)
+    at once, unless ``binary_ok``. Memory stays within about twice ``limit``."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(f"{label}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{label}: cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{label}: is a directory, not a file")
+    if stat.S_ISREG(st.st_mode) and st.st_size > limit:
+        raise _over_limit(label, limit)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(BLOCK_BYTES)
+            if not binary_ok and b"\x00" in head[:8192] and not head.startswith((codecs.BOM_UTF16_LE,
+                                                                                codecs.BOM_UTF16_BE)):
+                raise InputError(f"{label}: looks like a binary file (NUL bytes), not text")
+            chunks, total = [head], len(head)
+            while True:
+                block = fh.read(BLOCK_BYTES)
+                if not block:
+                    break
+                total += len(block)
+                if total > limit:
+                    raise _over_limit(label, limit)
+                chunks.append(block)
+    except OSError as exc:
+        raise InputError(f"{label}: cannot be read ({exc.strerror or exc})") from None
+    return b"".join(chunks)
+
+
+def _over_limit(label: str, limit: int) -> InputError:
+    return InputError(f"{label}: is over {_size(limit)} (the limit for this kind of file; an endless file "
+                      f"such as /dev/zero never ends); split it into smaller files")
+
+
 # -- formats and records ------------------------------------------------------------------------------
 def detect_format(first_line: str, name: str, fmt: str = "auto") -> str:
     """``fmt``, or for ``auto``: JSON Lines when the name ends in .jsonl or the first non-blank line is
@@ -225,14 +266,64 @@ def detect_format(first_line: str, name: str, fmt: str = "auto") -> str:
         try:
             if isinstance(json.loads(first_line), dict):
                 return "jsonl"
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             pass
     return "text"
 
 
+class _NotJsonNumber(ValueError):
+    def __init__(self, token: str):
+        super().__init__(token)
+        self.token = token
+
+
+def _refuse_constant(token: str):
+    raise _NotJsonNumber(token)
+
+
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def loads_json(text: str, where: str):
+    """``json.loads`` for input files, strict where Python's is lenient: ``NaN``/``Infinity`` (not JSON;
+    they would pass through as invalid output), nesting deeper than Python's recursion limit, and
+    escaped lone UTF-16 surrogates (``"\\ud800"``: not text; they break every tokenizer and encoder)
+    are one :class:`InputError` naming ``where``. Malformed JSON raises ``json.JSONDecodeError`` as
+    ``json.loads`` does."""
+    try:
+        obj = json.loads(text, parse_constant=_refuse_constant)
+    except _NotJsonNumber as exc:
+        raise InputError(f"{where}: {exc.token} is not a JSON number (NaN and Infinity are not JSON); write "
+                         f"null or a finite number") from None
+    except RecursionError:
+        raise InputError(f"{where}: the JSON is nested too deeply (over {sys.getrecursionlimit()} levels)"
+                         ) from None
+    if "\\u" in text and _ESCAPED_SURROGATE.search(text):
+        _check_surrogates(obj, where)
+    return obj
+
+
+def _check_surrogates(obj, where: str) -> None:
+    stack = [obj]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, dict):
+            stack.extend(x.keys())
+            stack.extend(x.values())
+        elif isinstance(x, list):
+            stack.extend(x)
+        elif isinstance(x, str):
+            try:
+                x.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InputError(f"{where}: a string holds a lone UTF-16 surrogate "
+                                 f"(\\u{ord(x[exc.start]):04x}), which is not text; fix the input's "
+                                 f"encoding") from None
+
+
 def parse_json_line(line: str, name: str, lineno: int) -> dict:
     try:
-        obj = json.loads(line)
+        obj = loads_json(line, f"{name}: line {lineno}")
     except json.JSONDecodeError as exc:
         raise InputError(f"{name}: line {lineno}: malformed JSON ({exc.msg} at column {exc.colno})") from exc
     if not isinstance(obj, dict):

@@ -181,6 +181,11 @@ def load_adapter(ref: str, folder, auto_class: str, *, device: str = "auto", dty
     from .hf import quantize_model
     from .resolve import ModelSource
 
+    from .hf import _PLACEMENT
+
+    if _PLACEMENT.get() is not None:  # never silently ignored
+        raise ModelLoadError(f"--device-map cannot place {ref!r}: a LoRA adapter is merged into its base model "
+                             f"on one device (--device); drop --device-map")
     configure_threads()
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev, packaged=is_packaged(folder), quantize=quantize)

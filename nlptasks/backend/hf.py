@@ -120,6 +120,9 @@ def load_model(path: str, auto_class: str, *, trust_remote_code: bool = False, r
     ``trust_remote_code=True``. The model is returned as loaded (no device move, no ``eval()``)."""
     cls = _auto_class(auto_class)
     _refuse_custom_code(path, ref, trust_remote_code)
+    from .model_size import check_model_size  # an absurd config.json is refused before any allocation
+
+    check_model_size(path, ref, kwargs.get("dtype"), spread="device_map" in kwargs)
     with _load_errors(ref or path, auto_class):
         return cls.from_pretrained(path, output_loading_info=True, trust_remote_code=bool(trust_remote_code),
                                    **kwargs)

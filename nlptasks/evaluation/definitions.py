@@ -321,11 +321,17 @@ class Benchmark:
         except UnknownNameError as exc:
             raise BenchmarkError(f"{where}: key 'task': {exc}") from None
         known = {o.dest for o in task_cls.options}
+        from ..tasks.base import option_type_problem
+
         for section in ("task_options", "generation"):
             for key in getattr(self, section):
                 if key not in known:
                     raise BenchmarkError(f"{where}: key '{section}.{key}' is not an option of task "
                                          f"{task_cls.name!r} (its options: {', '.join(sorted(known)) or 'none'})")
+                option = next(o for o in task_cls.options if o.dest == key)
+                problem = option_type_problem(option, getattr(self, section)[key])
+                if problem:
+                    raise BenchmarkError(f"{where}: key '{section}.{key}' {problem}")
         if self.prefix is not None and "prefix" not in known:
             raise BenchmarkError(f"{where}: key 'prefix': task {task_cls.name!r} takes no prefix")
         for field_name in self.columns:
@@ -368,16 +374,22 @@ class Benchmark:
 def load_file(path: str | os.PathLike) -> Benchmark:
     import yaml
 
+    from ..errors import InputError
+    from ..io import read_file_capped
+    from ..yamlsafe import MAX_BYTES, load_yaml
+
     p = Path(path)
     where = str(p)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BenchmarkError(f"{where}: no such benchmark file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    if not p.exists():
+        raise BenchmarkError(f"{where}: no such benchmark file")
+    try:  # bounded: /dev/zero or an endless pipe named as a definition is refused, not read forever
+        text = read_file_capped(p, MAX_BYTES, where).decode("utf-8")
+    except InputError as exc:
+        raise BenchmarkError(str(exc)) from None
+    except UnicodeDecodeError as exc:
         raise BenchmarkError(f"{where}: cannot be read ({exc})") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text, where, BenchmarkError)  # aliases and size bounded (an alias bomb is refused)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
@@ -404,6 +416,11 @@ def _load_builtin_benchmarks() -> None:
                 b = load_file(f)
             except BenchmarkError as exc:
                 BROKEN.setdefault(f.stem.lower(), exc)
+                continue
+            except Exception as exc:  # one broken definition never blocks the others
+                first = (str(exc).strip().splitlines() or [""])[0]
+                BROKEN.setdefault(f.stem.lower(), BenchmarkError(f"{f}: cannot be loaded ({type(exc).__name__}: "
+                                                                 f"{first[:200]})"))
                 continue
             key = b.name.lower()
             if key in seen:

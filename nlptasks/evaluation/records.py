@@ -217,11 +217,13 @@ def validate_record(obj: Any) -> list[str]:
             bad(f"metrics.{name}", f"must be an object, not {type(m).__name__}")
             continue
         score = m.get("score")
-        if not _is_number(score) or not math.isfinite(score):
-            bad(f"metrics.{name}.score", f"must be a finite number, got {score!r}"[:120])
+        if not _is_number(score) or not math.isfinite(score) or abs(score) > MAX_ABS_VALUE:
+            bad(f"metrics.{name}.score", f"must be a finite number within ±{MAX_ABS_VALUE:g}, got {score!r}"[:120])
         ci = m.get("ci")
         if ci is not None and not (isinstance(ci, list) and len(ci) == 2 and all(_is_number(x) for x in ci)):
             bad(f"metrics.{name}.ci", "must be [low, high] numbers or null")
+        elif ci is not None and not all(math.isfinite(x) and abs(x) <= MAX_ABS_VALUE for x in ci):
+            bad(f"metrics.{name}.ci", f"must be finite numbers within ±{MAX_ABS_VALUE:g}, got {ci!r}"[:120])
         for key in ("stats", "extra"):
             if m.get(key) is not None and not isinstance(m[key], dict):
                 bad(f"metrics.{name}.{key}", "must be an object")
@@ -242,7 +244,7 @@ def validate_record(obj: Any) -> list[str]:
     cost = need_dict("cost", obj.get("cost"), required=False) or {}
     for key in COST_NUMBERS:
         v = cost.get(key)
-        if v is not None and (not _is_number(v) or not math.isfinite(v) or v < 0):
+        if v is not None and (not _is_number(v) or not math.isfinite(v) or v < 0 or v > MAX_ABS_VALUE):
             bad(f"cost.{key}", f"must be a non-negative number or null, got {v!r}"[:120])
     if cost.get("energy_is_estimate") is not None and not isinstance(cost["energy_is_estimate"], bool):
         bad("cost.energy_is_estimate", "must be true, false or null")
@@ -252,6 +254,9 @@ def validate_record(obj: Any) -> list[str]:
         if why:
             bad("created_at", why)
     return problems
+
+
+MAX_ABS_VALUE = 1e15  # a score, interval end or cost beyond this is no measurement (1e308 broke the HTML page)
 
 
 def check_record(obj: Any, where: str = "") -> dict:

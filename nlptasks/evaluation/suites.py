@@ -76,9 +76,16 @@ def find_suite(name_or_path: str) -> Path:
 
 
 def load_suite(path: str) -> Suite:
+    from ..errors import InputError
+    from ..io import read_file_capped
+    from ..yamlsafe import MAX_BYTES, load_yaml
+
     p = find_suite(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    try:  # bounded in size, aliases and nesting
+        data = load_yaml(read_file_capped(p, MAX_BYTES, f"suite {path}").decode("utf-8"), f"suite {path}",
+                         SuiteError)
+    except InputError as exc:
+        raise SuiteError(str(exc)) from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise SuiteError(f"suite {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict):
@@ -93,6 +100,8 @@ def load_suite(path: str) -> Suite:
     limit = data.get("limit")
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
         raise SuiteError(f"suite {path}: 'limit' must be a positive integer")
+    if not isinstance(data.get("description", ""), (str, type(None))):
+        raise SuiteError(f"suite {path}: 'description' must be a string")
     if not isinstance(data["runs"], list) or not data["runs"]:
         raise SuiteError(f"suite {path}: 'runs' must be a non-empty list")
     runs: list[SuiteRun] = []
@@ -114,6 +123,10 @@ def load_suite(path: str) -> Suite:
                 raise SuiteError(f"suite {path}: {mw}.options must be a mapping")
             if not isinstance(m.get("optional", False), bool):
                 raise SuiteError(f"suite {path}: {mw}.optional must be true or false")
+            for key in ("dtype", "quantize", "device"):
+                if m.get(key) is not None and not isinstance(m[key], str):
+                    raise SuiteError(f"suite {path}: {mw}.{key} must be a string, got "
+                                     f"{type(m[key]).__name__} ({m[key]!r:.40})")
             runs.append(SuiteRun(entry["benchmark"], m["model"], m.get("dtype", "auto"), m.get("quantize"),
                                  m.get("device", "auto"), dict(m.get("options", {})), m.get("optional", False)))
     return Suite(data["name"], data.get("description", ""), limit, runs, str(p))

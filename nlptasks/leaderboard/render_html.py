@@ -98,8 +98,16 @@ def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return ticks
 
 
+_AXIS_LIMIT = 1e100  # values beyond are drawn at the edge: spans of ±1e308 overflow the arithmetic
+
+
+def _clamp(v: float) -> float:
+    return max(-_AXIS_LIMIT, min(_AXIS_LIMIT, v)) if v == v else 0.0
+
+
 class _Axis:
     def __init__(self, values: list[float], pixels: tuple[float, float], allow_log: bool):
+        values = [_clamp(v) for v in values]
         lo, hi = min(values), max(values)
         self.log = allow_log and lo > 0 and hi / lo > 20
         if self.log:
@@ -109,7 +117,9 @@ class _Axis:
         self.p0, self.p1 = pixels
 
     def __call__(self, v: float) -> float:
-        v = math.log10(v) if self.log else v
+        v = _clamp(v)
+        if self.log:
+            v = math.log10(v) if v > 0 else self.lo
         return self.p0 + (v - self.lo) / (self.hi - self.lo) * (self.p1 - self.p0)
 
     def ticks(self) -> list[float]:

@@ -33,6 +33,28 @@ class Option:
         return self.flag.lstrip("-").replace("-", "_")
 
 
+def option_type_problem(o: Option, value) -> str | None:
+    """What is wrong with ``value`` for an option of a plain type (``str``, ``int``, ``float``, a switch):
+    "must be a string, got a list ([1, 2])"; ``None`` when it fits or is ``None`` (not given). Values from
+    YAML (benchmark ``task_options``/``generation``) and ``--set`` arrive typed, and a list where a string
+    belongs would otherwise fail deep inside the task."""
+    if value is None:
+        return None
+    if o.action == "store_true":
+        ok, want = isinstance(value, bool), "true or false"
+    elif o.type is str:
+        ok, want = isinstance(value, str), "a string"
+    elif o.type is int:
+        ok, want = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    elif o.type is float:
+        ok, want = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+    else:
+        return None
+    if ok and o.choices and value not in o.choices:
+        return f"must be one of {', '.join(map(str, o.choices))}, got {value!r:.60}"
+    return None if ok else f"must be {want}, got {type(value).__name__} ({value!r:.60})"
+
+
 @dataclass
 class EmbeddedModel:
     """A model that ships with the package (no download): pretrained MiniLM variants and baselines."""
@@ -65,6 +87,8 @@ class Task:
     data_columns: ClassVar[dict[str, str]] = {}
     reference_column: ClassVar[str] = "reference"
     label_names: ClassVar[tuple[str, ...]] = ()
+    # The module that explains this task's outputs (``--explain``; see nlptasks/explain/__init__.py).
+    explainer: ClassVar[str] = ""
 
     def __init__(self, model: str | None = None, *, revision: str | None = None, device: str = "auto",
                  dtype: str = "auto", quantize: str | None = None, trust_remote_code: bool = False,
@@ -75,6 +99,9 @@ class Task:
         if unknown:
             raise NlpTasksError(f"task {self.name!r} has no option {', '.join(unknown)}; "
                                 f"its options: {', '.join(sorted(known)) or 'none'}")
+        if model is not None and (not isinstance(model, str) or not model.strip()):
+            raise NlpTasksError(f"--model is empty (an unset variable?); give a model name or path, or leave "
+                                f"--model out for the default ({self.default_model})")
         self.model_name = model or self.default_model
         self.revision = revision
         self.device = device
@@ -84,14 +111,22 @@ class Task:
         self.batch_size = batch_size
         self.max_tokens = max_tokens
         self.seed = seed
+        self.explain = bool(explain or explain_method)  # add an ``explanation`` to each output
+        if self.explain:
+            from ..explain import check_method
+
+            explain_method = check_method(type(self), explain_method)
+        self.explain_method = explain_method
         for key, value in (("batch_size", batch_size), ("max_tokens", max_tokens)):
             check_value(f"--{key.replace('_', '-')}", positive_int, value)
         self.settings: dict = {o.dest: options.get(o.dest, o.default) for o in self.options}
         for o in self.options:
-    # The module that explains this task's outputs (``--explain``; see nlptasks/explain/__init__.py).
-    explainer: ClassVar[str] = ""
             if getattr(o.type, "checks", False):
                 check_value(o.flag, o.type, self.settings[o.dest])
+            else:
+                problem = option_type_problem(o, self.settings[o.dest])
+                if problem:
+                    raise NlpTasksError(f"{o.flag} {problem}")
         self.check_options()
         self._loaded = False
 
@@ -111,12 +146,6 @@ class Task:
     def load(self) -> "Task":
         """Load the model once (lazily called by ``predict``)."""
         if not self._loaded:
-        self.explain = bool(explain or explain_method)  # add an ``explanation`` to each output
-        if self.explain:
-            from ..explain import check_method
-
-            explain_method = check_method(type(self), explain_method)
-        self.explain_method = explain_method
             self.check_model_name()
             import torch
 
@@ -146,15 +175,6 @@ class Task:
         ``--context-file``): ``(records, display name)``, or ``None`` to read the input as usual."""
         return None
 
-    def validate(self, records: list[dict], source: str | None = None, *, allow_empty: bool = True,
-                 hint: str = "") -> None:
-        """Refuse records whose input fields are missing, null, not strings (``field_kinds``) or, unless
-        ``allow_empty``, blank: one line naming ``source`` (the file) and the line."""
-        from ..io import check_record
-
-        fields = self.required_fields(self.settings)
-        for i, rec in enumerate(records):
-            check_record(rec, fields, source, index=i, kinds=self.field_kinds,
     @classmethod
     def input_paths(cls, options: dict) -> list[tuple[str, str]]:
         """``(flag, path)`` of every file the task's options make it read (``--context-file``, an index
@@ -168,6 +188,15 @@ class Task:
                 out.append((o.flag, value))
         return out
 
+    def validate(self, records: list[dict], source: str | None = None, *, allow_empty: bool = True,
+                 hint: str = "") -> None:
+        """Refuse records whose input fields are missing, null, not strings (``field_kinds``) or, unless
+        ``allow_empty``, blank: one line naming ``source`` (the file) and the line."""
+        from ..io import check_record
+
+        fields = self.required_fields(self.settings)
+        for i, rec in enumerate(records):
+            check_record(rec, fields, source, index=i, kinds=self.field_kinds,
                          allow_empty=allow_empty, hint=hint)
 
     @classmethod
@@ -185,6 +214,10 @@ class Task:
         outputs = self._predict(records)
         if len(outputs) != len(records):  # pragma: no cover - a plugin bug
             raise RuntimeError(f"task {self.name} returned {len(outputs)} outputs for {len(records)} inputs")
+        if self.explain:
+            from ..explain import explain
+
+            outputs = explain(self, records, outputs, self.explain_method)
         return outputs
 
     def _predict(self, records: list[dict]) -> list[dict]:
@@ -223,9 +256,5 @@ class Task:
 
     def run_settings(self) -> dict:
         """Every setting that changes outputs (recorded in results and hashed into run ids)."""
-        if self.explain:
-            from ..explain import explain
-
-            outputs = explain(self, records, outputs, self.explain_method)
         return {"model": self.model_name, "revision": self.revision, "dtype": self.dtype,
                 "quantize": self.quantize, "seed": self.seed, **self.settings}
