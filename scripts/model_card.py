@@ -31,6 +31,31 @@ LIMITS = {
 }
 
 
+# models whose data differs from their task's default (by name)
+MODEL_LIMITS = {
+    "minilm-sentiment3-lora":
+        "Trained on 8,541 SST sentences (lower-cased, PTB-tokenised movie reviews) and 10,283 SemEval-2017 tweets "
+        "together, three classes (negative/neutral/positive). English only; weaker on other domains, sarcasm, "
+        "mixed sentiment and texts far longer than a sentence (scored in windows whose logits are averaged). "
+        "The tweets were drawn from TweetEval's test set (see the shared data README), so TweetEval test figures "
+        "published elsewhere are not comparable. On a binary benchmark it predicts the higher of negative/positive.",
+}
+
+
+def _eval_table(record: dict) -> list[str]:
+    """``## Evaluation (BENCHMARK, n, device)``: every metric with its 95% interval, and the label rule."""
+    bench = record.get("benchmark")
+    bench = bench.get("name") if isinstance(bench, dict) else bench
+    lines = [f"## Evaluation ({bench or 'validation'}, n={record.get('n')}; {_where(record)})", "",
+             "| metric | score | 95% interval |", "| --- | ---: | --- |"]
+    for key, m in (record.get("metrics") or {}).items():
+        ci = m.get("ci")
+        lines.append(f"| {key} | {_fmt(m.get('score'), 2)} | "
+                     + (f"[{_fmt(ci[0], 2)}, {_fmt(ci[1], 2)}]" if ci else "n/a") + " |")
+    rule = (record.get("settings") or {}).get("label_rule")
+    return lines + ([""] + [f"Label rule: {rule}."] if rule else []) + [""]
+
+
 def _fmt(v, digits=1) -> str:
     return "n/a" if v is None else f"{v:.{digits}f}"
 
@@ -67,7 +92,7 @@ def _base_note(folder: Path | None) -> list[str]:
 
 def render(name: str, result: dict, record: dict | None, folder: Path | None, command: str,
            parameters: int | None = None, variants: list[dict] | None = None,
-           other_benchmarks: list[dict] | None = None) -> str:
+           other_benchmarks: list[dict] | None = None, extra_evals: list[dict] | None = None) -> str:
     from nlptasks.training.model_card import render as training_card
 
     task = result["task"]
@@ -113,6 +138,8 @@ def render(name: str, result: dict, record: dict | None, folder: Path | None, co
                              f"{_fmt(m.get('score'), 2)} | "
                              + (f"[{_fmt(ci[0], 2)}, {_fmt(ci[1], 2)}]" if ci else "n/a") + " |")
             lines += [""]
+    for other in extra_evals or []:  # the same model on other benchmarks, a table each
+        lines += _eval_table(other)
     cost = result.get("cost") or {}
     params = parameters or ((record or {}).get("cost") or {}).get("parameters")
     lines += ["## Size and cost", "", "| | |", "| --- | --- |",
@@ -126,7 +153,7 @@ def render(name: str, result: dict, record: dict | None, folder: Path | None, co
               f"| training CO2e | {_fmt(cost.get('co2e_g'), 2)} g (grid {cost.get('grid_intensity_g_per_kwh')} "
               f"g/kWh) |", ""]
     lines += _base_note(folder)
-    lines += ["## Limits", "", LIMITS.get(task, "See the data's licence and domain."), "",
+    lines += ["## Limits", "", MODEL_LIMITS.get(name) or LIMITS.get(task, "See the data's licence and domain."), "",
               "## Training details", ""]
     details = training_card(result).split("\n---\n", 1)[-1]  # without the front matter
     lines += [details.replace("\n# ", "\n### ", 1)]
@@ -138,7 +165,7 @@ def render(name: str, result: dict, record: dict | None, folder: Path | None, co
     if record:  # the Hub's model-index (front matter), from the same eval record
         from nlptasks.evaluation.model_index import model_index_yaml, with_model_index
 
-        text = with_model_index(text, model_index_yaml(name, [record, *(other_benchmarks or [])]))
+        text = with_model_index(text, model_index_yaml(name, [record, *(other_benchmarks or []), *(extra_evals or [])]))
     return text
 
 
@@ -152,6 +179,9 @@ def main(argv=None) -> int:
     p.add_argument("--model-index-eval", action="append", default=[], metavar="FILE",
                    help="the eval record of the same model on another benchmark, added to the card's model-index "
                         "(repeatable)")
+    p.add_argument("--extra-eval", action="append", default=[], metavar="FILE",
+                   help="the eval record of the same model on another benchmark, shown as a table of its own and "
+                        "added to the model-index (repeatable)")
     p.add_argument("--folder", default=None, help="the packaged folder (size; README.md is written there)")
     p.add_argument("--command", required=True, help="the rebuild command shown in the card")
     p.add_argument("--output", default=None, help="where to write the card (default: FOLDER/README.md)")
@@ -162,7 +192,9 @@ def main(argv=None) -> int:
     out = Path(a.output) if a.output else (folder / "README.md" if folder else None)
     variants = [json.loads(Path(v).read_text(encoding="utf-8")) for v in a.variant_eval]
     others = [json.loads(Path(v).read_text(encoding="utf-8")) for v in a.model_index_eval]
-    text = render(a.name, result, record, folder, a.command, variants=variants, other_benchmarks=others)
+    extra = [json.loads(Path(v).read_text(encoding="utf-8")) for v in a.extra_eval]
+    text = render(a.name, result, record, folder, a.command, variants=variants, other_benchmarks=others,
+                  extra_evals=extra)
     if out is None:
         sys.stdout.write(text)
     else:
