@@ -372,8 +372,9 @@ def models_page() -> str:
     for tname, cls in TASKS.items():
         for m in cls.embedded_models:
             out += [f"## {m.name}", ""]
+            desc = cell(m.description)
             out += [f"Task `{tname}`" + (" (its default model)" if m.name == cls.default_model else "")
-                    + f". {cell(m.description)}", ""]
+                    + f". {desc[:1].upper() + desc[1:]}", ""]
             folder = emb / m.name
             head = emb / f"{m.name}-head.json"
             if folder.is_dir():
@@ -422,7 +423,7 @@ def benchmark_defs_page() -> str:
                      code(train) if train else "—", ", ".join(code(m) for m in s["metrics"]),
                      code(s["primary_metric"]), code(s["hash"])])
     out += [table(["benchmark", "task", "version", "data", "training data", "metrics", "primary", "definition hash"],
-                  rows), ""]
+                  rows), "", "## Definitions", ""]
     for s in items:
         out += [f"### {s['name']}", "", cell(s.get("description") or ""), "",
                 f"File `{rel(Path(s['file']))}`:", "", "```yaml", Path(s["file"]).read_text(encoding="utf-8").rstrip(),
@@ -606,6 +607,75 @@ def _digest_section(out: list[str]) -> None:
                 "output shows here.", "", "```text", f.read_text(encoding="utf-8").rstrip(), "```", ""]
 
 
+def _flatten(d, prefix: str = "", out: list | None = None, limit: int = 60) -> list[tuple[str, object]]:
+    out = [] if out is None else out
+    if len(out) >= limit:
+        return out
+    if isinstance(d, dict):
+        for k, v in d.items():
+            _flatten(v, f"{prefix}.{k}" if prefix else str(k), out, limit)
+    elif isinstance(d, list) and d and all(isinstance(x, dict) for x in d) and len(d) <= 20:
+        for i, v in enumerate(d):
+            _flatten(v, f"{prefix}[{i}]", out, limit)
+    elif isinstance(d, (int, float, str)) and not isinstance(d, bool) and len(str(d)) <= 120:
+        out.append((prefix, d))
+    return out[:limit]
+
+
+RENDERED = re.compile(r"(^gpu_check.*\.json$|^outputs_digest\.txt$|training_result\.json$|\.log$)")
+
+
+def _other_outputs_section(out: list[str]) -> None:
+    """Stored outputs of other benchmark scripts: their command, machine and date when they hold them,
+    and their figures, flattened."""
+    root = REPO / "benchmarks" / "results"
+    files = []
+    for f in sorted(root.rglob("*")):
+        if not f.is_file() or RENDERED.search(f.name):
+            continue
+        if f.suffix == ".json":
+            try:
+                d = json.loads(f.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(d, dict) and "run_id" in d and "metrics" in d:
+                continue  # an eval record: in its own section
+            files.append((f, d))
+    if not files:
+        return
+    out += ["## Other stored benchmark outputs", "",
+            "Outputs of the scripts in `benchmarks/`, as they stored them (command, machine and date as far as "
+            "the file holds them).", ""]
+    for f, d in files:
+        out += [f"### `{rel(f)}`", ""]
+        if isinstance(d, dict):
+            meta = []
+            for key in ("command", "argv", "cmd"):
+                if d.get(key):
+                    v = d[key]
+                    meta.append(["command", code(" ".join(v) if isinstance(v, list) else v)])
+                    break
+            env = d.get("environment") or d.get("machine") or d.get("env")
+            if isinstance(env, dict):
+                meta.append(["machine", cell(_machine(env))])
+            elif isinstance(env, str):
+                meta.append(["machine", cell(env)])
+            for key in ("date", "created_at", "time", "timestamp"):
+                if isinstance(d.get(key), str):
+                    meta.append(["date", cell(d[key][:19])])
+                    break
+            if meta:
+                out += [table(["", ""], meta), ""]
+            skip = {"command", "argv", "cmd", "environment", "machine", "env", "date", "created_at", "time",
+                    "timestamp"}
+            rows = [[code(k), cell(v) if isinstance(v, str) else fmt_num(v, 3)]
+                    for k, v in _flatten({k: v for k, v in d.items() if k not in skip})]
+            if rows:
+                out += [table(["value", ""], rows), ""]
+        else:
+            out += [f"A JSON {type(d).__name__} of {len(d)} entries.", ""]
+
+
 def figures_page() -> str:
     out = [GENERATED.format(src="eval/leaderboards/*.results.json, benchmarks/results/ and the packaged "
                                 "models' training records"), "",
@@ -619,6 +689,7 @@ def figures_page() -> str:
     _training_section(out)
     _result_record_section(out)
     _gpu_section(out)
+    _other_outputs_section(out)
     _digest_section(out)
     scripts = sorted(p.name for p in (REPO / "benchmarks").glob("*.py") if not p.name.startswith("_"))
     out += ["## Benchmark scripts", "",
