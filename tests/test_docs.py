@@ -124,7 +124,9 @@ def _nav_pages(nav) -> list[str]:
 
 def test_every_docs_page_is_in_the_navigation():
     cfg = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))
-    nav = {p for p in _nav_pages(cfg["nav"]) if p.endswith(".md")}
+    listed = [p for p in _nav_pages(cfg["nav"]) if p.endswith(".md")]
+    assert len(listed) == len(set(listed)), f"pages listed twice in mkdocs.yml's nav: {sorted({p for p in listed if listed.count(p) > 1})}"
+    nav = set(listed)
     pages = {str(p.relative_to(REPO / "docs")) for p in (REPO / "docs").rglob("*.md")}
     assert pages - nav == set(), f"pages not in mkdocs.yml's nav: {sorted(pages - nav)}"
     assert nav - pages == set(), f"nav entries without a page: {sorted(nav - pages)}"
