@@ -13,6 +13,13 @@ def task_class(name: str) -> type[Task]:
     return TASKS.get(name)
 
 
+def task_classes(task: str | None = None) -> list[type[Task]]:
+    """Every registered task plugin class, by name (or the one called ``task``, aliases accepted)."""
+    if task is not None:
+        return [task_class(task)]
+    return [cls for _, cls in TASKS.items()]
+
+
 def load_task(task: str, model: str | None = None, **kwargs) -> Task:
     """Create a task with a model (default: the task's default model). Loading happens on first use."""
     return task_class(task)(model, **kwargs)
@@ -59,3 +66,93 @@ def run_file(task: str | type[Task], input_path: str | None = None, output_path:
                        cost_options={"country": country, "grid_intensity": grid_intensity},
                        overwrite_fields=overwrite_fields, prediction_prefix=prediction_prefix,
                        explain_html=explain_html)
+
+
+class ChatSession:
+    """A conversation with a chat model, as ``nlptasks chat`` holds it: each :meth:`reply` adds the user's
+    turn and the model's response to the history; when the prompt would not fit the model's context,
+    the oldest turns are dropped (the reply's ``dropped_turns`` says how many). ``model`` and keyword
+    arguments as for :func:`load_task`.
+
+    >>> s = ChatSession().load()                         # doctest: +SKIP
+    >>> s.reply("Hello, how are you?")["response"]       # doctest: +SKIP
+    """
+
+    def __init__(self, model: str | None = None, **kwargs):
+        self.task = load_task("chat", model, **kwargs)
+        self.history: list[str] = []
+
+    @property
+    def model_name(self) -> str:
+        return self.task.model_name
+
+    def load(self) -> "ChatSession":
+        """Load the model now (a missing model fails here, before the first turn)."""
+        self.task.load()
+        return self
+
+    def reset(self) -> None:
+        self.history = []
+
+    def reply(self, text: str) -> dict:
+        """The model's output for the user's turn ``text`` (``response``, ``dropped_turns``, ...)."""
+        self.history.append(text)
+        out = self.task.predict([{"history": list(self.history)}])[0]
+        if out.get("dropped_turns"):
+            self.history = self.history[out["dropped_turns"]:]
+        self.history.append(out["response"])
+        return out
+
+
+# -- evaluation ------------------------------------------------------------------------------------------
+def benchmark_for(name: str, *, data: str | None = None, columns: dict | None = None,
+                  reference_field: str | None = None, source_lang: str | None = None,
+                  target_lang: str | None = None):
+    """The benchmark ``nlptasks eval NAME`` evaluates: a benchmark name or YAML path; with ``data`` (a
+    file), an ad-hoc benchmark of task ``name`` over it. A task name without ``data`` is answered with
+    its benchmarks."""
+    from .errors import NlpTasksError
+    from .evaluation.definitions import BENCHMARKS, adhoc_benchmark, get_benchmark
+
+    if data:
+        if name not in TASKS:
+            raise NlpTasksError(f"with --data the first argument is a task; {name!r} is not one "
+                                f"(tasks: {', '.join(TASKS.names())})")
+        return adhoc_benchmark(name, data, columns=columns, reference_field=reference_field,
+                               source_lang=source_lang, target_lang=target_lang)
+    if name not in BENCHMARKS and name in TASKS and not name.endswith(".yaml"):
+        cls = TASKS.get(name)
+        names = [n for n, b in BENCHMARKS.items() if b.task == cls.name]
+        raise NlpTasksError(f"{name!r} is a task: pass --data FILE for ad-hoc data, or evaluate one "
+                            f"of its benchmarks: {', '.join(names) or 'none'}")
+    return get_benchmark(name)
+
+
+def evaluate(benchmark, model: str | None = None, **kwargs) -> dict | None:
+    """Evaluate ``model`` on ``benchmark`` (a name, YAML path or :func:`benchmark_for`'s result); returns
+    the result record (see :func:`nlptasks.evaluation.engine.evaluate` for the keywords)."""
+    from .evaluation.engine import evaluate as _evaluate
+
+    return _evaluate(benchmark, model, **kwargs)
+
+
+def format_result(record: dict) -> str:
+    """A result record as the table ``nlptasks eval`` prints (with the reference-metric cross-check)."""
+    from .evaluation.engine import format_table
+    from .evaluation.reference_metrics import format_reference
+
+    return format_table(record) + format_reference(record)
+
+
+def run_suite(suite, **kwargs) -> list:
+    """Run an evaluation suite (a YAML file); see :func:`nlptasks.evaluation.suites.run_suite`."""
+    from .evaluation.suites import run_suite as _run_suite
+
+    return _run_suite(suite, **kwargs)
+
+
+def leaderboard(store=None, **kwargs) -> str:
+    """Render a leaderboard; see :func:`nlptasks.leaderboard.leaderboard`."""
+    from .leaderboard import leaderboard as _leaderboard
+
+    return _leaderboard(store, **kwargs)

@@ -38,20 +38,14 @@ CLI_ALLOWED_PREFIXES = (
 # CLI_ALLOWED); each is to move behind nlptasks.api. This list may only shrink.
 CLI_PENDING = {
     "nlptasks.cli.cmd_benchmarks": {"nlptasks.evaluation.definitions", "nlptasks.registry"},
-    "nlptasks.cli.cmd_chat": {"nlptasks.tasks.chat"},
     "nlptasks.cli.cmd_distill": {"nlptasks.training.distillation", "nlptasks.training.families"},
-    "nlptasks.cli.cmd_eval": {"nlptasks.backend.loading", "nlptasks.eval_parallel", "nlptasks.evaluation.definitions",
-                              "nlptasks.evaluation.engine", "nlptasks.evaluation.reference_metrics",
-                              "nlptasks.evaluation.suites", "nlptasks.leaderboard", "nlptasks.registry",
-                              "nlptasks.training.launch"},
+    "nlptasks.cli.cmd_eval": {"nlptasks.backend.loading", "nlptasks.eval_parallel", "nlptasks.training.launch"},
     "nlptasks.cli.cmd_finetune": {"nlptasks.training.families", "nlptasks.training.launch",
                                   "nlptasks.training.settings", "nlptasks.training.trainer"},
     "nlptasks.cli.cmd_leaderboard": {"nlptasks.evaluation.store", "nlptasks.leaderboard"},
-    "nlptasks.cli.cmd_models": {"nlptasks.registry"},
     "nlptasks.cli.cmd_results": {"nlptasks.evaluation.model_index", "nlptasks.evaluation.records",
                                  "nlptasks.evaluation.store"},
     "nlptasks.cli.cmd_run": {"nlptasks.backend.loading", "nlptasks.explain", "nlptasks.registry"},
-    "nlptasks.cli.cmd_tasks": {"nlptasks.registry"},
     "nlptasks.cli.common": {"nlptasks.backend.loading"},
 }
 

@@ -15,8 +15,9 @@ HELP = "/reset clears the history, /exit quits"
 
 
 def register(sub) -> None:
-    from ..tasks.chat import ChatTask
+    from ..api import task_class
 
+    ChatTask = task_class("chat")
     p = sub.add_parser("chat", help="chat with a dialogue model interactively",
                        description=f"Chat with a dialogue model. One line per turn; {HELP}. "
                                    f"Default model: {ChatTask.default_model}.")
@@ -26,20 +27,18 @@ def register(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..paths import check_stdout
-    from ..tasks.chat import ChatTask
-
+    from ..api import ChatSession, task_class
     from ..errors import InputError
+    from ..paths import check_stdout
 
     if sys.stdin is None or sys.stdin.closed:
         raise InputError("chat reads the conversation from stdin, but stdin is closed")
     check_stdout()  # the responses go there
-    task = ChatTask(args.model, **model_kwargs(args), **task_options(args, ChatTask))
-    task.load()  # a missing model fails here, before the first line is read
+    session = ChatSession(args.model, **model_kwargs(args), **task_options(args, task_class("chat")))
+    session.load()  # a missing model fails here, before the first line is read
     interactive = sys.stdin.isatty()
     if interactive:
-        print(f"chatting with {task.model_name}; {HELP}", file=sys.stderr)
-    history: list[str] = []
+        print(f"chatting with {session.model_name}; {HELP}", file=sys.stderr)
     lineno = 0
     while True:
         if interactive:
@@ -54,20 +53,16 @@ def main(args: argparse.Namespace) -> int:
         if text in ("/exit", "/quit"):
             break
         if text == "/reset":
-            history = []
+            session.reset()
             if interactive:
                 print("(history cleared)", file=sys.stderr)
             continue
         if text.startswith("/") and text.split()[0] in ("/help", "/?"):
             print(HELP, file=sys.stderr)
             continue
-        history.append(text)
-        out = task.predict([{"history": list(history)}])[0]
-        if out["dropped_turns"]:
-            history = history[out["dropped_turns"]:]
-            if interactive:
-                print(f"(context full: dropped the {out['dropped_turns']} oldest turn(s))", file=sys.stderr)
-        history.append(out["response"])
+        out = session.reply(text)
+        if out.get("dropped_turns") and interactive:
+            print(f"(context full: dropped the {out['dropped_turns']} oldest turn(s))", file=sys.stderr)
         print(out["response"], flush=True)
     return 0
 

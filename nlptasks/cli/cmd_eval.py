@@ -120,10 +120,8 @@ def _cache(args: argparse.Namespace):
 
 
 def _single(args: argparse.Namespace) -> int:
-    from ..evaluation.definitions import BENCHMARKS, adhoc_benchmark, get_benchmark
-    from ..errors import InputError, NlpTasksError
-    from ..evaluation.engine import evaluate, format_table
-    from ..registry import TASKS
+    from ..api import benchmark_for, evaluate, format_result
+    from ..errors import InputError
 
     if args.render:
         raise InputError("--render only applies with --suite")
@@ -131,22 +129,11 @@ def _single(args: argparse.Namespace) -> int:
         raise InputError("name a benchmark (`nlptasks benchmarks` lists them), a task with --data FILE, or --suite FILE")
     adhoc_flags = [f for f, v in (("--columns", args.columns), ("--reference-field", args.reference_field),
                                   ("--source-lang", args.source_lang), ("--target-lang", args.target_lang)) if v]
-    if args.data:
-        if args.benchmark not in TASKS:
-            raise NlpTasksError(f"with --data the first argument is a task; {args.benchmark!r} is not one "
-                                f"(tasks: {', '.join(TASKS.names())})")
-        bench = adhoc_benchmark(args.benchmark, args.data, columns=_pairs(args.columns, "--columns"),
-                                reference_field=args.reference_field, source_lang=args.source_lang,
-                                target_lang=args.target_lang)
-    else:
-        if adhoc_flags:
-            raise InputError(f"{', '.join(adhoc_flags)} only apply with --data FILE")
-        if args.benchmark not in BENCHMARKS and args.benchmark in TASKS and not args.benchmark.endswith(".yaml"):
-            cls = TASKS.get(args.benchmark)
-            names = [n for n, b in BENCHMARKS.items() if b.task == cls.name]
-            raise NlpTasksError(f"{args.benchmark!r} is a task: pass --data FILE for ad-hoc data, or evaluate one "
-                                f"of its benchmarks: {', '.join(names) or 'none'}")
-        bench = get_benchmark(args.benchmark)
+    if adhoc_flags and not args.data:
+        raise InputError(f"{', '.join(adhoc_flags)} only apply with --data FILE")
+    bench = benchmark_for(args.benchmark, data=args.data, columns=_pairs(args.columns, "--columns"),
+                          reference_field=args.reference_field, source_lang=args.source_lang,
+                          target_lang=args.target_lang)
     kw = model_kwargs(args)
     store = False if args.no_store else args.store
     record = evaluate(bench, args.model, limit=args.limit, data_dir=args.data_dir, output_dir=args.output,
@@ -158,18 +145,15 @@ def _single(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(record, indent=1, ensure_ascii=False, default=str) + "\n")
     else:
-        from ..evaluation.reference_metrics import format_reference
-
-        sys.stdout.write(format_table(record) + format_reference(record))
+        sys.stdout.write(format_result(record))
     sys.stdout.flush()
     return 0
 
 
 def _suite(args: argparse.Namespace) -> int:
+    from ..api import leaderboard, run_suite
     from ..errors import InputError
-    from ..leaderboard import leaderboard
     from ..paths import check_output_folder
-    from ..evaluation.suites import run_suite
 
     if args.benchmark or args.data or args.model:
         raise InputError("--suite names its own benchmarks and models; drop BENCHMARK/--data/--model")

@@ -12,12 +12,11 @@ def register(sub) -> None:
 
 
 def main(args) -> int:
-    from ..registry import TASKS
+    from ..api import task_classes
 
-    names = [TASKS.canonical(args.task)] if args.task else TASKS.names()
     rows = []
-    for name in names:
-        cls = TASKS.get(name)
+    for cls in task_classes(args.task):
+        name = cls.name
         for m in cls.embedded_models:
             rows.append({"task": name, "model": m.name, "kind": "baseline" if m.baseline else "embedded",
                          "default": m.name == cls.default_model, "description": m.description})

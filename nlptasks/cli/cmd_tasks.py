@@ -11,9 +11,9 @@ def register(sub) -> None:
 
 
 def main(args) -> int:
-    from ..registry import TASKS
+    from ..api import task_classes
 
-    infos = [cls.info() for _, cls in TASKS.items()]
+    infos = [cls.info() for cls in task_classes()]
     if args.json:
         print(json.dumps(infos, indent=2))
         return 0
