@@ -90,6 +90,16 @@ def test_readme_is_a_short_front_page_with_ci_commands():
     assert not re.search(r"\d+ passed|this session|checked once", text)
 
 
+def test_readme_links_resolve():
+    """README.md is read on the forge, outside the site: every relative link must name a file that exists."""
+    text = README.read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)\s]+)\)", text)
+    local = [l.split("#")[0] for l in links if not re.match(r"^[a-z]+:|^#", l)]
+    assert local, "README.md links nowhere into the docs"
+    missing = [l for l in local if not (REPO / l).exists()]
+    assert not missing, f"README.md links to missing files: {missing}"
+
+
 def _setup_line(text: str) -> str:
     block = text.split("<!-- setup-command -->", 1)[1]
     return [l for l in block.splitlines()[1:] if l.strip()][1]
