@@ -208,7 +208,7 @@ def test_bad_sources_are_one_line(tmp_path, capsys):
         rc, out, err = _cli(["index", "build", *sources, "--output", str(tmp_path / "idx")], capsys)
         assert rc != 0, sources
         assert err.count("\n") == 1 and err.startswith("nlptasks: error:") and message in err, err
-        assert not (tmp_path / "idx" / "manifest.json").exists()
+        assert not (tmp_path / "idx").exists()  # a failed build leaves nothing behind
     empty_dir = tmp_path / "nothing"
     empty_dir.mkdir()
     rc, _, err = _cli(["index", "build", str(empty_dir), "--output", str(tmp_path / "idx")], capsys)
@@ -340,3 +340,10 @@ def test_scale_benchmark_smallest_size(tmp_path):
     assert row["passages"] == 500 and row["size_bytes"] > 500 * 384 * 2
     assert row["build_s"] > 0 and row["peak_rss_mb"] > 0 and row["query_ms"]["hybrid"]["p50"] > 0
     assert re.search(r"500\s", proc.stdout)
+
+
+def test_missing_kb_extra_is_one_line(index_dir, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "bm25s", None)  # as if bm25s were not installed
+    rc, out, err = _cli(["index", "search", str(index_dir), "--query", "Nile", "--retriever", "bm25"], capsys)
+    assert rc != 0 and out == "" and err.count("\n") == 1
+    assert "pip install 'nlptasks[kb]'" in err

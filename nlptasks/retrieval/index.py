@@ -275,8 +275,10 @@ def build_index(sources: list[str] | None, output: str | Path, *, documents: Ite
             seen_hashes.add(d["hash"])
             seen_ids.add(d["id"])
     first_row = int(old["passages"]) if old else 0
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=".building-", dir=out))
+    ok = False
     try:
         n_docs, dup, rows = _stage_passages(docs, stage, settings, seen_hashes, seen_ids, first_row)
         if old is None and rows == 0:
@@ -320,16 +322,19 @@ def build_index(sources: list[str] | None, output: str | Path, *, documents: Ite
             "settings": {"max_words": settings.max_words, "overlap_words": settings.overlap_words,
                          "faiss_threshold": settings.faiss_threshold, "bm25": bm25_mod.PARAMS,
                          "embedding_dtype": "float16"},
-            "documents": n_documents, "passages": total, "dim": 384, "shards": shards, "faiss": faiss_info,
-            "created_at": (old or {}).get("created_at") or _now(), "updated_at": _now(),
+            "documents": n_documents, "passages": total,
+            "dim": int(np.load(out / shards[0]["file"], mmap_mode="r").shape[1]), "shards": shards,
+            "faiss": faiss_info, "created_at": (old or {}).get("created_at") or _now(), "updated_at": _now(),
         }
-        manifest["dim"] = int(np.load(out / shards[0]["file"], mmap_mode="r").shape[1])
         manifest["fingerprint"] = _fingerprint(manifest, (d["hash"] for d in _iter_jsonl(out / "documents.jsonl")))
         from ..io import atomic_write
 
         atomic_write(str(out / MANIFEST), json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+        ok = True
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+        if created and not ok:  # a failed first build leaves no folder behind
+            shutil.rmtree(out, ignore_errors=True)
     return {**manifest, "added": n_docs, "added_passages": rows, "duplicates": dup}
 
 
