@@ -100,6 +100,26 @@ def test_readme_links_resolve():
     assert not missing, f"README.md links to missing files: {missing}"
 
 
+def test_quoted_example_files_match_the_files():
+    """A block introduced by a line naming a file of the repository (`` `examples/x.yaml`: ``) shows that
+    file as it is (comment lines aside), so the page cannot drift from the file the examples run."""
+    checked = 0
+    for page in [README, *sorted((REPO / "docs").rglob("*.md"))]:
+        lines = page.read_text(encoding="utf-8").splitlines()
+        for i, line in enumerate(lines[:-1]):
+            m = re.fullmatch(r"`([\w./-]+)`:", line.strip())
+            j = i + 1 + (not lines[i + 1].strip())  # the fence, after at most one blank line
+            if not m or not lines[j].startswith("```") or not (REPO / m.group(1)).is_file():
+                continue
+            end = lines.index("```", j + 1)
+            shown = [l for l in lines[j + 1:end] if not l.lstrip().startswith("#")]
+            actual = [l for l in (REPO / m.group(1)).read_text(encoding="utf-8").splitlines()
+                      if not l.lstrip().startswith("#")]
+            assert shown == actual, f"{page.name}: the block after {m.group(1)} differs from the file"
+            checked += 1
+    assert checked >= 1
+
+
 def _setup_line(text: str) -> str:
     block = text.split("<!-- setup-command -->", 1)[1]
     return [l for l in block.splitlines()[1:] if l.strip()][1]
