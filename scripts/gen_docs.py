@@ -545,7 +545,9 @@ def _training_section(out: list[str]) -> None:
 
 def _result_record_section(out: list[str]) -> None:
     recs = []
-    for f in sorted((REPO / "benchmarks" / "results").rglob("*.json")):
+    files = sorted((REPO / "nlptasks" / "embedded").glob("*/eval_record.json"))
+    files += sorted((REPO / "benchmarks" / "results").rglob("*.json"))
+    for f in files:
         try:
             r = json.loads(f.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -555,8 +557,9 @@ def _result_record_section(out: list[str]) -> None:
     if not recs:
         return
     out += ["## Other evaluation records", "",
-            "`nlptasks eval` records kept under `benchmarks/results/` (the command is "
-            "`nlptasks eval BENCHMARK --model MODEL` with the settings listed in the record).", ""]
+            "`nlptasks eval` records kept beside the packaged models (`eval_record.json`, the figures of their "
+            "cards) and under `benchmarks/results/`. Each was made by `nlptasks eval BENCHMARK --model MODEL` "
+            "with the settings the record lists.", ""]
     rows = []
     for f, r in recs:
         rows.append([code(rel(f)), code(r["benchmark"]["name"]), code(r["model"]["name"]), code(_variant(r)),
