@@ -6,7 +6,7 @@ cache dir, e.g. ``~/.cache/nlptasks/predictions``). A row maps ``sha256(model ke
 to the task's output for that example (JSON), where
 
 - the *model key* hashes everything that can change an output: the task, the model's name, revision,
-  weights hash and variant (dtype, quantization), the task's run settings (options, seed), the batch
+  weights hash, the hash of its config and tokenizer files (a local folder) and variant (dtype, quantization), the task's run settings (options, seed), the batch
   size and token budget (padding can move floating-point results), the resolved device and the torch
   and transformers versions;
 - the *example key* hashes the example's input fields (and, for ``reference_nll``, its reference).
@@ -64,7 +64,10 @@ def model_key(task, info: dict, device: str) -> str | None:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = None
-    return _hash({"task": task.name, "model": {k: info.get(k) for k in ("name", "revision", "weights_hash", "variant")},
+    model = {k: info.get(k) for k in ("name", "revision", "weights_hash", "variant")}
+    if info.get("config_hash"):  # config, tokenizer and label files of a local folder change outputs too
+        model["config_hash"] = info["config_hash"]
+    return _hash({"task": task.name, "model": model,
                   "settings": task.run_settings(), "batch_size": task.batch_size, "max_tokens": task.max_tokens,
                   "device": device, "packages": versions})
 

@@ -55,7 +55,7 @@ class LoadedModel:
     def describe(self) -> dict:
         """Plain-data identity of the model for result records."""
         return {"name": self.source.ref, "revision": self.source.revision, "path": self.source.path,
-                "weights_hash": weights_hash(self.source),
+                "weights_hash": weights_hash(self.source), "config_hash": config_files_hash(self.source),
                 "variant": {"dtype": dtype_name(self.dtype), "quantize": self.quantize,
                             **({"engine": "ctranslate2", "compute_type": self.ct2.compute_type} if self.ct2 else {})},
                 "parameters": self.num_parameters()}
@@ -67,6 +67,24 @@ def weights_hash(source: ModelSource) -> str | None:
         return None
     files = sorted(p for p in Path(source.path).iterdir()
                    if p.suffix in {".safetensors", ".bin"} and p.is_file())
+    return files_hash(files)
+
+
+# files beside the weights that change predictions: config, generation settings, tokenizer, label maps
+CONFIG_SUFFIXES = {".json", ".txt", ".model", ".spm", ".vocab", ".tiktoken", ".bpe"}
+
+
+def config_files_hash(source: ModelSource) -> str | None:
+    """sha256 over the files of a local model folder that change predictions but are not weights: its
+    ``config.json`` (labels, sizes), ``generation_config.json``, tokenizer files (``tokenizer*.json``,
+    ``vocab.txt``, ``merges.txt``, sentencepiece models), adapter configs; the model card
+    (``README.md``) and hidden files are left out. With :func:`weights_hash` it identifies the model in
+    the prediction cache and in run ids, so editing ``id2label`` in ``config.json`` never returns stale
+    predictions. None for hub ids."""
+    if source.kind != "local" or not Path(source.path).is_dir():
+        return None
+    files = sorted(p for p in Path(source.path).iterdir()
+                   if p.suffix.lower() in CONFIG_SUFFIXES and not p.name.startswith(".") and p.is_file())
     return files_hash(files)
 
 

@@ -391,7 +391,8 @@ def build_record(run: EvalRun) -> dict:
                 "device": resolved}
     versions = package_versions()
     identity = {"definition": bench.hash,
-                "model": {k: info.get(k) for k in ("name", "revision", "weights_hash")} | {"variant": variant},
+                "model": {k: info.get(k) for k in ("name", "revision", "weights_hash")} | {"variant": variant}
+                | ({"config_hash": info["config_hash"]} if info.get("config_hash") else {}),  # config/tokenizer
                 "settings": settings, "packages": versions, "data": run.fingerprint}
     n = len(run.inputs)
     data = {"fingerprint": run.fingerprint[:16], "n": n, "full_n": run.full_n, "source": run.source,

@@ -123,3 +123,51 @@ def language_name(code: str) -> str:
         raise InputError(f"no language name known for {code!r} to build a T5 prompt; pass --prefix "
                          f"(e.g. 'translate English to German: ') or use one of: {', '.join(sorted(NAMES))}")
     return name
+
+
+def model_languages(folder) -> set[str]:
+    """The languages a local translation model folder says it does, lower-cased, or an empty set when it
+    does not say: the model card's ``language:`` metadata (``README.md`` front matter), and
+    ``source_lang``/``target_lang`` (or ``src_lang``/``tgt_lang``) in ``config.json`` or
+    ``tokenizer_config.json`` (Marian tokenizers keep them there)."""
+    import json
+    from pathlib import Path
+
+    folder = Path(str(folder))
+    found: set[str] = set()
+    card = folder / "README.md"
+    if card.is_file():
+        try:
+            text = card.read_text(encoding="utf-8", errors="replace")[: 1 << 16]
+        except OSError:
+            text = ""
+        if text.startswith("---"):
+            front = text[3:].split("\n---", 1)[0]
+            try:
+                from ..yamlsafe import load_yaml
+
+                meta = load_yaml(front, str(card))
+            except Exception:  # a card that is not YAML says nothing
+                meta = None
+            langs = meta.get("language") if isinstance(meta, dict) else None
+            if isinstance(langs, str):
+                langs = [langs]
+            if isinstance(langs, list):
+                found |= {str(x).strip().lower() for x in langs if isinstance(x, str) and x.strip()}
+    for name in ("config.json", "tokenizer_config.json"):
+        p = folder / name
+        if not p.is_file():
+            continue
+        try:
+            cfg = json.loads(p.read_text(encoding="utf-8")[: 1 << 22])
+        except (OSError, ValueError):
+            continue
+        if isinstance(cfg, dict):
+            for key in ("source_lang", "target_lang", "src_lang", "tgt_lang"):
+                v = cfg.get(key)
+                if isinstance(v, str) and v.strip() and _ISO_LIKE.match(v.strip()):
+                    found.add(v.strip().lower())
+    return found
+
+
+_ISO_LIKE = re.compile(r"^[A-Za-z]{2,3}$")

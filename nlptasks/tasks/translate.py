@@ -12,9 +12,11 @@ language pair is given to the model:
   ``de``, ``deu_Latn``); native codes are accepted as given (see ``languages``).
 
 Multilingual models and T5 accept a different pair per JSONL record (records are grouped by pair and
-each group is batched); a bilingual model asked for another pair is an error. Lines longer than the
-model's input limit are split at sentence boundaries, translated piece by piece and joined with a space
-(``pieces`` in the output says how many). ``copy-source`` is the baseline that returns the input.
+each group is batched); a bilingual model asked for another pair is an error, also when its languages
+are known only from its model card or config (``languages.model_languages``). A line of several
+sentences is split into sentences (``nlptasks.text.split_sentences``), which are translated as one batch
+and joined with a space, unless ``--no-sentence-split``; lines longer than the model's input limit are
+split at sentence boundaries too (``pieces`` in the output says how many). ``copy-source`` is the baseline that returns the input.
 
 The offline default for English->German is the embedded ``marian-multi30k-en-de`` (a 7.7M-parameter
 Marian model trained from scratch on Multi30k image captions by ``scripts/build_translate_model.sh``;
@@ -30,8 +32,8 @@ from ..errors import InputError, ModelLoadError
 from ..optypes import positive_int
 from ..backend.embedded import embedded_model_dir
 from .base import EmbeddedModel, Option, Task
-from .languages import (FAMILY_LABELS, MULTILINGUAL, iso_base, language_name, model_family, resolve_code,
-                        supported_codes)
+from .languages import (FAMILY_LABELS, MULTILINGUAL, iso_base, language_name, model_family, model_languages,
+                        resolve_code, supported_codes)
 
 OPUS_MT = "Helsinki-NLP/opus-mt-{src}-{tgt}"
 EMBEDDED_MT = {"marian-multi30k-en-de": ("en", "de")}  # packaged model folders -> their one language pair
@@ -113,6 +115,10 @@ class TranslateTask(Task):
         Option("--max-input-tokens", type=positive_int, default=None,
                help="longest piece fed to the model; longer lines are split at sentence boundaries "
                     "(default: the model's input limit)"),
+        Option("--no-sentence-split", action="store_true", default=False,
+               help="translate each line whole; by default a line of several sentences is split into "
+                    "sentences, translated as a batch and joined (a model trained on single sentences "
+                    "drops the rest)"),
     )
     metrics = ("bleu", "chrf", "ter")
     primary_metric = "bleu"
@@ -167,6 +173,9 @@ class TranslateTask(Task):
         self.target_lang = tgt or (name_tgt if name_tgt and _ISO.match(name_tgt) else None) or fallback[1]
         # one model, several pairs: T5 (prefixes), multilingual models (codes), multi-target Marian
         self.multi_pair = self.family == "t5" or self.family in MULTILINGUAL or bool(self.marian_targets)
+        # the languages a bilingual model says it does (card, config): a pair outside them is refused
+        self.known_languages = set() if self.multi_pair else model_languages(lm.source.path)
+        self._check_languages(self.source_lang, self.target_lang, "")
 
         defaults = {}
         if self.family == "t5" and self.source_lang and self.target_lang:
@@ -221,11 +230,23 @@ class TranslateTask(Task):
             check_record(rec, [f for f in ("source_lang", "target_lang") if rec.get(f) is not None], source,
                          index=i)
 
+    def _check_languages(self, src: str | None, tgt: str | None, where: str) -> None:
+        known = getattr(self, "known_languages", None)
+        if not known:
+            return
+        bad = [(what, lang) for what, lang in (("source", src), ("target", tgt))
+               if lang and iso_base(lang) not in known and str(lang).lower() not in known]
+        if bad:
+            asked = ", ".join(f"{what} language {lang!r}" for what, lang in bad)
+            raise InputError(f"{where}model {self.model_name!r} translates between {', '.join(sorted(known))} only "
+                             f"(its model card / config), not {asked}; choose a model for that pair")
+
     def _pair(self, rec: dict) -> tuple:
         src = (rec.get("source_lang") or "").strip() or self.source_lang
         tgt = (rec.get("target_lang") or "").strip() or self.target_lang
         if self._kind == "copy" or self.multi_pair:
             return (src, tgt)
+        self._check_languages(src, tgt, f"line {rec.get('__line__', '?')}: ")
         for asked, have, what in ((src, self.source_lang, "source"), (tgt, self.target_lang, "target")):
             if asked and have and iso_base(asked) != iso_base(have):
                 raise InputError(
@@ -293,17 +314,29 @@ class TranslateTask(Task):
         return self._lm.tokenizer.decode(ids, skip_special_tokens=True).strip()
 
     def _pieces(self, text: str, prefix: str, src: str | None) -> list[str]:
-        """``text`` as pieces that fit the input limit: whole sentences packed greedily; a sentence still
-        too long is packed by words, and a single word too long is cut into token slices."""
+        """``text`` as the pieces the model translates: each sentence of a multi-sentence line alone (unless
+        ``--no-sentence-split``: a model trained on single sentences drops the rest of a longer line), and
+        within the input limit (whole sentences packed greedily; a sentence still too long is packed by
+        words, and a single word too long is cut into token slices)."""
         from ..text import split_sentences
 
         tok = self._lm.tokenizer
         specials = len(tok("", add_special_tokens=True)["input_ids"])
         prefix_len = len(tok(prefix, add_special_tokens=False)["input_ids"]) if prefix else 0
         budget = max(4, self.input_limit - specials - prefix_len - 1)
+        language = iso_base(src) or "en"
+        if not self.settings.get("no_sentence_split"):  # every sentence alone, as the model was trained
+            sentences = split_sentences(text, language=language) or [text]
+            if len(sentences) > 1:
+                return [p for s in sentences for p in self._pieces_of(s, budget, language)]
+        return self._pieces_of(text, budget, language)
+
+    def _pieces_of(self, text: str, budget: int, language: str) -> list[str]:
+        from ..text import split_sentences
+
         if self._ntokens(text) <= budget:
             return [text]
-        sentences = split_sentences(text, language=iso_base(src) or "en") or [text]
+        sentences = split_sentences(text, language=language) or [text]
         target = budget
         while True:  # token counts of joined units can differ from their sum: check, and tighten if needed
             pieces = self._pack(sentences, target, lambda sent, b: self._pack(sent.split(), b, self._token_slices))
