@@ -12,6 +12,7 @@ EMBEDDED_DIR = Path(__file__).resolve().parents[1] / "embedded"
 PACKAGED_MODELS = {
     "minilm-sst2-head": "minilm-sst2-head.safetensors",  # sentiment head over the packaged MiniLM
     "minilm-sst2-lora": "minilm-sst2-lora",              # sentiment LoRA adapter
+    "minilm-sentiment3-lora": "minilm-sentiment3-lora",  # three-class sentiment LoRA adapter (the default)
     "minilm-squad": "minilm-squad",                      # extractive QA adapter
     "minilm-retrieval": "minilm-retrieval",              # retrieval chat index
     "minilm-extsum": "minilm-extsum",                    # supervised extractive summarizer

@@ -1,9 +1,11 @@
 """Sentiment / text classification: ``{text}`` -> ``{label, score}``.
 
-Models: any ``AutoModelForSequenceClassification`` (labels from its config), the embedded
-``minilm-sst2`` (the packaged MiniLM encoder + a head trained on SST-2; the offline default) and the
-``majority`` baseline. Texts longer than the model allows are split into overlapping windows whose
-logits are averaged, so nothing is silently cut off.
+Models: any ``AutoModelForSequenceClassification`` (labels from its config), the packaged
+``minilm-sentiment3-lora`` (negative/neutral/positive; the offline default), ``minilm-sst2-lora`` and
+``minilm-sst2`` (binary, SST-2) and the ``majority`` baseline. Texts longer than the model allows are split
+into overlapping windows whose logits are averaged, so nothing is silently cut off. On a benchmark whose
+labels differ from the model's, :meth:`SentimentTask.fit_label_space` applies the label rule
+(docs/guide/sentiment.md).
 """
 from __future__ import annotations
 
@@ -26,11 +28,15 @@ class SentimentTask(Task):
     text_mode = "lines"
     output_fields = ("label", "score")
     model_class = "AutoModelForSequenceClassification"
-    default_model = "minilm-sst2-lora"
+    default_model = "minilm-sentiment3-lora"
     recommended_models = ("distilbert-base-uncased-finetuned-sst-2-english",
                           "cardiffnlp/twitter-roberta-base-sentiment-latest",
                           "nlptown/bert-base-multilingual-uncased-sentiment")
     embedded_models = (
+        EmbeddedModel("minilm-sentiment3-lora", "negative/neutral/positive: all-MiniLM-L6-v2 encoder (packaged) + "
+                                                "LoRA adapters on every linear layer and a three-class head, "
+                                                "fine-tuned on SST sentences and SemEval tweets together by "
+                                                "`nlptasks finetune` (nlptasks/embedded/minilm-sentiment3-lora)"),
         EmbeddedModel("minilm-sst2-lora", "all-MiniLM-L6-v2 encoder (packaged) + LoRA adapters on every linear "
                                           "layer and a classification head, fine-tuned on SST-2 by `nlptasks "
                                           "finetune` (nlptasks/embedded/minilm-sst2-lora)"),

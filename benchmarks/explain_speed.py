@@ -1,0 +1,65 @@
+"""What ``--explain`` costs for sentiment on the CPU: the same texts predicted plainly and with each
+explanation method, on one loaded model, interleaved runs (median), plus the CLI end to end.
+
+    python benchmarks/explain_speed.py [--n 200] [--runs 3]
+
+The issue's target: ``--explain`` (integrated gradients, the default) at most 20x the plain prediction's
+time. Reported both ways: the prediction call alone (model loaded) and the whole command (interpreter
+start, imports, model load, prediction), which is what a user waits for. Run on an idle machine.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+from _speed import DATA, check, fmt_table, interleaved, log, machine, need_data, print_machine, read_jsonl
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=200, help="SST-2 validation sentences (default 200)")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI timing")
+    args = ap.parse_args()
+
+    from nlptasks.api import load_task
+
+    print_machine(machine())
+    need_data("sentiment")
+    texts = [r["text"] for r in read_jsonl(DATA / "sentiment" / "validation.jsonl", args.n)]
+    recs = [{"text": t} for t in texts]
+    plain = load_task("sentiment", device="cpu").load()
+    ig = load_task("sentiment", device="cpu", explain_method="ig").load()
+    occ = load_task("sentiment", device="cpu", explain_method="occlusion").load()
+    fns = {"plain": lambda: plain.predict(recs), "--explain (ig)": lambda: ig.predict(recs),
+           "--explain-method occlusion": lambda: occ.predict(recs)}
+    plain.predict(recs[:16]), ig.predict(recs[:16]), occ.predict(recs[:16])  # warm-up
+    log(f"timing {len(texts)} sentences, {args.runs} interleaved runs")
+    secs, outs = interleaved(fns, args.runs)
+    same = [o["label"] for o in outs["plain"]] == [o["label"] for o in outs["--explain (ig)"]]
+    base = secs["plain"]
+    rows = [[name, f"{s:.2f}", f"{s / len(texts) * 1000:.1f}", f"{s / base:.1f}x"] for name, s in secs.items()]
+    print(f"\nsentiment --explain, {len(texts)} SST-2 sentences, packaged {plain.model_name}, CPU, median of {args.runs}")
+    print(fmt_table(["run", "seconds", "ms/sentence", "vs plain"], rows))
+    ok = check("labels identical with and without --explain", same)
+    ok &= check("--explain (ig) <= 20x the plain prediction (prediction call)", secs["--explain (ig)"] / base <= 20,
+                f"{secs['--explain (ig)'] / base:.1f}x")
+    if not args.no_cli:
+        inp = "\n".join(texts) + "\n"
+        cli = {}
+        for name, extra in (("plain", []), ("--explain", ["--explain", "--format", "jsonl"])):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "nlptasks", "run", "sentiment", "--device", "cpu", *extra],
+                           input=inp, capture_output=True, text=True, check=True)
+            cli[name] = time.perf_counter() - t
+        print(f"CLI end to end: plain {cli['plain']:.2f} s, --explain {cli['--explain']:.2f} s "
+              f"({cli['--explain'] / cli['plain']:.1f}x)")
+        ok &= check("--explain <= 20x the plain command (end to end)", cli["--explain"] / cli["plain"] <= 20,
+                    f"{cli['--explain'] / cli['plain']:.1f}x")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
