@@ -430,8 +430,19 @@ def json_type(value) -> str:
     return type(value).__name__
 
 
+_NAME_LIKE = re.compile(r"[A-Za-z_][A-Za-z0-9_ .\-]{0,63}")
+
+
 def _present(rec: dict) -> str:
-    return ", ".join(k for k in rec if not str(k).startswith("__")) or "none"
+    """The record's field names for an error message; names that do not look like names (a data line
+    read as a CSV header: ``API_TOKEN=sk-live-...``) are counted, never shown: they may be secrets."""
+    keys = [str(k) for k in rec if not str(k).startswith("__")]
+    shown = [k for k in keys if _NAME_LIKE.fullmatch(k)]
+    hidden = len(keys) - len(shown)
+    if hidden:
+        return ", ".join([*shown, f"{hidden} that do not look like field names (is the file in the declared "
+                                  f"format?)"])
+    return ", ".join(shown) or "none"
 
 
 def field_problem(rec: dict, f: str, kind: str = "str", allow_empty: bool = True) -> str | None:

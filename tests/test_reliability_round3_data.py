@@ -290,3 +290,17 @@ def test_pickle_weights_are_refused_without_running(tiny_models, tmp_path, capsy
     assert code != 0 and not marker.exists()
     assert "UnpicklingError" not in err and "Weights only load failed" not in err
     assert "nothing" in err and "executed" in err
+
+
+def test_missing_field_error_never_echoes_a_header_that_is_data(tmp_path):
+    from nlptasks.datafiles import read_file
+    from nlptasks.io import check_record
+
+    env = tmp_path / "train.csv"
+    env.write_text("API_TOKEN=sk-live-abcdef123456\nDB_PASSWORD=hunter2\n")
+    rows = read_file(env)
+    with pytest.raises(InputError) as e:
+        check_record(rows[0], ["text"], str(env))
+    assert "sk-live" not in str(e.value) and "hunter2" not in str(e.value) and "'text'" in str(e.value)
+    with pytest.raises(InputError, match="fields present: sentence, label"):
+        check_record({"sentence": "x", "label": 1}, ["text"], "d.jsonl")
