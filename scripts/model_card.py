@@ -122,7 +122,11 @@ def render(name: str, result: dict, record: dict | None, folder: Path | None, co
         primary = record.get("primary_metric")
         trained = (result.get("metrics") or {}).get(primary)
         scored = ((record.get("metrics") or {}).get(primary) or {}).get("score")
-        if trained is not None and scored is not None:
+        val_rows = ((result.get("data") or {}).get("validation") or {}).get("rows")
+        if trained is not None and scored is not None and val_rows not in (None, record.get("n")):
+            lines += [f"During training the chosen checkpoint scored {primary} {_fmt(trained, 2)} on the run's "
+                      f"whole validation data ({val_rows} rows, of which this benchmark is a part).", ""]
+        elif trained is not None and scored is not None:
             lines += [f"During training ({(result.get('settings') or {}).get('precision', '?')} on "
                       f"{(result.get('cost') or {}).get('device', '?')}, adapter unmerged, "
                       f"on the training run's base weights) the chosen checkpoint scored {primary} "

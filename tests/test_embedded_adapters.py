@@ -211,9 +211,9 @@ def test_defaults_and_listing():
     from nlptasks.registry import TASKS
 
     qa, sent = TASKS.get("qa"), TASKS.get("sentiment")
-    assert qa.default_model == "minilm-squad" and sent.default_model == "minilm-sst2-lora"
+    assert qa.default_model == "minilm-squad" and sent.default_model == "minilm-sentiment3-lora"
     assert {m.name for m in qa.embedded_models} == {"minilm-squad", "sliding-window"}
-    assert {"minilm-sst2", "minilm-sst2-lora", "majority"} <= {m.name for m in sent.embedded_models}
+    assert {"minilm-sentiment3-lora", "minilm-sst2", "minilm-sst2-lora", "majority"} <= {m.name for m in sent.embedded_models}
 
 
 def test_models_command_lists_them(cli):
@@ -361,8 +361,12 @@ def test_offline_suite_covers_the_packaged_encoder_defaults_and_variants():
     from nlptasks.evaluation.suites import load_suite
 
     runs = {(r.benchmark, r.model, r.dtype, r.quantize) for r in load_suite("offline").runs}
-    for bench, task, baseline in (("squad_local", "qa", "sliding-window"), ("sst2_local", "sentiment", "majority")):
+    for bench, task, baseline in (("squad_local", "qa", "sliding-window"), ("sst3_local", "sentiment", "majority"),
+                                  ("tweeteval_sentiment_local", "sentiment", "majority")):
         default = TASKS.get(task).default_model
         assert {(bench, default, "auto", None), (bench, default, "auto", "int8"), (bench, default, "bfloat16", None),
                 (bench, baseline, "auto", None)} <= runs, (bench, default)
     assert ("sst2_local", "minilm-sst2", "auto", None) in runs  # the previous default stays comparable
+    # the binary SST-2 default stays on its board with its variants, beside the three-class default
+    assert {("sst2_local", "minilm-sentiment3-lora", "auto", None), ("sst2_local", "minilm-sst2-lora", "auto", "int8"),
+            ("sst2_local", "minilm-sst2-lora", "bfloat16", None), ("sst2_local", "majority", "auto", None)} <= runs

@@ -62,7 +62,7 @@ def test_embedded_default_int8_variant():
     int8 = load_task("sentiment", device="cpu", quantize="int8")
     a, b = fp32.predict([{"text": t} for t in texts]), int8.predict([{"text": t} for t in texts])
     assert [x["label"] for x in a] == [x["label"] for x in b] == ["positive", "negative", "positive", "negative"]
-    assert fp32.model_info()["name"] == int8.model_info()["name"] == "minilm-sst2-lora"  # the default since the LoRA model
+    assert fp32.model_info()["name"] == int8.model_info()["name"] == "minilm-sentiment3-lora"  # the three-class default
     assert int8.model_info()["variant"]["quantize"] == "int8"
     assert int8.model_info()["parameters"] == fp32.model_info()["parameters"] > 20_000_000
     assert [x["score"] for x in a] != [x["score"] for x in b]  # really a different computation

@@ -97,3 +97,69 @@ def test_checkpoints_are_chosen_by_macro_recall_with_three_labels():
     scores = spec.score([0, 0, 2, 2], [0, 1, 2, 2])
     assert scores["macro_recall"] == pytest.approx(100 * 2 / 3) and scores["accuracy"] == pytest.approx(75.0)
     assert "f1" in scores
+
+
+# -- the packaged three-class default ------------------------------------------------------------------------
+NEUTRAL_FACTS = Path(__file__).parent / "data" / "neutral_facts.txt"
+
+
+def test_default_is_the_three_class_model_and_shows_three_scores():
+    from nlptasks.registry import TASKS
+    from nlptasks.tasks.sentiment import SentimentTask
+
+    cls = TASKS.get("sentiment")
+    assert cls.default_model == "minilm-sentiment3-lora"
+    assert {"minilm-sentiment3-lora", "minilm-sst2-lora", "majority"} <= {m.name for m in cls.embedded_models}
+    out = SentimentTask(None, device="cpu", all_scores=True).predict([{"text": "What a lovely day!"}])[0]
+    assert list(out["scores"]) == THREE and sum(out["scores"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert out["label"] == max(out["scores"], key=out["scores"].get)
+
+
+def test_plain_factual_sentences_come_out_neutral():
+    """The issue's target: >= 80% of plain factual sentences (no sentiment words) labelled neutral."""
+    from nlptasks.tasks.sentiment import SentimentTask
+
+    texts = [t for t in NEUTRAL_FACTS.read_text(encoding="utf-8").splitlines() if t.strip()]
+    assert len(texts) >= 30
+    out = SentimentTask(None, device="cpu").predict([{"text": t} for t in texts])
+    share = sum(o["label"] == "neutral" for o in out) / len(out)
+    print(f"neutral: {share:.1%} of {len(out)} factual sentences")
+    assert share >= 0.8, [(t, o["label"]) for t, o in zip(texts, out) if o["label"] != "neutral"]
+    # the two sentences of the issue
+    first = SentimentTask(None, device="cpu").predict([{"text": "The meeting is at 3pm in room 204."},
+                                                      {"text": "The package weighs 2 kg."}])
+    assert [o["label"] for o in first] == ["neutral", "neutral"]
+
+
+def test_packaged_minilm_sentiment3_lora_matches_peft_merge():
+    """nlptasks' own merge of nlptasks/embedded/minilm-sentiment3-lora == peft's merge_and_unload."""
+    import torch
+    from test_embedded_adapters import _peft_merged_packaged
+
+    from nlptasks.tasks.sentiment import SentimentTask
+
+    texts = ["a wonderful, moving film", "@user the bus is late again, great...", "The shop opens at nine."]
+    ours = SentimentTask("minilm-sentiment3-lora", device="cpu", all_scores=True)
+    ref, tok = _peft_merged_packaged("minilm-sentiment3-lora", "AutoModelForSequenceClassification")
+    got = ours.predict([{"text": t} for t in texts])
+    for t, g in zip(texts, got):
+        with torch.no_grad():
+            probs = torch.softmax(ref(**tok(t, return_tensors="pt")).logits[0], -1)
+        labels = [ref.config.id2label[i] for i in range(len(probs))]
+        assert labels == THREE and g["label"] == labels[int(probs.argmax())]
+        assert [g["scores"][n] for n in labels] == pytest.approx(probs.tolist(), abs=1e-4)
+
+
+def test_packaged_sentiment3_card_agrees_with_its_files():
+    from nlptasks.backend.adapters import embedded_folder
+
+    folder = embedded_folder("minilm-sentiment3-lora")
+    record = json.loads((folder / "eval_record.json").read_text())
+    result = json.loads((folder / "training_result.json").read_text())
+    card = (folder / "README.md").read_text()
+    m = record["metrics"][record["primary_metric"]]
+    assert record["primary_metric"] == "macro_recall" and record["model"]["name"] == "minilm-sentiment3-lora"
+    assert f"| macro_recall | {m['score']:.2f} | [{m['ci'][0]:.2f}, {m['ci'][1]:.2f}] |" in card
+    assert "bash scripts/build_models.sh sentiment3" in card and "Label rule: benchmark labels only" in card
+    assert f"{result['cost']['wall_time_s']:.1f} s" in card and "CO2e" in card
+    assert sum(p.stat().st_size for p in folder.iterdir() if p.name != "README.md") < 2_000_000

@@ -49,7 +49,7 @@ def test_strings_options_and_aliases(client):
     assert r.status_code == 200, r.text
     outs = r.json()["outputs"]
     assert [o["label"] for o in outs] == ["negative", "positive"]
-    assert set(outs[0]["scores"]) == {"negative", "positive"}
+    assert set(outs[0]["scores"]) == {"negative", "neutral", "positive"}  # the three-class default
     r = client.post("/v1/chat", json={"inputs": ["Hello, how are you today?"]})  # a string: one turn
     assert r.json()["outputs"] == run("chat", [RECORDS["chat"]])
 
@@ -57,7 +57,7 @@ def test_strings_options_and_aliases(client):
 def test_tasks_health_ready_docs_page(client):
     tasks = {t["name"]: t for t in client.get("/v1/tasks").json()["tasks"]}
     assert set(tasks) == set(RECORDS)
-    assert tasks["sentiment"]["model"] == "minilm-sst2-lora"
+    assert tasks["sentiment"]["model"] == "minilm-sentiment3-lora"
     assert "all_scores" in {o["name"] for o in tasks["sentiment"]["options"]}
     assert "engine" not in {o["name"] for o in tasks["translate"]["options"]}      # a server setting
     assert "context_file" not in {o["name"] for o in tasks["qa"]["options"]}       # a server file
