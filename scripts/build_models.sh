@@ -58,11 +58,13 @@ PYEOF
 card() {  # card NAME TASK RUN_DIR DEST COMMAND [BENCHMARK...]: evaluate DEST (the packaged copy) on TASK's
           # validation file (or on each BENCHMARK, the first one being the card's main record) and write
           # DEST/README.md
-    local name="$1" task="$2" run="$3" dest="$4" command="$5" extra=() bench
+    local name="$1" task="$2" run="$3" dest="$4" command="$5" extra=() bench model="$4"
     shift 5
     if [ "$#" -gt 0 ]; then
+        # a copy packaged into nlptasks/embedded is evaluated by its name (the record names the model, not a path)
+        [ "$dest" != "$ROOT/nlptasks/embedded/$name" ] || model="$name"
         for bench in "$@"; do
-            nlp eval "$bench" --model "$dest" --data-dir "$DATA" --device "$DEVICE" --seed "$SEED" \
+            nlp eval "$bench" --model "$model" --data-dir "$DATA" --device "$DEVICE" --seed "$SEED" \
                 --json --no-store "${EVAL_EXTRA[@]}" > "$OUT/$name.$bench.eval.json"
             [ "$bench" = "$1" ] || extra+=(--extra-eval "$OUT/$name.$bench.eval.json")
         done
