@@ -16,7 +16,7 @@ def test_help_and_tasks_do_not_import_torch():
 def test_tasks_lists_default_models(cli):
     r = cli("tasks")
     assert r.returncode == 0
-    assert "sentiment" in r.stdout and "minilm-sst2" in r.stdout
+    assert "sentiment" in r.stdout and "minilm-sentiment3-lora" in r.stdout
     assert "summarize" in r.stdout and "minilm-extsum" in r.stdout
 
 
