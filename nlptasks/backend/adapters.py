@@ -153,8 +153,7 @@ def build_merged(folder, auto_class: str, *, dtype=None, trust_remote_code: bool
     if labels:  # a new classification head: its size and label names
         kwargs = dict(num_labels=len(labels), id2label=dict(enumerate(labels)),
                       label2id={n: i for i, n in enumerate(labels)}, ignore_mismatched_sizes=True)
-    model, info = load_model(base, auto_class, trust_remote_code=trust_remote_code, dtype=torch.float32, **kwargs)
-    try:
+    try:  # the adapter's own weights first: a damaged file costs no base model load
         tensors = load_file(str(folder / WEIGHTS))
     except Exception as exc:  # safetensors' SafetensorError (a Rust exception), OSError, ...
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
