@@ -347,3 +347,33 @@ def test_missing_kb_extra_is_one_line(index_dir, monkeypatch, capsys):
     rc, out, err = _cli(["index", "search", str(index_dir), "--query", "Nile", "--retriever", "bm25"], capsys)
     assert rc != 0 and out == "" and err.count("\n") == 1
     assert "pip install 'nlptasks[kb]'" in err
+
+
+def test_best_answer_across_passages_and_rank_prior():
+    """The answer is the best span over all read passages (one softmax), its offsets are into its own
+    passage; --passage-prior rank takes log(rank) off a passage's span logits."""
+    import numpy as np
+    from types import SimpleNamespace
+
+    from nlptasks.tasks.qa_open import _answer
+    from nlptasks.tasks.qa_postprocess import Window
+
+    hits = [{"id": "a#0", "source": "a", "text": "alpha beta", "score": 0.9},
+            {"id": "b#0", "source": "b", "text": "gamma delta", "score": 0.5}]
+
+    def window(text: str, best_token: int, logit: float) -> Window:  # [CLS] word word; one strong span
+        s = np.full(3, -10.0)
+        e = np.full(3, -10.0)
+        s[best_token] = e[best_token] = logit / 2
+        cut = text.index(" ")
+        return Window(s, e, [None, (0, cut), (cut + 1, len(text))], 0)
+
+    wins = [(0, window("alpha beta", 1, 5.0)), (1, window("gamma delta", 2, 5.5))]
+    settings = {"max_answer_length": 30, "top_k": 1, "allow_impossible": False, "null_threshold": 0.0,
+                "passage_prior": "none"}
+    out = _answer(SimpleNamespace(settings=settings), hits, wins)
+    assert (out["answer"], out["source"], out["passage_id"], out["start"], out["end"]) == ("delta", "b", "b#0", 6, 11)
+    assert out["passage"][out["start"]:out["end"]] == "delta"
+    assert 0.5 < out["score"] < 1 and [p["passage_id"] for p in out["passages"]] == ["a#0", "b#0"]
+    out = _answer(SimpleNamespace(settings={**settings, "passage_prior": "rank"}), hits, wins)
+    assert (out["answer"], out["source"]) == ("alpha", "a")  # 5.0 > 5.5 - log 2

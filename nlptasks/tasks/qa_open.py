@@ -5,7 +5,9 @@ best passages (``--retriever``: BM25, dense, or both fused by reciprocal rank); 
 task's own model and span decoding) reads every passage, and the answer is the best span over all of
 them: the windows of all passages are decoded together by ``select_spans`` (one softmax over every
 candidate span of every passage, so ``score`` compares across passages), with each passage's character
-offsets moved to its place in a virtual concatenation and mapped back. The output keeps the qa fields
+offsets moved to its place in a virtual concatenation and mapped back. ``--passage-prior rank`` subtracts
+the log of the passage's retrieval rank from its spans' logits (a Zipf prior over the ranking), so a
+lower-ranked passage must out-score a higher-ranked one clearly to supply the answer. The output keeps the qa fields
 (``answer``, ``score``, ``start``/``end`` — offsets into ``passage``) and adds ``source`` (the
 document id or file path), ``passage_id``, ``passage`` (the text the answer came from) and
 ``passages`` (the retrieved passages, best first: id, source, retrieval score and text, which is what
@@ -19,6 +21,8 @@ from .base import Option
 
 RETRIEVERS = ("bm25", "dense", "hybrid")
 DEFAULT_TOP_K_PASSAGES = 5
+PRIORS = ("none", "rank")
+DEFAULT_PRIOR = "none"
 _SEP = "\n\n"
 
 OPEN_OPTIONS = (
@@ -29,6 +33,10 @@ OPEN_OPTIONS = (
            help="with --index: bm25, dense, or hybrid = both fused by reciprocal rank (default)"),
     Option("--top-k-passages", type=positive_int, default=DEFAULT_TOP_K_PASSAGES,
            help=f"with --index: passages retrieved and read per question (default {DEFAULT_TOP_K_PASSAGES})"),
+    Option("--passage-prior", type=str, default=DEFAULT_PRIOR, choices=PRIORS,
+           help=f"with --index: how the retrieval rank weighs the reader: none (the best span logit over all "
+                f"passages, as DrQA) or rank (a span's logit minus the log of its passage's rank) "
+                f"(default {DEFAULT_PRIOR})"),
 )
 
 
@@ -63,10 +71,12 @@ def model_info(task, info: dict) -> dict:
 
     s = task.settings
     enc = encoder_identity()["weights_sha256"]
-    return {**info, "name": f"{info.get('name') or task.model_name} [{s['retriever']}, k={s['top_k_passages']}]",
+    prior = "" if s["passage_prior"] == "none" else f", {s['passage_prior']} prior"
+    return {**info, "name": f"{info.get('name') or task.model_name} [{s['retriever']}, k={s['top_k_passages']}{prior}]",
             "reader": info.get("name") or task.model_name,
             "weights_hash": f"{info.get('weights_hash')}+{enc}" if info.get("weights_hash") else None,
             "retrieval": {"retriever": s["retriever"], "top_k_passages": s["top_k_passages"],
+                          "passage_prior": s["passage_prior"],
                           "encoder": "all-MiniLM-L6-v2", "encoder_weights_sha256": enc}}
 
 
@@ -110,6 +120,8 @@ def predict_open(task, records: list[dict]) -> list[dict]:
 
 
 def _answer(task, hits: list[dict], windows: list) -> dict:
+    import numpy as np
+
     from .qa_postprocess import Window, select_spans
 
     s = task.settings
@@ -123,9 +135,12 @@ def _answer(task, hits: list[dict], windows: list) -> dict:
         pos += len(h["text"]) + len(_SEP)
     virtual = _SEP.join(h["text"] for h in hits)
     shifted = []
+    rank_prior = s.get("passage_prior") == "rank"
     for j, w in windows:
         b = bases[j]
-        shifted.append(Window(w.start_logits, w.end_logits,
+        # a constant added to a window's start logits moves every span logit of that window by it
+        start = w.start_logits - np.log(j + 1) if rank_prior else w.start_logits
+        shifted.append(Window(start, w.end_logits,
                               [None if o is None else (o[0] + b, o[1] + b) for o in w.offsets], w.null_index))
     answer, best = select_spans(shifted, max_answer_length=s["max_answer_length"], top_k=s["top_k"],
                                 allow_impossible=s["allow_impossible"], null_threshold=s["null_threshold"],
