@@ -159,6 +159,7 @@ def build_merged(folder, auto_class: str, *, dtype=None, trust_remote_code: bool
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ModelLoadError(f"adapter {str(folder)!r}: {WEIGHTS} is truncated or damaged ({first}); nothing "
                              f"was loaded or executed") from None
+    model, info = load_model(base, auto_class, trust_remote_code=trust_remote_code, dtype=torch.float32, **kwargs)
     new = [k if isinstance(k, str) else k[0] for k in (info.get("mismatched_keys") or [])]
     missing = [k for k in [*(info.get("missing_keys") or []), *new] if f"{PREFIX}{k}" not in tensors and k not in tensors]
     if missing:
