@@ -304,3 +304,13 @@ def test_missing_field_error_never_echoes_a_header_that_is_data(tmp_path):
     assert "sk-live" not in str(e.value) and "hunter2" not in str(e.value) and "'text'" in str(e.value)
     with pytest.raises(InputError, match="fields present: sentence, label"):
         check_record({"sentence": "x", "label": 1}, ["text"], "d.jsonl")
+
+
+def test_missing_column_is_one_line_wherever_it_is_not_caught():
+    from nlptasks.evaluation.datasets_io import get_path
+
+    with pytest.raises(InputError, match="no column 'text'.*available columns: label, sentence"):
+        get_path({"sentence": "x", "label": 1}, "text")
+    with pytest.raises(InputError) as e:
+        get_path({"API_TOKEN=sk-live-abc": "DB_PASSWORD=hunter2"}, "text")
+    assert "sk-live" not in str(e.value) and "hunter2" not in str(e.value)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..datafiles import LOCAL_FORMATS, ROW_KEY, DatasetLoadError, load_hub, read_file
+from ..errors import InputError
 
 __all__ = ["DatasetLoadError", "LOCAL_FORMATS", "MissingColumn", "get_path", "load_rows", "parse_path",
            "resolve_data_dir", "resolve_files"]
@@ -41,9 +42,20 @@ def parse_path(path: str) -> list:
     return steps
 
 
-class MissingColumn(Exception):
+class MissingColumn(InputError):
+    """A column path that a data row does not have. An :class:`InputError`, so a caller that does not
+    catch it still reports one line; the columns are named only when they look like column names (a
+    data line read as a header may be a secret)."""
+
     def __init__(self, path: str, step: str, available: list[str]):
-        super().__init__(path)
+        import re
+
+        shown = [str(a) for a in available if not str(a).startswith("__")]
+        if shown and all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_ .\-]{0,63}", a) for a in shown):
+            have = f"; available columns: {', '.join(shown)}"
+        else:
+            have = "" if not shown else "; the row's columns do not look like column names"
+        super().__init__(f"no column {path!r} (missing step {step!r}){have}")
         self.path, self.step, self.available = path, step, available
 
 
