@@ -163,3 +163,34 @@ def test_packaged_sentiment3_card_agrees_with_its_files():
     assert "bash scripts/build_models.sh sentiment3" in card and "Label rule: benchmark labels only" in card
     assert f"{result['cost']['wall_time_s']:.1f} s" in card and "CO2e" in card
     assert sum(p.stat().st_size for p in folder.iterdir() if p.name != "README.md") < 2_000_000
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_build_command_sentiment3_on_a_tiny_subset(shared_data, tmp_path):
+    """scripts/build_models.sh sentiment3 end to end on a few rows: both sets combined, three labels,
+    train, package, eval on the three benchmarks, card."""
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHON": sys.executable, "NLPTASKS_DATA": str(shared_data),
+           "NLPTASKS_BUILD_DIR": str(tmp_path / "runs"), "NLPTASKS_EMBEDDED_DIR": str(tmp_path / "emb"),
+           "NLPTASKS_DEVICE": "cpu", "NLPTASKS_EVAL_ARGS": "--limit 8",
+           "NLPTASKS_BUILD_ARGS": "--limit-train 16 --limit-validation 8 --max-steps 2 --batch-size 8"}
+    proc = subprocess.run(["bash", str(repo / "scripts" / "build_models.sh"), "sentiment3"], env=env, cwd=repo,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = tmp_path / "runs" / "sentiment3-data"
+    n_train = sum(1 for _ in (shared_data / "sst3" / "train.jsonl").open()) + \
+        sum(1 for _ in (shared_data / "tweeteval" / "train.jsonl").open())
+    assert sum(1 for _ in (data / "train.jsonl").open()) == n_train
+    dest = tmp_path / "emb" / "minilm-sentiment3-lora"
+    assert json.loads((dest / "nlptasks_adapter.json").read_text())["labels"] == THREE
+    result = json.loads((dest / "training_result.json").read_text())
+    assert "macro_recall" in result["metrics"]  # chosen by macro recall with three labels
+    card = (dest / "README.md").read_text()
+    for bench in ("tweeteval_sentiment_local", "sst3_local", "sst2_local"):
+        assert f"## Evaluation ({bench}, n=8;" in card
+    assert "bash scripts/build_models.sh sentiment3" in card and "Label rule: benchmark labels only" in card
