@@ -314,3 +314,13 @@ def test_missing_column_is_one_line_wherever_it_is_not_caught():
     with pytest.raises(InputError) as e:
         get_path({"API_TOKEN=sk-live-abc": "DB_PASSWORD=hunter2"}, "text")
     assert "sk-live" not in str(e.value) and "hunter2" not in str(e.value)
+
+
+def test_suite_render_never_replaces_the_suite_file(tmp_path, capsys):
+    suite = tmp_path / "s.md"  # a suite file whose name is what --render writes
+    suite.write_text(json.dumps({"name": "s", "runs": [{"benchmark": "sst2_local", "models": ["majority"]}]}))
+    before = suite.read_text()
+    code = main(["eval", "--suite", str(suite), "--render", str(tmp_path), "--no-store", "--limit", "2"])
+    err = capsys.readouterr().err
+    assert code != 0 and "the suite file" in err
+    assert suite.read_text() == before

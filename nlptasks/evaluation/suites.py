@@ -162,6 +162,11 @@ def run_suite(suite: Suite | str, *, limit: int | None = None, data_dir: str | N
     from .engine import evaluate
 
     s = suite if isinstance(suite, Suite) else load_suite(suite)
+    if render_dir:  # the rendered files never replace the suite file itself (checked before any work)
+        from ..paths import check_not_an_input
+
+        for p in rendered_paths(s.name, render_dir):
+            check_not_an_input(p, [("the suite file", s.path)], flag="--render")
     for r in s.runs:  # unknown benchmarks fail before any work
         get_benchmark(r.benchmark)
     records = []
@@ -178,6 +183,12 @@ def run_suite(suite: Suite | str, *, limit: int | None = None, data_dir: str | N
     if render_dir and all(r is not None for r in records):  # None: not the main process of a parallel run
         render_suite(s.name, records, render_dir)
     return records
+
+
+def rendered_paths(name: str, render_dir: str) -> list[Path]:
+    """The files :func:`render_suite` writes for a suite called ``name``."""
+    _file_name(name, "to render")
+    return [Path(render_dir) / f"{name}.{ext}" for ext in ("md", "html", "results.json")]
 
 
 def render_suite(name: str, records: list[dict], render_dir: str) -> list[Path]:
