@@ -361,10 +361,12 @@ def test_empty_model_name_is_refused(tmp_path, capsys, argv):
     _one_line(code, capsys.readouterr(), "--model is empty")
 
 
-def test_device_map_is_not_silently_ignored_for_adapters(tmp_path, capsys):
+@pytest.mark.parametrize("task,model", [("sentiment", "minilm-sst2-lora"), ("sentiment", "minilm-sst2"),
+                                        ("summarize", "minilm-extsum")])
+def test_device_map_is_not_silently_ignored_for_adapters(tmp_path, capsys, task, model):
     src = tmp_path / "in.txt"
-    src.write_text("a fine film\n")
-    code = main(["run", "sentiment", "--model", "minilm-sst2-lora", "--device-map", "auto", "-i", str(src)])
+    src.write_text("A fine film. It was long.\n")
+    code = main(["run", task, "--model", model, "--device-map", "auto", "-i", str(src)])
     _one_line(code, capsys.readouterr(), "--device-map")
 
 

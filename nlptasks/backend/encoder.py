@@ -126,6 +126,11 @@ class SentenceEncoder:
 
         packaged = path is None
         ref = "all-MiniLM-L6-v2" if packaged else str(path)
+        from .hf import _PLACEMENT
+
+        if _PLACEMENT.get() is not None:  # never silently ignored
+            raise ModelLoadError(f"--device-map cannot place {ref!r}: the packaged encoder models load on one "
+                                 f"device (--device); drop --device-map")
         path = minilm_path() if packaged else str(path)
         local = packaged or Path(path).is_dir()
         dev = torch.device(device) if not isinstance(device, torch.device) else device
