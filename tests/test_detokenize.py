@@ -47,6 +47,10 @@ def test_dialogue_metrics_score_both_forms_alike(name, key):
     b = compute(name, readable, refs)[key]
     assert a.score == pytest.approx(b.score)
     assert "spaced" in a.extra["normalize"]
+    from nlptasks.metrics.signature import value_signature
+    from nlptasks.registry import METRICS
+
+    assert "normalize:spaced" in value_signature(name, METRICS.get(name), a)  # the record's signature says so
     # scored as they are, the readable form loses (so the normalisation is what makes them equal)
     if name == "unigram_f1":
         assert compute(name, readable, raws, normalize="none")[key].score < \

@@ -70,6 +70,8 @@ def bleu4(predictions: list, references: list, normalize: str = "spaced", **opti
             for ref in references]
     value = bleu(preds, refs, **options)["bleu"]
     value.extra["normalize"] = NORMALIZATIONS[normalize]
+    if value.extra.get("signature"):  # sacrebleu's signature, plus what was done to the text before it
+        value.extra["signature"] += f"|normalize:{normalize}"
     return {"bleu4": value}
 
 
