@@ -258,36 +258,32 @@ class Seq2Seq(TrainingSpec):
                         generation=generation)
 
     def teacher_outputs(self, s, teacher, tokenizer, records):
-        import torch
+        """Greedy teacher outputs for the training inputs, fed as ``nlptasks run`` feeds them (the input
+        plan) through the batched generation loop that serves it (``backend.inference.generate_batched``)."""
+        import copy
+        from types import SimpleNamespace
 
-        from ..backend.inference import greedy_loop_kwargs
-        from ..progress import progress
+        from ..backend.inference import generate_batched
 
-        dev = next(teacher.parameters()).device
-        loop = greedy_loop_kwargs(teacher, dev)  # drops finished rows (backend/greedy.py)
         src, tgt = self.languages(records, s)
         plan = self.input_plan(tokenizer, teacher.config, src, tgt, s.prefix)
         self._use_codes(tokenizer, plan)
-        prefix = plan["prefix"]
-        if plan["forced_bos"] is not None:
-            loop = {**loop, "forced_bos_token_id": plan["forced_bos"]}
         sources, _ = self.pairs(records, "--train", src, tgt)
-        bs = s.eval_batch_size or s.batch_size
-        order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
-        out: dict[int, str] = {}
-        bar = progress(total=len(order), desc="teacher outputs", unit="ex")
-        with torch.no_grad():
-            for b in range(0, len(order), bs):
-                idx = order[b:b + bs]
-                enc = tokenizer([prefix + sources[i] for i in idx], padding=True, truncation=True,
-                                max_length=s.max_length or 512, return_tensors="pt").to(dev)
-                gen = teacher.generate(**enc, max_new_tokens=s.max_target_length or 128, do_sample=False,
-                                       num_beams=1, **loop)
-                for i, text in zip(idx, tokenizer.batch_decode(gen, skip_special_tokens=True)):
-                    out[i] = text.strip()
-                bar.update(len(idx))
-        bar.close()
-        return [out[i] for i in range(len(sources))]
+        enc = tokenizer([plan["prefix"] + x for x in sources], truncation=True, max_length=s.max_length or 512)
+        items = [{k: enc[k][i] for k in ("input_ids", "attention_mask") if k in enc} for i in range(len(sources))]
+        cfg = copy.deepcopy(teacher.generation_config)
+        cfg.update(max_new_tokens=s.max_target_length or 128, do_sample=False, num_beams=1)
+        if plan["forced_bos"] is not None:
+            cfg.forced_bos_token_id = plan["forced_bos"]
+        was_training = teacher.training
+        teacher.eval()
+        lm = SimpleNamespace(model=teacher, tokenizer=tokenizer, device=next(teacher.parameters()).device, ct2=None)
+        try:
+            ids = generate_batched(lm, items, cfg, batch_size=s.eval_batch_size or s.batch_size,
+                                   desc="teacher outputs")
+        finally:
+            teacher.train(was_training)
+        return [tokenizer.decode(row, skip_special_tokens=True).strip() for row in ids]
 
 
 class Translation(Seq2Seq):

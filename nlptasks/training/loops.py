@@ -64,27 +64,24 @@ def _trainer_classes():
 
 
 def generate_responses(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, batch_size: int) -> list[str]:
-    """Greedy responses of a causal LM to tokenised prompts (left-padded batches)."""
-    import torch
+    """Greedy responses of a causal LM to tokenised prompts, through the one batched generation loop that
+    serves ``nlptasks run`` (``backend.inference.generate_batched``: left padding, finished rows dropped)."""
+    from types import SimpleNamespace
 
-    from ..backend.inference import greedy_loop_kwargs
+    from transformers import GenerationConfig
 
+    from ..backend.inference import generate_batched
+
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
     was_training = model.training
     model.eval()
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    out: dict[int, str] = {}
-    dev = next(model.parameters()).device
-    loop = greedy_loop_kwargs(model, dev)  # drops finished rows (backend/greedy.py)
-    with torch.no_grad():
-        for b in range(0, len(order), batch_size):
-            idx = order[b:b + batch_size]
-            width = max(len(prompts[i]) for i in idx)
-            ids = torch.tensor([[pad] * (width - len(prompts[i])) + prompts[i] for i in idx], device=dev)
-            mask = torch.tensor([[0] * (width - len(prompts[i])) + [1] * len(prompts[i]) for i in idx], device=dev)
-            gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                                 num_beams=1, pad_token_id=pad, eos_token_id=tokenizer.eos_token_id, **loop)
-            for i, row in zip(idx, gen[:, width:].tolist()):
-                out[i] = tokenizer.decode(row, skip_special_tokens=True).strip()
-    model.train(was_training)
-    return [out[i] for i in range(len(prompts))]
+    cfg = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                           pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+    lm = SimpleNamespace(model=model, tokenizer=tokenizer, device=next(model.parameters()).device, ct2=None)
+    items = [{"input_ids": list(p), "attention_mask": [1] * len(p)} for p in prompts]
+    try:
+        ids = generate_batched(lm, items, cfg, decoder_only=True, batch_size=batch_size)
+    finally:
+        model.train(was_training)
+    return [tokenizer.decode(row, skip_special_tokens=True).strip() for row in ids]
