@@ -9,6 +9,7 @@ Pages (each starts with a "generated" comment; edit this script, not the page):
 - ``docs/reference/tasks.md``      every task: fields, default model, options, metrics (the task registry)
 - ``docs/reference/models.md``     every packaged model and baseline, with its card's figures
 - ``docs/reference/benchmarks.md`` every benchmark definition (``tasks/*/*.yaml``) and suite (``eval/suites``)
+- ``docs/reference/environment.md`` every ``NLPTASKS_*`` environment variable the code reads
 - ``docs/benchmarks.md``           every stored figure (``eval/leaderboards/*.results.json``,
   ``benchmarks/results/``, the packaged models' training records) with its command, machine and date
 - the task table in ``README.md``  (between ``<!-- gen:task-table -->`` and ``<!-- /gen:task-table -->``)
@@ -709,12 +710,56 @@ def figures_page() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+# -- environment variables --------------------------------------------------------------------------------
+# What each variable does (words, not figures); the variables themselves are found in the code, and a
+# variable read in the code but missing here makes the page say so, which tests/test_docs.py refuses.
+ENV_HELP = {
+    "NLPTASKS_STORE": "the results store: a SQLite file path or a `postgresql://` URL (default: the user data folder); `--store` overrides it",
+    "NLPTASKS_CACHE_DIR": "the prediction cache folder of `eval` (default: the user cache folder); `--cache-dir` overrides it",
+    "NLPTASKS_DATA_DIR": "where the relative data paths of benchmarks resolve (default `../shared/data`); `--data-dir` overrides it",
+    "NLPTASKS_BENCHMARKS_PATH": "folders of benchmark YAML files, searched before the shipped ones (separated by `:`)",
+    "NLPTASKS_NUM_THREADS": "torch threads (default: the physical cores this process may use)",
+    "NLPTASKS_DROP_FINISHED_ROWS": "`0`: greedy generation keeps finished rows in the batch (transformers' loop); `1`: drop them on a GPU too",
+    "NLPTASKS_AUTO_BF16": "`0`: `--dtype auto` stays float32 for the packaged models on CPUs with AMX",
+    "NLPTASKS_POWER_WATTS": "the power assumed by the energy estimate when no counter is readable, in watts",
+    "NLPTASKS_CT2_CACHE": "where `--engine ctranslate2` keeps converted models",
+    "NLPTASKS_INDEX_CACHE": "where the corpora of open-domain QA benchmarks are indexed, once per fingerprint",
+    "NLPTASKS_PROGRESS": "`0`: no progress bars; `1`: progress bars even when stderr is not a terminal",
+    "NLPTASKS_SERVE_TASKS": "the app factory for `uvicorn --factory`: the tasks to serve (comma-separated)",
+    "NLPTASKS_SERVE_MODELS": "the app factory: `TASK=NAME` pairs (comma-separated)",
+    "NLPTASKS_SERVE_API_KEY_FILE": "the app factory: the API key file",
+    "NLPTASKS_SERVE_HOST": "the app factory: the address uvicorn binds (any but loopback needs the key file)",
+    "NLPTASKS_SERVE_PRELOAD": "the app factory: `1` loads every model when the worker starts",
+    "NLPTASKS_TEST_STOP_AT_STEP": "tests only: end a training process right after the checkpoint at this step",
+}
+UNDOCUMENTED = "(not described yet: add it to ENV_HELP in scripts/gen_docs.py)"
+
+
+def env_vars() -> dict[str, list[str]]:
+    found: dict[str, set[str]] = {}
+    for f in sorted((REPO / "nlptasks").rglob("*.py")):
+        for name in re.findall(r"\bNLPTASKS_[A-Z0-9_]+\b", f.read_text(encoding="utf-8")):
+            found.setdefault(name, set()).add(rel(f))
+    return {k: sorted(v) for k, v in sorted(found.items())}
+
+
+def env_page() -> str:
+    rows = [[code(name), cell(ENV_HELP.get(name, UNDOCUMENTED)),
+             ", ".join(code(m) for m in mods)] for name, mods in env_vars().items()]
+    return "\n".join([GENERATED.format(src="the NLPTASKS_* names in nlptasks/"), "", "# Environment variables", "",
+                      "Every `NLPTASKS_*` variable the code reads, and where. Command-line options, where there "
+                      "is one, win over the variable. Tests set `HF_HUB_OFFLINE=1`, which nlptasks honours "
+                      "everywhere: no network, and a missing hub model fails at once.", "",
+                      table(["variable", "what it does", "read in"], rows), ""])
+
+
 # -- driver -------------------------------------------------------------------------------------------------
 PAGES = {
     "docs/reference/cli.md": cli_page,
     "docs/reference/tasks.md": tasks_page,
     "docs/reference/models.md": models_page,
     "docs/reference/benchmarks.md": benchmark_defs_page,
+    "docs/reference/environment.md": env_page,
     "docs/benchmarks.md": figures_page,
 }
 

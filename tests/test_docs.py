@@ -33,6 +33,16 @@ def test_generated_pages_are_up_to_date():
     assert not stale, f"out of date with the code: {stale}; run `python scripts/gen_docs.py` and commit"
 
 
+def test_every_environment_variable_is_described():
+    """Each NLPTASKS_* variable the code reads is on the environment page with what it does."""
+    gen = _gen_docs()
+    found = gen.env_vars()
+    assert "NLPTASKS_STORE" in found and "NLPTASKS_CACHE_DIR" in found
+    page = (REPO / "docs" / "reference" / "environment.md").read_text(encoding="utf-8")
+    assert gen.UNDOCUMENTED not in page, "a variable has no description: add it to ENV_HELP in scripts/gen_docs.py"
+    assert all(f"`{name}`" in page for name in found)
+
+
 def test_readme_task_table_states_the_registry_defaults():
     from nlptasks.registry import TASKS
 
