@@ -27,14 +27,15 @@ def all_examples():
 
 @pytest.fixture(scope="module")
 def runner(shared_data, tmp_path_factory) -> Runner:
-    """One working folder for every example, laid out like a checkout: ``examples/``, ``tasks/`` and
-    ``eval/suites/`` of the repository, ``../shared/data``, and its own results store and caches."""
+    """One working folder for every example, laid out like a checkout: ``examples/``, ``tasks/``,
+    ``benchmarks/`` and ``eval/suites/`` of the repository, ``../shared/data``, and its own results store
+    and caches."""
     root = tmp_path_factory.mktemp("doc-examples")
     (root / "shared").mkdir()
     (root / "shared" / "data").symlink_to(shared_data, target_is_directory=True)
     work = root / "work"
     work.mkdir()
-    for name in ("examples", "tasks"):
+    for name in ("examples", "tasks", "benchmarks"):
         (work / name).symlink_to(REPO / name, target_is_directory=True)
     (work / "eval").mkdir()
     (work / "eval" / "suites").symlink_to(REPO / "eval" / "suites", target_is_directory=True)
