@@ -34,7 +34,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(DATA / "sentiment" / "validation.jsonl"))
     ap.add_argument("--n", type=int, default=None, help="first N sentences (default: all)")
-    ap.add_argument("--model", default=None, help="sentiment model (default: the task's default)")
+    ap.add_argument("--model", default="minilm-sst2-lora", help="sentiment model (default: the packaged SST-2 model)")
     ap.add_argument("--steps", type=int, default=None, help="integrated-gradients steps (default: nlptasks')")
     ap.add_argument("--fractions", default="0.1,0.2,0.5")
     ap.add_argument("--methods", default="ig,occlusion,random")

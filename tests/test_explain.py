@@ -10,6 +10,7 @@ import pytest
 from nlptasks.explain import faithfulness as F
 from nlptasks.explain.words import group_subwords, word_spans
 
+SST2 = "minilm-sst2-lora"  # the packaged SST-2 model (the task's default may be a three-class model)
 CONTRAST = [  # (sentence, label the packaged model predicts, word for it, word against it)
     ("the acting is wonderful but the plot is a mess", "negative", "mess", "wonderful"),
     ("the plot is a mess but the acting is wonderful", "positive", "wonderful", "mess"),
@@ -66,7 +67,7 @@ def test_bootstrap_interval_covers_mean_and_shrinks():
 def sentiment():
     from nlptasks.api import load_task
 
-    return load_task("sentiment").load()
+    return load_task("sentiment", SST2).load()
 
 
 def test_ig_completeness_on_the_packaged_model(sentiment):
@@ -99,7 +100,8 @@ def test_offsets_map_back_to_the_input(sentiment, method):
     from nlptasks.api import run
 
     texts = ["  Don't stop: café-goers LOVED it!!  ", "so-so\tfilm , really"]
-    outs = run(sentiment.__class__("minilm-sst2-lora", explain_method=method), texts)
+    outs = run(sentiment.__class__(SST2, explain_method=method), texts)
+    assert "explanation" not in run(sentiment, texts[:1])[0]  # only when asked for
     for text, o in zip(texts, outs):
         e = o["explanation"]
         assert e["method"] == method and e["target"] == o["label"]
@@ -114,7 +116,7 @@ def test_signs_make_sense(method):
     from nlptasks.api import run
 
     texts = [c[0] for c in CONTRAST] + [p[0] for p in PLAIN]
-    outs = run("sentiment", texts, explain_method=method)
+    outs = run("sentiment", texts, model=SST2, explain_method=method)
     for (text, label, pro, con), o in zip(CONTRAST, outs):
         assert o["label"] == label
         score = {t["text"]: t["score"] for t in o["explanation"]["tokens"]}
@@ -133,7 +135,7 @@ def test_long_text_is_explained_in_the_windows_it_was_predicted_in():
     from nlptasks.api import run
 
     text = ("the first part is dull and slow . " * 3) + ("the ending , though , is wonderful and moving . " * 3)
-    o = run("sentiment", [text], explain=True, max_length=16, stride=4)[0]
+    o = run("sentiment", [text], model=SST2, explain=True, max_length=16, stride=4)[0]
     toks = o["explanation"]["tokens"]
     assert [text[t["start"]:t["end"]] for t in toks] == [t["text"] for t in toks]
     late = [t for t in toks if t["start"] > len(text) * 0.6 and t["text"] == "wonderful"]
@@ -141,6 +143,41 @@ def test_long_text_is_explained_in_the_windows_it_was_predicted_in():
     assert late and early and all(t["score"] != 0 for t in late + early)
     sign = 1 if o["label"] == "positive" else -1
     assert all(sign * t["score"] > 0 for t in late) and all(sign * t["score"] < 0 for t in early)
+
+
+@pytest.mark.parametrize("name", ["distilbert-cls", "bert-cls"])
+def test_ig_on_any_sequence_classifier(tiny_models, name):
+    """Any AutoModelForSequenceClassification (with or without token types): completeness and offsets."""
+    import torch
+
+    from nlptasks.api import load_task
+    from nlptasks.explain.ig import baseline_ids
+    from nlptasks.explain.sentiment import log_odds
+
+    task = load_task("sentiment", str(tiny_models[name]), explain=True).load()
+    text = "the cat sees a book, and the dog likes the river."
+    o = task.predict([{"text": text}])[0]
+    toks = o["explanation"]["tokens"]
+    assert o["explanation"]["target"] == o["label"] in ("NEGATIVE", "POSITIVE")
+    assert all(text[t["start"]:t["end"]] == t["text"] for t in toks)
+    tok, model = task._lm.tokenizer, task._lm.model
+    enc = tok(text, return_tensors="pt")
+    base = dict(enc, input_ids=torch.tensor([baseline_ids(tok, enc["input_ids"][0].tolist())]))
+    y = task.labels.index(o["label"])
+    with torch.no_grad():
+        diff = (log_odds(model(**enc).logits) - log_odds(model(**base).logits))[0, y].item()
+    assert sum(t["score"] for t in toks) == pytest.approx(diff, abs=1e-3 + 0.02 * abs(diff))
+
+
+def test_three_class_model():
+    from nlptasks.api import run
+
+    outs = run("sentiment", ["an awful movie", "a great movie", "the acting is wonderful but the plot is a mess"],
+               model="minilm-sentiment3-lora", explain=True)
+    assert [o["label"] for o in outs] == ["negative", "positive", "negative"]
+    for o, word in zip(outs, ["awful", "great", "mess"]):
+        assert max(o["explanation"]["tokens"], key=lambda t: t["score"])["text"] == word
+    assert {t["text"]: t["score"] for t in outs[2]["explanation"]["tokens"]}["wonderful"] < 0
 
 
 def test_occlusion_works_for_models_without_gradients():
@@ -164,7 +201,7 @@ def test_unknown_method_is_one_clear_error():
 
 
 def test_cli_explain_jsonl_and_errors(cli):
-    r = cli("run", "sentiment", "--explain", "--format", "jsonl",
+    r = cli("run", "sentiment", "--model", SST2, "--explain", "--format", "jsonl",
             input="the acting is wonderful but the plot is a mess\n")
     assert r.returncode == 0, r.stderr
     rec = json.loads(r.stdout)
@@ -173,5 +210,3 @@ def test_cli_explain_jsonl_and_errors(cli):
     assert {t["text"] for t in e["tokens"]} >= {"wonderful", "mess"}
     r = cli("run", "sentiment", "--explain-method", "lime", input="good\n")
     assert r.returncode != 0 and "invalid choice" in r.stderr
-    plain = cli("run", "sentiment", input="good\n")
-    assert plain.returncode == 0 and "explanation" not in plain.stdout
