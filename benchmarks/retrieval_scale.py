@@ -125,7 +125,8 @@ def _run_child(argv: list[str]) -> tuple[float, float, str]:
     """(wall seconds, peak RSS MB, stdout) of one child process."""
     t = time.perf_counter()
     proc = subprocess.Popen([sys.executable, __file__, *argv], stdout=subprocess.PIPE,
-                            env={**os.environ, "NLPTASKS_PROGRESS": "0", "HF_HUB_OFFLINE": "1"})
+                            env={**os.environ, "NLPTASKS_PROGRESS": "0", "HF_HUB_OFFLINE": "1",
+                                 "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error"})
     out = proc.stdout.read().decode()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -200,10 +201,7 @@ def main() -> int:
     sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
     work = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="retrieval-scale-"))
     work.mkdir(parents=True, exist_ok=True)
-    import torch
-
-    print(f"# retrieval_scale: {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, sizes {sizes}",
-          file=sys.stderr)
+    print(f"# retrieval_scale: {os.cpu_count()} CPUs, sizes {sizes}", file=sys.stderr)
     rows = []
     for n in sizes:
         print(f"# building {n} passages ...", file=sys.stderr)
