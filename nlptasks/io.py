@@ -6,6 +6,10 @@ document, a document over ``MAX_DOCUMENT_BYTES``) is refused: it cannot be text 
 (think ``--input /dev/zero``). UTF-8 (with or without BOM) and UTF-16 with a BOM are decoded.
 
 Every problem with the input is an ``InputError`` with one line naming the place (file, line).
+JSON is parsed by :func:`loads_json`, which refuses ``NaN``/``Infinity``, lone UTF-16 surrogates and
+nesting too deep for Python; files read whole (data, imports, definitions) go through
+:func:`read_file_capped`. :class:`AtomicFile` keeps a replaced file's mode, removes its temporary file on
+SIGTERM, and reports a full disk as "disk full writing FILE; nothing was changed".
 """
 from __future__ import annotations
 

@@ -2,8 +2,11 @@
 overwritten or deleted.
 
 * :func:`check_output_file` — an output file (``None``/``-``: stdout). Refuses a folder, a path whose
-  folder cannot be written, ``/dev/full``, a closed stdout, and the input file itself (also through a
-  symbolic or hard link).
+  folder cannot be written, ``/dev/full``, a closed stdout, and any file the command reads
+  (:func:`check_not_an_input`: the input file, standard input by device and inode, side inputs such as
+  ``--context-file``, the results store), also through a symbolic or hard link.
+* :func:`check_file_name` — a name (a suite's ``name``) that becomes a file name: no separators, no
+  ``..``, not absolute.
 * :func:`check_output_folder` — a folder results are written into (``eval --output DIR``).
 * :func:`check_output_dir` — the output folder of a training run (``finetune``/``distill``): only a new or
   empty folder, or one that nlptasks wrote for the same command, is written without ``--overwrite``;
