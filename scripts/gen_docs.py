@@ -519,6 +519,15 @@ def _board_section(out: list[str]) -> None:
         out += ["`~`: an estimate (wall time × assumed power: no energy counter was readable on that machine).", ""]
 
 
+def _card_command(folder: Path) -> str | None:
+    """The first command of a model card's "Rebuild" (or "Command") section, if the card has one."""
+    card = folder / "README.md"
+    if not card.is_file():
+        return None
+    m = re.search(r"^## (Rebuild|Command)\s*\n(.*?)^```\w*\n(.+?)\n", card.read_text(encoding="utf-8"), re.M | re.S)
+    return m.group(3).strip() if m else None
+
+
 def _training_section(out: list[str]) -> None:
     emb = REPO / "nlptasks" / "embedded"
     rows = []
@@ -530,18 +539,23 @@ def _training_section(out: list[str]) -> None:
         env = r.get("environment") or {}
         s = r.get("settings") or {}
         best = r.get("metric_for_best")
+        best = best[5:] if best and best.startswith("eval_") else best
         score = (r.get("metrics") or {}).get(best) if best else None
-        rows.append([code(rel(f.parent)), code(r.get("task")), code(s.get("model") or "from scratch"),
+        command = _card_command(f.parent)
+        rows.append([code(rel(f.parent)), code(command) if command else "not recorded",
+                     code(r.get("task")), code(s.get("model") or "from scratch"),
                      f"{c.get('device', '?')}, torch {env.get('torch', '?')}",
                      fmt_num(c.get("wall_time_s"), 0) + " s" if c.get("wall_time_s") else "—",
                      (("~" if c.get("energy_is_estimate") else "") + fmt_num((c.get("energy_kwh") or 0) * 1000, 2)
                       + f" ({c.get('energy_source')})") if c.get("energy_kwh") is not None else "—",
                      (f"{best} {score:.2f}" if isinstance(score, (int, float)) else "—")])
     out += ["## Training runs of the packaged models", "",
-            "From each model's `training_result.json` (written by `nlptasks finetune`; the exact command is in "
-            "the model's card, and [Packaged models](reference/models.md) quotes it). The records do not hold the "
-            "CPU model or the date. The score is the training loop's validation figure for the checkpoint kept.", "",
-            table(["record", "task", "base", "device", "wall time", "energy Wh (source)", "best checkpoint"], rows), ""]
+            "From each model's `training_result.json` (written by `nlptasks finetune`); the command is the rebuild "
+            "command of the model's card ([Packaged models](reference/models.md) quotes the cards). The records do "
+            "not hold the CPU model or the date. The score is the training loop's validation figure for the "
+            "checkpoint kept.", "",
+            table(["record", "command", "task", "base", "device", "wall time", "energy Wh (source)", "best checkpoint"],
+                  rows), ""]
 
 
 def _result_record_section(out: list[str]) -> None:
