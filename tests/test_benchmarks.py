@@ -122,7 +122,7 @@ def test_search_path_env_adds_and_shadows(tmp_path, monkeypatch):
 
 def test_unknown_benchmark_lists_known():
     with pytest.raises(UnknownNameError) as e:
-        get_benchmark("sst3_local")
+        get_benchmark("sst2_locl")
     assert "sst2_local" in str(e.value) and "Did you mean" in str(e.value)
 
 
