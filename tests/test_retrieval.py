@@ -323,7 +323,7 @@ def test_open_benchmark_end_to_end_on_a_small_corpus(tmp_path, monkeypatch):
                           retriever="hybrid")
     assert rec["metrics"]["recall"]["score"] == pytest.approx(100.0)
     assert rec["metrics"]["f1"]["score"] > 50
-    assert "[hybrid, k=2]" in rec["model"]["name"]
+    assert "[hybrid, k=2, rank prior]" in rec["model"]["name"]
     assert len(list((tmp_path / "cache").iterdir())) == 1
     index = next((tmp_path / "cache").iterdir())
     assert json.loads((index / "manifest.json").read_text())["documents"] == 6

@@ -22,7 +22,9 @@ from .base import Option
 RETRIEVERS = ("bm25", "dense", "hybrid")
 DEFAULT_TOP_K_PASSAGES = 5
 PRIORS = ("none", "rank")
-DEFAULT_PRIOR = "none"
+# chosen on squad_open_local's validation questions (docs/guide/qa-knowledge-base.md): with hybrid retrieval
+# and k = 5, the rank prior gives F1 57.8 against 55.1 without it (k = 1..5 and the three retrievers compared)
+DEFAULT_PRIOR = "rank"
 _SEP = "\n\n"
 
 OPEN_OPTIONS = (
