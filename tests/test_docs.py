@@ -30,7 +30,14 @@ def test_generated_pages_are_up_to_date():
     pages = gen.render_all()
     assert set(gen.PAGES) <= set(pages) and "README.md" in pages
     stale = gen.stale(pages)
-    assert not stale, f"out of date with the code: {stale}; run `python scripts/gen_docs.py` and commit"
+    if stale:
+        import difflib
+
+        f = REPO / stale[0]
+        old = f.read_text(encoding="utf-8").splitlines() if f.is_file() else []
+        diff = "\n".join(list(difflib.unified_diff(old, pages[stale[0]].splitlines(), stale[0], "generated now",
+                                                    lineterm="", n=1))[:40])
+        pytest.fail(f"out of date with the code: {stale}; run `python scripts/gen_docs.py` and commit\n{diff}")
 
 
 def test_every_environment_variable_is_described():
