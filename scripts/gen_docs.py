@@ -688,14 +688,19 @@ def _other_outputs_section(out: list[str]) -> None:
                 if isinstance(d.get(key), str):
                     meta.append(["date", cell(d[key][:19])])
                     break
-            if meta:
-                out += [table(["", ""], meta), ""]
+            script = REPO / "benchmarks" / f"{f.stem}.py"
+            if not any(row[0] == "command" for row in meta) and script.is_file():
+                meta.insert(0, ["command", f"`python {rel(script)}` (its arguments are not recorded)"])
+            for what in ("command", "machine", "date"):
+                if not any(row[0] == what for row in meta):
+                    meta.append([what, "not recorded"])
+            out += [table(["", ""], meta), ""]
             skip = {"command", "argv", "cmd", "environment", "machine", "env", "date", "created_at", "time",
                     "timestamp"}
             rows = [[code(k), cell(v) if isinstance(v, str) else fmt_num(v, 3)]
                     for k, v in _flatten({k: v for k, v in d.items() if k not in skip})]
             if rows:
-                out += [table(["value", ""], rows), ""]
+                out += [table(["value", ""], rows) + ("\n\n(the first 60 values)" if len(rows) >= 60 else ""), ""]
         else:
             out += [f"A JSON {type(d).__name__} of {len(d)} entries.", ""]
 
