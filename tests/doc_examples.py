@@ -33,7 +33,8 @@ from pathlib import Path
 # Blocks that are skipped by what they do, wherever they are (so a page need not carry a marker for
 # them): a long-running server and its clients. tests/test_serve*.py start the server and test its clients.
 SKIP_RULES = [
-    (re.compile(r"^\$? ?(nlptasks serve|uvicorn |docker |curl )|\bserve\(|base_url=\"http", re.M),
+    (re.compile(r"^\$? ?(nlptasks serve|uvicorn |docker |curl |python benchmarks/serve_)|\bserve\(|base_url=\"http",
+                re.M),
      "starts or talks to a long-running server (the serve tests run one)"),
     (re.compile(r"^\$? ?(python -m )?pip install ", re.M), "installs packages into the environment"),
 ]
