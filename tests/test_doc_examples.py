@@ -40,7 +40,7 @@ def runner(shared_data, tmp_path_factory) -> Runner:
     (work / "eval").mkdir()
     (work / "eval" / "suites").symlink_to(REPO / "eval" / "suites", target_is_directory=True)
     env = {"NLPTASKS_STORE": str(root / "results.sqlite3"), "NLPTASKS_CACHE_DIR": str(root / "cache"),
-           "NLPTASKS_CT2_CACHE": str(root / "ct2"), "HF_HUB_OFFLINE": "1", "NLPTASKS_PROGRESS": "0",
+           "NLPTASKS_CT2_CACHE": str(root / "ct2"), "NLPTASKS_INDEX_CACHE": str(root / "indexes"), "HF_HUB_OFFLINE": "1", "NLPTASKS_PROGRESS": "0",
            "NLPTASKS_DATA_DIR": str(root / "shared" / "data")}
     env.pop("NLPTASKS_BENCHMARKS_PATH", None)
     saved = os.environ.pop("NLPTASKS_BENCHMARKS_PATH", None)
