@@ -43,7 +43,8 @@ def _bounded(code: str, tmp_path, timeout=60, env=None):
             except Exception as exc:
                 out[name] = [type(exc).__name__ + ": " + str(exc), time.time() - t]
     ''') + textwrap.dedent(code) + textwrap.dedent('''
-        out["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # VmHWM is this process image's own peak (ru_maxrss keeps the forking parent's, e.g. a big pytest)
+        out["rss_mib"] = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")][0] / 1024
         print(json.dumps(out))
     '''))
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=timeout,

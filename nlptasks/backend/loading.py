@@ -161,6 +161,9 @@ def load_adapter_cached(name: str, folder, auto_class: str, *, device: str = "au
     """A LoRA adapter folder merged over its base (``nlptasks.backend.adapters``), cached like models."""
     from .adapters import load_adapter
 
+    if _PLACEMENT.get() is not None:  # checked before the cache too: a cached adapter never hides it
+        raise ModelLoadError(f"--device-map cannot place {name!r}: a LoRA adapter is merged into its base model "
+                             f"on one device (--device); drop --device-map")
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev, packaged=is_packaged(folder), quantize=quantize)  # what "auto" means here
     key = ("adapter", name, str(Path(folder).resolve()), auto_class, str(dev), str(dt), trust_remote_code, quantize)
