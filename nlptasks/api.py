@@ -156,3 +156,24 @@ def leaderboard(store=None, **kwargs) -> str:
     from .leaderboard import leaderboard as _leaderboard
 
     return _leaderboard(store, **kwargs)
+
+
+def finetune(task: str, model: str, train: str, validation: str | None = None, output: str = "finetuned-model",
+             **settings) -> dict:
+    """Fine-tune ``model`` for ``task`` (what ``nlptasks finetune`` runs); keywords are those of
+    :class:`nlptasks.training.settings.FinetuneSettings`. Returns the result record.
+
+    >>> finetune("sentiment", "minilm", "train.jsonl", "validation.jsonl", output="out", epochs=1)  # doctest: +SKIP
+    """
+    from .training.trainer import finetune as _finetune
+
+    return _finetune(task, model, train, validation, output, **settings)
+
+
+def distill(task: str, teacher: str, train: str, validation: str | None = None, output: str = "distilled-model",
+            **settings) -> dict:
+    """Distil ``teacher`` into a smaller student (what ``nlptasks distill`` runs); see
+    :func:`nlptasks.training.distillation.distill`. Returns the result record."""
+    from .training.distillation import distill as _distill
+
+    return _distill(task, teacher, train, validation, output, **settings)

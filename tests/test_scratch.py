@@ -20,7 +20,7 @@ def mt_rows(n: int = 64) -> list[dict]:
 @pytest.fixture(scope="module")
 def scratch_model(tmp_path_factory):
     """A tiny Marian-layout model trained from scratch (6 steps, validation every 3, label smoothing)."""
-    from nlptasks.training import finetune
+    from nlptasks.api import finetune
 
     root = tmp_path_factory.mktemp("scratch")
     data = write_jsonl(root / "d.jsonl", mt_rows())
@@ -87,7 +87,7 @@ def test_eval_benchmark_accepts_the_folder(scratch_model, cli, shared_data):
 
 
 def test_distill_accepts_the_folder_as_teacher(scratch_model, tmp_path):
-    from nlptasks.training import distill
+    from nlptasks.api import distill
 
     out, _, data = scratch_model
     result = distill("translate", str(out), data, None, str(tmp_path / "student"), student=str(out), max_steps=1,
@@ -98,7 +98,7 @@ def test_distill_accepts_the_folder_as_teacher(scratch_model, tmp_path):
 def test_bart_layout_for_summarize(tmp_path):
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    from nlptasks.training import finetune
+    from nlptasks.api import finetune
 
     rows = [{"document": " ".join(CORPUS[i:i + 3]), "summary": CORPUS[i]} for i in range(0, 64, 4)]
     data = write_jsonl(tmp_path / "d.jsonl", rows)
@@ -153,7 +153,7 @@ def test_resume_of_a_scratch_run(tmp_path, cli):
      "--vocab-size, --d-model size a new model: add --from-scratch"),
 ])
 def test_bad_combinations_are_refused_before_anything_is_written(task, kw, message, tmp_path):
-    from nlptasks.training import finetune
+    from nlptasks.api import finetune
 
     data = write_jsonl(tmp_path / "d.jsonl", mt_rows(4))
     kw = {"from_scratch": True, "model": None, **kw}

@@ -69,7 +69,7 @@ def test_qa_training_f1_is_the_eval_f1(tiny_models, tmp_path, monkeypatch):
     monkeypatch.setattr(BertForQuestionAnswering, "forward", skewed)
     from nlptasks.evaluation.definitions import adhoc_benchmark
     from nlptasks.evaluation.engine import evaluate
-    from nlptasks.training import finetune
+    from nlptasks.api import finetune
 
     from tiny_models import CORPUS
 
@@ -90,7 +90,7 @@ def test_qa_lora_adapter_training_f1_is_the_eval_f1_of_the_saved_folder(tiny_mod
     training loop reports is the F1 of the saved folder through `nlptasks eval`."""
     from nlptasks.evaluation.definitions import adhoc_benchmark
     from nlptasks.evaluation.engine import evaluate
-    from nlptasks.training import finetune
+    from nlptasks.api import finetune
 
     from tiny_models import CORPUS
 
@@ -120,7 +120,7 @@ def test_finetune_task_names_are_the_registry_names(cli, tmp_path):
 def test_one_primary_metric_per_task_for_checkpoints_and_ranking(tiny_models, tmp_path):
     """Summarize picks its best checkpoint by the metric that ranks it (the task class's)."""
     from nlptasks.evaluation.definitions import adhoc_benchmark
-    from nlptasks.training import finetune
+    from nlptasks.api import finetune
 
     cls = TASKS.get("summarize")
     data = write_jsonl(tmp_path / "s.jsonl", ROWS["summarize"](2))

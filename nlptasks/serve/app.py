@@ -24,7 +24,7 @@ from .. import __version__
 from ..errors import InputError, ModelLoadError, NlpTasksError, UnknownNameError
 from ..registry import TASKS
 from ..urls import mask_url
-from . import playground
+from .playground import render as render_playground
 from .batcher import QueueFull, TaskBatcher
 from .config import ServeConfig
 from .metrics import Metrics
@@ -184,7 +184,7 @@ def create_app(config: ServeConfig | None = None, served: dict[str, ServedTask] 
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page():
-        return HTMLResponse(playground.render([st.info() for st in state.served.values()],
+        return HTMLResponse(render_playground([st.info() for st in state.served.values()],
                                              auth=config.api_key is not None))
 
     @app.get("/v1/tasks", summary="served tasks, their models and request options")
