@@ -80,27 +80,16 @@ def _rows(scores, picked, reason) -> list[dict]:
 
 
 def trace_mmr(embeddings, k: int, diversity: float, position_weight: float) -> list[dict]:
-    """``extractive.select_sentences`` replayed with a reason per sentence (same picks; tested)."""
-    emb = np.asarray(embeddings, dtype=np.float64)
-    n = emb.shape[0]
-    centroid = emb.mean(axis=0)
-    norm = np.linalg.norm(centroid)
-    centroid = centroid / norm if norm > 0 else centroid
-    relevance = emb @ centroid
-    if position_weight:
-        relevance = relevance + position_weight / (1.0 + np.arange(n))
+    """``extractive.select_sentences`` with a reason per sentence (the same MMR steps: ``mmr_steps``)."""
+    from ..tasks.extractive import mmr_steps
+
+    relevance, selected = mmr_steps(embeddings, k, diversity, position_weight)
+    n = len(relevance)
     if k >= n:
         return _rows(relevance, list(range(n)), {i: "kept: the summary length covers every sentence"
                                                   for i in range(n)})
+    emb = np.asarray(embeddings, dtype=np.float64)
     sim = emb @ emb.T
-    selected: list[int] = []
-    redundancy = np.zeros(n)
-    for step in range(k):
-        score = (1 - diversity) * relevance - diversity * (redundancy if selected else 0.0)
-        score[selected] = -np.inf
-        best = int(np.argmax(score))
-        selected.append(best)
-        redundancy = np.max(sim[selected], axis=0)
     reason = {}
     by_rel = [int(i) for i in np.argsort(-relevance, kind="stable")]
     top_rel = set(by_rel[:k])

@@ -27,16 +27,23 @@ def select_sentences(embeddings: np.ndarray, k: int, diversity: float = 0.3,
     relevance(i) = cos(e_i, centroid) (+ an optional bonus for early sentences, ``position_weight``);
     each step takes argmax (1 - diversity) * relevance(i) - diversity * max_j∈selected cos(e_i, e_j).
     """
-    n = embeddings.shape[0]
-    if k >= n:
-        return list(range(n))
-    emb = embeddings.astype(np.float64)
+    return sorted(mmr_steps(embeddings, k, diversity, position_weight)[1])
+
+
+def mmr_steps(embeddings: np.ndarray, k: int, diversity: float = 0.3,
+              position_weight: float = 0.0) -> tuple[np.ndarray, list[int]]:
+    """The MMR selection of :func:`select_sentences` step by step: each sentence's relevance and the picked
+    indices in the order they were picked (every index when ``k`` covers all). ``--explain`` reads it."""
+    emb = np.asarray(embeddings, dtype=np.float64)
+    n = emb.shape[0]
     centroid = emb.mean(axis=0)
     norm = np.linalg.norm(centroid)
     centroid = centroid / norm if norm > 0 else centroid
     relevance = emb @ centroid
     if position_weight:
         relevance = relevance + position_weight / (1.0 + np.arange(n))
+    if k >= n:
+        return relevance, list(range(n))
     sim = emb @ emb.T
     selected: list[int] = []
     redundancy = np.full(n, -np.inf)
@@ -47,4 +54,4 @@ def select_sentences(embeddings: np.ndarray, k: int, diversity: float = 0.3,
         best = int(np.argmax(score))  # ties -> earliest sentence
         selected.append(best)
         redundancy = np.maximum(np.where(np.isfinite(redundancy), redundancy, -np.inf), sim[best])
-    return sorted(selected)
+    return relevance, selected
