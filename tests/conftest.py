@@ -21,8 +21,10 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 @pytest.fixture(autouse=True)
 def _prediction_cache(tmp_path, monkeypatch):
-    """Each test gets its own prediction cache (never the user's): no test sees another's predictions."""
+    """Each test gets its own prediction cache and results store (never the user's): no test sees another's
+    predictions, and no test writes results into the user's store (an eval that names no --store)."""
     monkeypatch.setenv("NLPTASKS_CACHE_DIR", str(tmp_path / "prediction-cache"))
+    monkeypatch.setenv("NLPTASKS_STORE", str(tmp_path / "results.sqlite"))
 
 
 @pytest.fixture(scope="session")
