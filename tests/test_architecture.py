@@ -172,3 +172,12 @@ def test_tasks_import_nothing_from_training_and_models_no_task():
            if (a.startswith("nlptasks.tasks") and b.startswith("nlptasks.training"))
            or (a.startswith("nlptasks.models") and b.startswith(("nlptasks.tasks", "nlptasks.training")))]
     assert not bad, bad
+
+
+def test_every_top_level_name_resolves():
+    """``nlptasks.<name>`` is a lazy map of strings; a name whose module moved must fail here, not for a user."""
+    import nlptasks
+
+    for name in nlptasks.__all__:
+        assert getattr(nlptasks, name) is not None, name
+    assert nlptasks.finetune.__module__ == "nlptasks.api" and nlptasks.distill.__module__ == "nlptasks.api"
