@@ -13,7 +13,7 @@ import pytest
 from nlptasks import run
 from nlptasks.detokenize import detokenize
 from nlptasks.errors import InputError, NlpTasksError
-from nlptasks.tasks import chat_retrieval as cr
+from nlptasks.models import chat_retrieval as cr
 from nlptasks.models import extractive_supervised as es
 
 EMBEDDED = Path(__file__).resolve().parents[1] / "nlptasks" / "embedded"
@@ -128,7 +128,7 @@ def test_baselines_repeat_and_most_frequent():
 
 @pytest.mark.data
 def test_most_frequent_response_is_the_dailydialog_train_mode(shared_data):
-    from nlptasks.tasks.chat_offline import MOST_FREQUENT_RESPONSE
+    from nlptasks.models.chat_offline import MOST_FREQUENT_RESPONSE
 
     rows = [json.loads(line) for line in (shared_data / "dialogue" / "train.jsonl").open(encoding="utf-8")]
     assert Counter(r["response"] for r in rows).most_common(1)[0][0] == MOST_FREQUENT_RESPONSE

@@ -18,7 +18,7 @@ METHODS = ("neighbours",)
 
 
 def explain(task, records: list[dict], outputs: list[dict], method: str) -> list[dict]:
-    from ..tasks.chat_retrieval import RetrievalChat, _f1, _tokens, choose, context_vectors
+    from ..models.chat_retrieval import RetrievalChat, _f1, _tokens, choose, context_vectors
 
     from ..detokenize import detokenize as shown  # responses as the model answers with them
 

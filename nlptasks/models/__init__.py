@@ -3,8 +3,9 @@
 
 * ``extractive_supervised``: the supervised extractive summarizer (MiniLM sentence features + a small
   scorer; ``minilm-extsum``);
-* ``qa_baseline``: the lexical-overlap QA baseline (no weights).
-
-The retrieval chat model and the offline chat baselines still live in ``nlptasks/tasks/`` (chat_retrieval,
-chat_offline) while other work edits them; they move here next.
+* ``qa_baseline``: the lexical-overlap QA baseline (no weights);
+* ``chat_retrieval``: the retrieval dialogue model (``minilm-retrieval`` and folders written by
+  ``nlptasks finetune chat --retrieval``);
+* ``chat_offline``: loads the offline chat models (the retrieval model and the baselines
+  ``repeat-last-turn``, ``most-frequent-response``).
 """

@@ -1,7 +1,7 @@
 """Dialogue: ``{history: [turn, ...]}`` (oldest first, the last turn is the user's) -> ``{response}``.
 
-Offline models (``chat_offline``): the packaged default ``minilm-retrieval`` (answers with the
-DailyDialog train response whose context best matches; ``chat_retrieval``), a folder written by
+Offline models (``nlptasks.models.chat_offline``): the packaged default ``minilm-retrieval`` (answers with the
+DailyDialog train response whose context best matches; ``nlptasks.models.chat_retrieval``), a folder written by
 ``nlptasks finetune chat --model minilm --retrieval``, and the baselines ``repeat-last-turn`` and
 ``most-frequent-response``. They have no perplexity (``reference_nll`` refuses; ``eval`` leaves it out).
 
@@ -67,7 +67,7 @@ class ChatTask(Task):
 
     # -- loading ------------------------------------------------------------------------------------
     def _load(self) -> None:
-        from .chat_offline import load_offline
+        from ..models.chat_offline import load_offline
 
         # packaged retrieval model, baselines, or a folder built by `finetune chat --retrieval`
         self._offline = load_offline(self.model_name, device=self.device, dtype=self.dtype, quantize=self.quantize)

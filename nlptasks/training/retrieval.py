@@ -1,7 +1,7 @@
 """Building a retrieval dialogue model (``nlptasks finetune chat --model minilm [--retrieval]``).
 
 No gradient steps: the "training" encodes the contexts of the training pairs with the packaged MiniLM
-encoder and stores them (int8) with the responses (:mod:`nlptasks.tasks.chat_retrieval`). The scoring
+encoder and stores them (int8) with the responses (:mod:`nlptasks.models.chat_retrieval`). The scoring
 settings (turn weights, ``top_k``, similarity/consensus mix) are chosen on a held-out piece of the
 *training* data, never on ``--validation``: the last ``HELD_OUT`` of the training dialogues (rows that
 continue one another form a dialogue; file order kept), one example per held-out dialogue at a seeded
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..tasks import chat_retrieval as cr
+from ..models import chat_retrieval as cr
 
 log = logging.getLogger("nlptasks")
 

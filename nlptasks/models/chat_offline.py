@@ -1,6 +1,6 @@
 """Chat models that ship with nlptasks and need no download: the retrieval default and two baselines.
 
-* ``minilm-retrieval`` (default): the packaged retrieval model (:mod:`nlptasks.tasks.chat_retrieval`),
+* ``minilm-retrieval`` (default): the packaged retrieval model (:mod:`nlptasks.models.chat_retrieval`),
   built by ``scripts/build_models_chat_sum.sh chat`` with ``nlptasks finetune chat --model minilm``.
 * ``repeat-last-turn`` (baseline): answers with the last turn of the conversation, unchanged.
 * ``most-frequent-response`` (baseline): always the most frequent response of DailyDialog train.
