@@ -26,6 +26,7 @@ from typing import Any
 
 from . import cost_hooks
 from .energy import EnergyMeter, NvmlReader, RaplReader, grid_intensity, physical_gpu_ids
+from .energy.contention import SHARED_MACHINE_SHARE, ContentionMeter
 from .energy.rapl import DEFAULT_POWERCAP_ROOT
 
 
@@ -155,6 +156,8 @@ class CostTracker:
                 torch.cuda.reset_peak_memory_stats(i)
         self._meter = EnergyMeter(self._make_sources(), power_watts=self.power_watts, poll_s=self._poll_s)
         self._rss_max = _rss_now()
+        self._contention = ContentionMeter()
+        self._contention.start()
         self._meter.start()
         self._t0 = time.perf_counter()
         return self
@@ -162,6 +165,7 @@ class CostTracker:
     def __exit__(self, *exc) -> None:
         try:
             self.wall_time_s = time.perf_counter() - self._t0
+            self.other_cpu_share = self._contention.stop() if self._contention is not None else None
             used = self._cuda_used()
             self._energy = self._meter.stop(skip=() if used else ("nvml",), gpus=len(used),
                                             wall_s=self.wall_time_s)
@@ -207,6 +211,9 @@ class CostTracker:
             "grid_intensity_g_per_kwh": self.grid_g_per_kwh,
             "grid_source": self.grid_source,
             "co2e_g": kwh * self.grid_g_per_kwh if kwh is not None else None,
+            # share of the machine's CPUs that other processes used meanwhile (None: unknown); above
+            # SHARED_MACHINE_SHARE the time and energy figures are not this model's alone
+            "other_cpu_share": self.other_cpu_share,
         }
 
     def summary_line(self) -> str:
@@ -222,6 +229,8 @@ class CostTracker:
             parts.append(f"{mark}{_fmt_wh(r['energy_kwh'] * 1000)} ({src})")
             parts.append(f"{mark}{r['co2e_g']:.2g} gCO2e")
         parts.append(f"peak RSS {_fmt_bytes(r['peak_rss_bytes'])}")
+        if (r["other_cpu_share"] or 0) > SHARED_MACHINE_SHARE:
+            parts.append(f"shared machine: other processes used {r['other_cpu_share']:.0%} of the CPUs")
         if r["cuda_max_allocated_bytes"]:
             parts.append(f"CUDA peak {_fmt_bytes(r['cuda_max_allocated_bytes'])}")
         if r["parameters"]:
@@ -237,6 +246,8 @@ class CostTracker:
         self.param_bytes: int | None = None
         self.size_bytes: int | None = None
         self.wall_time_s: float | None = None
+        self.other_cpu_share: float | None = None
+        self._contention: ContentionMeter | None = None
         self._latencies: list[tuple[float, int]] = []
         self._models: dict[int, Any] = {}
         self._energy: dict | None = None

@@ -29,6 +29,11 @@ def _num(x: float) -> str:
     return f"{x:.2e}"
 
 
+# figures that depend on the machine being the model's alone (marked † when it was shared)
+_TIMED = {"examples_per_s", "latency_p50_s", "energy_wh_per_1k", "co2e_g_per_1k", "speedup", "energy_saved_pct"}
+SHARED_NOTE = "†: measured while other processes used over 25% of the CPUs (time and energy not the model's alone)"
+
+
 def fmt(row: dict, key: str, kind: str) -> str:
     v = row.get(key)
     if kind == "flag":
@@ -53,19 +58,21 @@ def fmt(row: dict, key: str, kind: str) -> str:
             if v >= size:
                 return f"{v / size:.1f} {unit}"
         return f"{v} B"
+    shared = "†" if row.get("shared_machine") and key in _TIMED else ""
     if kind == "energy":
-        return ("~" if row.get("energy_is_estimate") else "") + _num(v)
+        return ("~" if row.get("energy_is_estimate") else "") + _num(v) + shared
     if kind == "delta":
         return f"{v:+.4f}".rstrip("0").rstrip(".") if v else "0"
     if kind == "pct":
         return f"{v:+.0f}%" if v else "0%"
     if kind == "times":
-        return f"{v:.2f}x"
-    return _num(v)
+        return f"{v:.2f}x" + shared
+    return _num(v) + shared
 
 
 def legend(kind: str, frontier_x: str) -> str:
     x = "energy per example" if frontier_x == "energy" else "latency per example"
     if kind == "ranking":
-        return f"front *: on the Pareto front of quality vs {x}; ~: energy estimated (no readable counter)"
-    return "Δ, speed-up and energy saved are relative to the baseline variant (float32 when present); ~: energy estimated"
+        return f"front *: on the Pareto front of quality vs {x}; ~: energy estimated (no readable counter); {SHARED_NOTE}"
+    return ("Δ, speed-up and energy saved are relative to the baseline variant (float32 when present); ~: energy estimated; "
+            + SHARED_NOTE)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
+from ..energy.contention import SHARED_MACHINE_SHARE
 from ..errors import NlpTasksError
 from ..evaluation.records import metric_score, variant_name
 from .pareto import pareto_front
@@ -112,6 +113,8 @@ def cost_columns(record: dict) -> dict:
         "energy_source": c.get("energy_source"),
         "latency_p50_s": latency,
         "device": c.get("device"),
+        # time and energy shared with other processes (cost.other_cpu_share above the threshold): marked †
+        "shared_machine": (c.get("other_cpu_share") or 0) > SHARED_MACHINE_SHARE,
     }
 
 
