@@ -157,7 +157,7 @@ def test_import_is_all_or_nothing(store_url, tmp_path):
     assert [r["run_id"] for r in store.query()] == ["old"]
     # a failure inside the write transaction (the third row breaks a NOT NULL column) rolls back the first two
     row = ResultStore._row
-    store._row = lambda r: {**row(store, r), "record": None} if r["run_id"] == "old" else row(store, r)
+    store._row = lambda r: {**row(store, r), "record": None} if r.run_id == "old" else row(store, r)
     with pytest.raises(NlpTasksError, match="results store .*(NOT NULL|not-null)"):
         store.import_(src, replace=True)
     assert [r["run_id"] for r in store.query()] == ["old"] and store.get("old")["metrics"]["accuracy"]["score"] == 0.5

@@ -22,8 +22,10 @@ missing database, no permission) are one line with the URL masked.
 ``ResultStore(..., readonly=True)`` (leaderboard, ``results list/show/export``) creates and changes
 nothing: a missing store is an error ("no such store"), and a SQLite file is opened read-only without
 leaving ``-wal``/``-shm`` files beside it. Passwords in store URLs are never shown (``location`` is
-masked). Records are checked with ``records.check_record`` on every write; ``import_`` is
-all-or-nothing and refuses a run id that is stored with different content unless ``replace=True``.
+masked). Every record is written through the typed record (``ResultRecord.from_dict`` checks it,
+``to_dict`` is what is stored); ``records()`` reads typed records back, ``query``/``get`` the stored JSON
+objects. ``import_`` is all-or-nothing and refuses a run id that is stored with different content
+unless ``replace=True``.
 """
 from __future__ import annotations
 
@@ -39,7 +41,8 @@ from typing import IO, Any
 from ..errors import InputError, NlpTasksError
 from ..io import atomic_write
 from ..urls import mask_url
-from .records import benchmark_key, check_record, definition_facts, primary_score, variant_name  # noqa: F401
+from .records import benchmark_key, definition_facts
+from .result import ResultRecord
 
 SCHEMA_VERSION = 1
 RESULTS_TABLE = "nlptasks_results"
@@ -251,19 +254,19 @@ class ResultStore:
             raise NlpTasksError(f"results store {self.location} was opened read-only")
 
     # -- API --------------------------------------------------------------------------------------
-    def add(self, record: dict) -> None:
-        """Insert a record, or replace the one with the same ``run_id``."""
+    def add(self, record: "ResultRecord | dict") -> None:
+        """Insert a record (a ``ResultRecord``, or a dict checked by ``ResultRecord.from_dict``), or
+        replace the one with the same ``run_id``."""
         self._writable()
-        row = self._row(check_record(record))
+        row = self._row(ResultRecord.coerce(record))
         self._retry(self._upsert, [row])
 
-    def _row(self, r: dict) -> dict:
-        b = r.get("benchmark") or {}
-        return {"run_id": str(r["run_id"]), "task": str(r["task"]), "benchmark_name": str(b.get("name")),
-                "benchmark_version": None if b.get("version") is None else str(b.get("version")),
-                "benchmark_hash": b.get("hash"), "model_name": str(r["model"]["name"]),
-                "variant": variant_name(r), "primary_score": primary_score(r),
-                "created_at": r.get("created_at"), "record": json.dumps(r, sort_keys=True)}
+    def _row(self, r: ResultRecord) -> dict:
+        b = r.benchmark
+        return {"run_id": r.run_id, "task": r.task, "benchmark_name": str(b.name), "benchmark_version": str(b.version),
+                "benchmark_hash": b.hash, "model_name": str(r.model.name), "variant": r.variant_name,
+                "primary_score": r.metric_score(r.primary_metric), "created_at": r.created_at,
+                "record": json.dumps(r.to_dict(), sort_keys=True)}
 
     def _upsert(self, rows: list[dict], check=None) -> None:
         """Write ``rows`` in one transaction; ``check(connection)`` runs first, inside it."""
@@ -301,8 +304,23 @@ class ResultStore:
         text = self._retry(_get)
         return json.loads(text) if text is not None else None
 
+    def records(self, task: str | None = None, benchmark: str | None = None,
+                model: str | None = None) -> list[ResultRecord]:
+        """Typed records matching all given filters (as ``query``), oldest first. A stored object that is
+        not a valid record (written by hand into the database) is left out with a warning naming it."""
+        import logging
+
+        out = []
+        for obj in self.query(task=task, benchmark=benchmark, model=model):
+            try:
+                out.append(ResultRecord.from_dict(obj, f"results store {self.location}", stored=True))
+            except InputError as exc:
+                logging.getLogger("nlptasks").warning("nlptasks: left out a stored result: %s", exc)
+        return out
+
     def query(self, task: str | None = None, benchmark: str | None = None, model: str | None = None) -> list[dict]:
-        """Records matching all given filters (exact task, benchmark name, model name), oldest first."""
+        """Records matching all given filters (exact task, benchmark name, model name), oldest first, as
+        the stored JSON objects (``records`` gives them typed)."""
         import sqlalchemy as sa
 
         if not self._has_tables:
@@ -350,7 +368,7 @@ class ResultStore:
 
         self._writable()
         batch = source if isinstance(source, ImportBatch) else read_import(source)
-        rows = [self._row(r) for _, r in batch.items]
+        rows = [self._row(r) for _, r in batch.items]  # the typed records, checked by read_import
         line_of = {row["run_id"]: line for row, (line, _) in zip(rows, batch.items)}
 
         def check(con):
@@ -418,10 +436,10 @@ def engine_url(url: str) -> str:
 
 @dataclass
 class ImportBatch:
-    """Validated records of one import file: ``items`` are ``(line, record)`` with duplicates removed;
+    """Validated records of one import file: ``items`` are ``(line, ResultRecord)`` with duplicates removed;
     ``count`` is how many records the file held."""
     path: Path
-    items: list[tuple[int, dict]]
+    items: list[tuple[int, ResultRecord]]
     count: int
     facts: dict = field(default_factory=dict)  # benchmark_key -> (first line, definition_facts)
 
@@ -433,9 +451,10 @@ def _facts_clash(key: tuple, new: tuple, old: tuple, where: str = "is stored wit
 
 
 def read_import(path: str | os.PathLike) -> ImportBatch:
-    """Read and check an import file before any store is opened: a bad record is refused with
-    ``FILE:LINE: problem``, an empty file is an error, and a run id repeated with different content
-    in the same file is refused."""
+    """Read and check an import file before any store is opened: every record goes through
+    ``ResultRecord.from_dict`` and the first bad one is refused with ``FILE:LINE: problem`` (so nothing
+    is written), an empty file is an error, and a run id repeated with different content in the same
+    file is refused."""
     src = Path(path)
     lines_records = read_records_with_lines(src)
     if not lines_records:
@@ -443,19 +462,19 @@ def read_import(path: str | os.PathLike) -> ImportBatch:
     seen: dict[str, tuple[int, dict]] = {}
     facts: dict[tuple, tuple[int, tuple]] = {}
     items = []
-    for line, r in lines_records:
-        check_record(r, f"{src}:{line}")
-        first = facts.setdefault(benchmark_key(r), (line, definition_facts(r)))
-        if first[1] != definition_facts(r):
-            clash = _facts_clash(benchmark_key(r), definition_facts(r), first[1], f"has on line {first[0]}")
+    for line, obj in lines_records:
+        r = ResultRecord.from_dict(obj, f"{src}:{line}")
+        first = facts.setdefault(r.benchmark_key, (line, r.definition_facts))
+        if first[1] != r.definition_facts:
+            clash = _facts_clash(r.benchmark_key, r.definition_facts, first[1], f"has on line {first[0]}")
             raise InputError(f"{src}:{line}: {clash}")
-        prev = seen.get(r["run_id"])
+        prev = seen.get(r.run_id)
         if prev is not None:
-            if json.dumps(prev[1], sort_keys=True) != json.dumps(r, sort_keys=True):
-                raise InputError(f"{src}:{line}: run {r['run_id']} appears again (line {prev[0]}) "
+            if json.dumps(prev[1], sort_keys=True) != json.dumps(obj, sort_keys=True):
+                raise InputError(f"{src}:{line}: run {r.run_id} appears again (line {prev[0]}) "
                                  "with different content")
             continue
-        seen[r["run_id"]] = (line, r)
+        seen[r.run_id] = (line, obj)
         items.append((line, r))
     return ImportBatch(src, items, len(lines_records), facts)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import NlpTasksError
+from ..evaluation.result import ResultRecord, as_records
 from .compare import compare_sections
 from .pareto import pareto_front
 from .ranking import Section, build_sections, partial_note, partial_summary, rank_rows, trained_on_eval_note
@@ -21,19 +22,20 @@ FORMATS = ("table", "md", "csv", "json", "html")
 __all__ = ["FORMATS", "Section", "build_sections", "compare_sections", "leaderboard", "pareto_front", "rank_rows"]
 
 
-def _records(store: Any, task, benchmark, model=None) -> tuple[list[dict], str]:
-    """Records from a ResultStore, a path/URL, None (the default store) or a list of record dicts."""
+def _records(store: Any, task, benchmark, model=None) -> tuple[list[ResultRecord], str]:
+    """Typed records from a ResultStore, a path/URL, None (the default store) or a list of records
+    (``ResultRecord``s or dicts; a dict that is not a valid record is left out, with a warning)."""
     if isinstance(store, (list, tuple)):
-        recs = [r for r in store
-                if (task is None or r.get("task") == task)
-                and (benchmark is None or (r.get("benchmark") or {}).get("name") == benchmark)
-                and (model is None or (r.get("model") or {}).get("name") == model)]
+        recs = [r for r in as_records(store)
+                if (task is None or r.task == task)
+                and (benchmark is None or r.benchmark.name == benchmark)
+                and (model is None or r.model.name == model)]
         return recs, "the given records"
     from ..evaluation.store import ResultStore
 
     st = store if isinstance(store, ResultStore) else ResultStore(store, readonly=True)
     try:
-        return st.query(task=task, benchmark=benchmark, model=model), st.location
+        return st.records(task=task, benchmark=benchmark, model=model), st.location
     finally:
         if st is not store:
             st.close()

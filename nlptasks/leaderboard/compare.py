@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..errors import UnknownNameError
 from .pareto import pareto_front
-from .ranking import FRONTIER_X, Section, _latest, by_benchmark, row_for, section_for
+from .ranking import FRONTIER_X, Section, _latest, by_benchmark, row_for, section_for, typed
 
 _PRECISION_ORDER = ("float32", "bfloat16", "float16")
 
@@ -24,19 +24,22 @@ def _ratio(new, base):
     return new / base if new is not None and base not in (None, 0) else None
 
 
-def compare_sections(records: list[dict], model: str, metric: str | None = None,
+def compare_sections(records: list, model: str, metric: str | None = None,
                      frontier_x: str = "energy", include_partial: bool = False) -> list[Section]:
-    if not any(r["model"]["name"] == model for r in records):
-        known = sorted({r["model"]["name"] for r in records})
+    """The variants of ``model`` side by side in ``records`` (``ResultRecord``s, or dicts checked first)."""
+    records = typed(records)
+    if not any(r.model.name == model for r in records):
+        known = sorted({r.model.name for r in records})
         raise UnknownNameError(f"no results for model {model!r}; models in the store: {', '.join(known) or 'none'}")
     sections = []
     for key, recs in by_benchmark(records):  # all records: whether a run is partial depends on the others
-        recs = [r for r in recs if r["model"]["name"] == model]
+        recs = [r for r in recs if r.model.name == model]
         if not recs or (key[5] and not include_partial):
             continue
         newest = recs[-1]
-        name = metric or newest.get("primary_metric")
-        hib = (newest.get("higher_is_better") or {}).get(name, True)
+        name = metric or newest.primary_metric
+        hib = newest.higher(name)
+        hib = True if hib is None else hib
         rows = [row_for(r, name) for r in _latest(recs).values()]
         rows = [r for r in rows if r["score"] is not None]
         if not rows:

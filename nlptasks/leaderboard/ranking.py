@@ -16,6 +16,9 @@ examples. The Pareto front is computed over quality against energy (or latency) 
 A result whose model was trained on the data it was scored on (``data.trained_on_eval_data``, set by
 ``evaluate`` when the model's ``training_result.json`` holds the benchmark data's fingerprint; see
 ``nlptasks.evaluation.contamination``) is never ranked, in no section; a note counts such results.
+
+Every function here ranks typed records (``nlptasks.evaluation.result.ResultRecord``); a dict given
+instead is checked and typed first (``ResultRecord.from_dict``).
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from typing import Any, Iterable
 
 from ..energy.contention import SHARED_MACHINE_SHARE
 from ..errors import NlpTasksError
-from ..evaluation.records import metric_score, variant_name
+from ..evaluation.result import ResultRecord
 from .pareto import pareto_front
 
 FRONTIER_X = {"energy": "energy_wh_per_1k", "latency": "latency_p50_s"}
@@ -68,9 +71,14 @@ class Section:
                 "higher_is_better": self.higher_is_better, "frontier_x": self.frontier_x, "rows": self.rows}
 
 
-def _sort_time(r: dict) -> tuple:
+def typed(records: Iterable["ResultRecord | dict"]) -> list[ResultRecord]:
+    """The records as ``ResultRecord`` (a dict is checked: ``InputError`` naming the first problem)."""
+    return [ResultRecord.coerce(r, f"result record {i}") for i, r in enumerate(records)]
+
+
+def _sort_time(r: ResultRecord) -> tuple:
     """Order by creation time; a record with no parseable date sorts before all dated ones."""
-    text = str(r.get("created_at") or "")
+    text = str(r.created_at or "")
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -80,25 +88,27 @@ def _sort_time(r: dict) -> tuple:
     return (1, dt.timestamp(), text)
 
 
-def _latest(records: Iterable[dict]) -> dict:
+def _latest(records: Iterable[ResultRecord]) -> dict:
     """Newest record per (model, variant); a record with no parseable date counts as oldest."""
-    best: dict[tuple, dict] = {}
+    best: dict[tuple, ResultRecord] = {}
     for r in records:
-        key = (r["model"]["name"], variant_name(r))
+        key = (r.model.name, r.variant_name)
         if key not in best or _sort_time(r) >= _sort_time(best[key]):
             best[key] = r
     return best
 
 
-_score = metric_score  # a record's score for a metric (None when missing or not a number)
+def _score(record: ResultRecord, metric: str | None) -> float | None:
+    """A record's score for a metric (None when it has no such metric)."""
+    return record.metric_score(metric)
 
 
-def cost_columns(record: dict) -> dict:
+def cost_columns(record: ResultRecord) -> dict:
     """Cost per *benchmark example* (``record["n"]``). The backend counts model items, which can differ
     from examples (an extractive summary embeds every sentence of a document; QA runs several windows),
     so throughput and latency fall back to whole-run figures when the two counts differ."""
-    c = record.get("cost") or {}
-    n = record.get("n") or c.get("items") or 0
+    c = record.cost  # Cost.get reads a figure by name, as dict.get did
+    n = record.n or c.get("items") or 0
     kwh, co2 = c.get("energy_kwh"), c.get("co2e_g")
     same_unit = c.get("items") == n
     eps = c.get("examples_per_s") or (c.get("items_per_s") if same_unit else None)
@@ -118,67 +128,68 @@ def cost_columns(record: dict) -> dict:
     }
 
 
-def row_for(record: dict, metric: str) -> dict:
-    m = (record.get("metrics") or {}).get(metric) or {}
-    return {"model": record["model"]["name"], "variant": variant_name(record),
-            "score": _score(record, metric), "ci": m.get("ci"), "n": record.get("n"),
-            **cost_columns(record), "run_id": record.get("run_id"), "created_at": record.get("created_at")}
+def row_for(record: ResultRecord, metric: str) -> dict:
+    m = record.metrics.get(metric)
+    ci = m.ci if m is not None else None
+    return {"model": record.model.name, "variant": record.variant_name,
+            "score": _score(record, metric), "ci": list(ci) if ci is not None else None, "n": record.n,
+            **cost_columns(record), "run_id": record.run_id, "created_at": record.created_at}
 
 
-def trained_on_eval_data(record: dict) -> bool:
+def trained_on_eval_data(record: "ResultRecord | dict") -> bool:
     """Whether the record's model was trained on the data it was scored on (marked by ``evaluate``)."""
-    return (record.get("data") or {}).get("trained_on_eval_data") is True
+    return ResultRecord.coerce(record).trained_on_eval_data
 
 
-def trained_on_eval_note(records: list[dict], model: str | None = None) -> str | None:
+def trained_on_eval_note(records: list, model: str | None = None) -> str | None:
     """One line saying how many results were not ranked because their model was trained on the
     evaluated data, or None."""
-    hit = [r for r in records if trained_on_eval_data(r) and (model is None or r["model"]["name"] == model)]
+    hit = [r for r in typed(records) if r.trained_on_eval_data and (model is None or r.model.name == model)]
     if not hit:
         return None
-    where = ", ".join(sorted({str((r.get("benchmark") or {}).get("name")) for r in hit}))
+    where = ", ".join(sorted({str(r.benchmark.name) for r in hit}))
     return (f"{len(hit)} result(s) ({where}) are not ranked: their model was trained on the data it was scored "
             f"on (see docs/guide/training-data.md).")
 
 
-def definition_key(record: dict) -> tuple[str, str, str]:
-    b = record.get("benchmark") or {}
-    return (str(b.get("name")), str(b.get("version")), str(b.get("hash")))
+def definition_key(record: ResultRecord) -> tuple[str, str, str]:
+    return record.benchmark.key
 
 
 def _int(x) -> int | None:
     return x if isinstance(x, int) and not isinstance(x, bool) else None
 
 
-def full_size(record: dict) -> int | None:
+def full_size(record: ResultRecord) -> int | None:
     """Examples in a full run of the record's benchmark, as the record states it (None if it does not)."""
-    return _int((record.get("data") or {}).get("full_n"))
+    return _int(record.data.full_n)
 
 
-def effective_full_sizes(records: list[dict]) -> list[int | None]:
+def effective_full_sizes(records: list[ResultRecord]) -> list[int | None]:
     """For each record, the examples of a full run of its benchmark: ``data.full_n`` when the record
     has it, else the most examples any result of the same definition scored (older records)."""
     largest: dict[tuple, int] = {}
     for r in records:
-        sizes = [x for x in (_int(r.get("n")), full_size(r)) if x is not None]
+        sizes = [x for x in (_int(r.n), full_size(r)) if x is not None]
         if sizes:
             key = definition_key(r)
             largest[key] = max(largest.get(key, 0), *sizes)
     return [full_size(r) if full_size(r) is not None else largest.get(definition_key(r)) for r in records]
 
 
-def by_benchmark(records: list[dict]) -> list[tuple[tuple, list[dict]]]:
+def by_benchmark(records: list) -> list[tuple[tuple, list[ResultRecord]]]:
     """Records grouped by benchmark definition (name, version, hash) and data (fingerprint, n, partial),
     oldest first within a group: results on different definitions or different examples are never
     ranked together. Groups are ordered by definition, then full before partial, then most examples
     first. The key is ``(name, version, hash, fingerprint, n, partial, full_n)``."""
-    groups: dict[tuple, list[dict]] = {}
+    records = typed(records)
+    groups: dict[tuple, list[ResultRecord]] = {}
     fulls: dict[tuple, int | None] = {}
     for r, full in zip(records, effective_full_sizes(records)):
-        if trained_on_eval_data(r):
+        if r.trained_on_eval_data:
             continue  # never ranked, in no section
-        fp = (r.get("data") or {}).get("fingerprint")
-        n = _int(r.get("n"))
+        fp = r.data.fingerprint
+        n = _int(r.n)
         partial = n is not None and full is not None and n < full
         key = (*definition_key(r), None if fp is None else str(fp), n, partial)
         groups.setdefault(key, []).append(r)
@@ -191,33 +202,34 @@ def by_benchmark(records: list[dict]) -> list[tuple[tuple, list[dict]]]:
     return [((*key, fulls.get(key)), sorted(groups[key], key=_sort_time)) for key in sorted(groups, key=order)]
 
 
-def section_for(key: tuple, recs: list[dict], metric: str, higher_is_better: bool, frontier_x: str) -> Section:
+def section_for(key: tuple, recs: list[ResultRecord], metric: str, higher_is_better: bool,
+                frontier_x: str) -> Section:
     """An empty section for the group ``key`` of ``by_benchmark``."""
     newest = recs[-1]
-    b = newest.get("benchmark") or {}
-    return Section(benchmark=b.get("name"), version=b.get("version"), hash=b.get("hash"), task=newest.get("task"),
+    b = newest.benchmark
+    return Section(benchmark=b.name, version=b.version, hash=b.hash, task=newest.task,
                    metric=metric, higher_is_better=higher_is_better, frontier_x=frontier_x,
                    data=key[3], n=key[4], full_n=key[6], partial=key[5])
 
 
-def build_sections(records: list[dict], metric: str | None = None, frontier_x: str = "energy",
+def build_sections(records: list, metric: str | None = None, frontier_x: str = "energy",
                    include_partial: bool = False) -> list[Section]:
-    """Ranked sections; partial runs (see the module docstring) only with ``include_partial``,
-    in sections of their own marked ``partial``."""
+    """Ranked sections of ``records`` (``ResultRecord``s, or dicts checked first); partial runs (see the
+    module docstring) only with ``include_partial``, in sections of their own marked ``partial``."""
     if frontier_x not in FRONTIER_X:
         raise NlpTasksError(f"unknown frontier {frontier_x!r}; use one of: {', '.join(FRONTIER_X)}")
+    records = typed(records)
     sections = []
     for key, recs in by_benchmark(records):
         if key[5] and not include_partial:
             continue
         newest = recs[-1]
-        name = metric or newest.get("primary_metric")
+        name = metric or newest.primary_metric
         if not name or all(_score(r, name) is None for r in recs):
             continue
-        hib = (newest.get("higher_is_better") or {}).get(name)
+        hib = newest.higher(name)
         if hib is None:
-            hib = next(((r.get("higher_is_better") or {}).get(name) for r in reversed(recs)
-                        if (r.get("higher_is_better") or {}).get(name) is not None), True)
+            hib = next((r.higher(name) for r in reversed(recs) if r.higher(name) is not None), True)
         sec = section_for(key, recs, name, bool(hib), frontier_x)
         # the newest *scored* result per model variant: a later record without this metric (or with a
         # score that is not a number) must not hide an earlier real result
@@ -227,21 +239,21 @@ def build_sections(records: list[dict], metric: str | None = None, frontier_x: s
             r["partial"] = sec.partial
         sections.append(sec)
     if records and not sections and metric:
-        known = sorted({m for r in records for m in (r.get("metrics") or {})})
+        known = sorted({m for r in records for m in r.metrics})
         if metric not in known:
             raise NlpTasksError(f"no result has metric {metric!r}; available: {', '.join(known)}")
     return sections
 
 
-def partial_summary(records: list[dict], model: str | None = None) -> list[dict]:
+def partial_summary(records: list, model: str | None = None) -> list[dict]:
     """The groups of partial runs (of ``model`` only, if given): what ``build_sections`` and
     ``compare_sections`` leave out without ``include_partial``."""
     out = []
     for key, recs in by_benchmark(records):  # all records: whether a run is partial depends on the others
-        recs = [r for r in recs if model is None or r["model"]["name"] == model]
+        recs = [r for r in recs if model is None or r.model.name == model]
         if key[5] and recs:
-            b = recs[-1].get("benchmark") or {}
-            out.append({"benchmark": key[0], "version": b.get("version"), "hash": b.get("hash"), "data": key[3],
+            b = recs[-1].benchmark
+            out.append({"benchmark": key[0], "version": b.version, "hash": b.hash, "data": key[3],
                         "n": key[4], "full_n": key[6], "results": len(_latest(recs))})
     return out
 
