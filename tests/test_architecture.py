@@ -45,8 +45,6 @@ CLI_PENDING = {
     "nlptasks.cli.cmd_leaderboard": {"nlptasks.evaluation.store", "nlptasks.leaderboard"},
     "nlptasks.cli.cmd_results": {"nlptasks.evaluation.model_index", "nlptasks.evaluation.records",
                                  "nlptasks.evaluation.store"},
-    "nlptasks.cli.cmd_run": {"nlptasks.backend.loading", "nlptasks.explain", "nlptasks.registry"},
-    "nlptasks.cli.common": {"nlptasks.backend.loading"},
 }
 
 

@@ -8,12 +8,12 @@ from .common import (add_grid_args, add_model_args, add_placement_args, add_task
 
 
 def register(sub) -> None:
-    from ..registry import TASKS
+    from ..api_tasks import registered_tasks
 
     p = sub.add_parser("run", help="run a task on text or JSON Lines input",
                        description="Run a task. `nlptasks run TASK --help` lists the task's own options.")
     tasks = p.add_subparsers(dest="task", metavar="TASK", required=True)
-    for name, cls in TASKS.items():
+    for name, cls in registered_tasks():
         tp = tasks.add_parser(name, aliases=list(cls.aliases), help=cls.description,
                               description=f"{cls.description} Default model: {cls.default_model}.")
         tp.set_defaults(task_name=name)
@@ -49,16 +49,16 @@ def add_io_args(p: argparse.ArgumentParser, cls) -> None:
 
 def add_explain_args(p: argparse.ArgumentParser, cls) -> None:
     """--explain / --explain-method / --explain-html (nlptasks/explain/; docs/guide/explain.md)."""
-    from ..explain import explainer_of
+    from ..api_tasks import explain_methods
 
-    mod = explainer_of(cls)
-    if mod is None:
+    methods = explain_methods(cls)
+    if methods is None:
         return
     g = p.add_argument_group("explanations")
     g.add_argument("--explain", action="store_true",
                    help="add an 'explanation' field to each output (JSON Lines output shows it)")
-    g.add_argument("--explain-method", default=None, choices=list(mod.METHODS),
-                   help=f"how to explain (implies --explain; default: {mod.METHODS[0]})")
+    g.add_argument("--explain-method", default=None, choices=list(methods),
+                   help=f"how to explain (implies --explain; default: {methods[0]})")
     g.add_argument("--explain-html", default=None, metavar="FILE",
                    help="also write the explanations as one self-contained HTML page (implies --explain)")
 
@@ -71,11 +71,10 @@ def explain_kwargs(args: argparse.Namespace) -> dict:
 
 def main(args: argparse.Namespace) -> int:
     from ..api import run_file, task_class
-
-    from ..backend.loading import placement
+    from ..api_placement import placed
 
     cls = task_class(args.task_name)
-    with placement(placement_of(args)):
+    with placed(placement_of(args)):
         return run_file(cls, args.input, args.output, model=args.model, input_format=args.input_format,
                         field=args.field, output_format=args.format, cost=args.cost, country=args.country,
                         grid_intensity=args.grid_intensity, overwrite_fields=args.overwrite_fields,

@@ -27,7 +27,7 @@ def add_model_args(p: argparse.ArgumentParser, *, model_help: str | None = None,
 
 def add_placement_args(p: argparse.ArgumentParser) -> None:
     """--device-map/--max-memory/--offload-folder: models bigger than one device (accelerate big-model
-    inference, ``nlptasks.backend.loading.Placement``)."""
+    inference, ``nlptasks.api_placement``)."""
     g = p.add_argument_group("models bigger than one device")
     g.add_argument("--device-map", default=None, metavar="MAP",
                    help="spread the model's layers over the GPUs, then CPU memory, then disk: auto, balanced, "
@@ -41,9 +41,9 @@ def add_placement_args(p: argparse.ArgumentParser) -> None:
 
 def placement_of(args: argparse.Namespace):
     """The checked placement of --device-map/--max-memory/--offload-folder (None without --device-map)."""
-    from ..backend.loading import placement_from_options
+    from ..api_placement import check_placement
 
-    return placement_from_options(args.device_map, args.max_memory, args.offload_folder)
+    return check_placement(args.device_map, args.max_memory, args.offload_folder)
 
 
 def model_kwargs(args: argparse.Namespace) -> dict:
