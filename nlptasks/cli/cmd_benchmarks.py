@@ -16,16 +16,12 @@ def register(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..evaluation.definitions import BENCHMARKS, BROKEN, get_benchmark
-    from ..registry import TASKS
+    from ..api_benchmarks import benchmark_details, benchmark_summaries, skipped_benchmarks
 
     if args.name:
-        b = get_benchmark(args.name)
-        out = {**b.summary(), "definition": b.definition}
-        print(json.dumps(out, indent=1, ensure_ascii=False))
+        print(json.dumps(benchmark_details(args.name), indent=1, ensure_ascii=False))
         return 0
-    task = TASKS.canonical(args.task) if args.task else None
-    items = [b.summary() for _, b in BENCHMARKS.items() if task is None or b.task == task]
+    items = benchmark_summaries(args.task)
     if args.json:
         print(json.dumps(items, indent=1, ensure_ascii=False))
     else:
@@ -34,7 +30,6 @@ def main(args: argparse.Namespace) -> int:
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         for r in rows:
             print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4])
-    for name, exc in sorted(BROKEN.items()):
-        if name not in BENCHMARKS:
-            print(f"nlptasks: warning: skipped invalid benchmark: {exc}", file=sys.stderr)
+    for message in skipped_benchmarks():
+        print(f"nlptasks: warning: skipped invalid benchmark: {message}", file=sys.stderr)
     return 0
