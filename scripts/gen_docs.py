@@ -13,6 +13,8 @@ Pages (each starts with a "generated" comment; edit this script, not the page):
 - ``docs/benchmarks.md``           every stored figure (``eval/leaderboards/*.results.json``,
   ``benchmarks/results/``, the packaged models' training records) with its command, machine and date
 - the task table in ``README.md``  (between ``<!-- gen:task-table -->`` and ``<!-- /gen:task-table -->``)
+- blocks inside guide pages, between ``<!-- gen:NAME -->`` and ``<!-- /gen:NAME -->`` (``BLOCKS``): the
+  figures a guide shows (e.g. knowledge-base QA's recall and F1 from the offline board), read from records
 
 Nothing here is measured: every figure is read from a file, so a page can only be as stale as its records,
 and ``tests/test_docs.py`` fails when a page differs from what this script writes now.
@@ -269,6 +271,56 @@ def readme_task_table() -> str:
         return out
     return out + (f"\n\n`translate`'s packaged default is English→German; other language pairs default to "
                   f"`{OPUS_MT}` from the hub.")
+
+
+# -- figures inside guide pages -----------------------------------------------------------------------
+def _ci(m: dict, digits: int = 1) -> str:
+    ci = m.get("ci")
+    return f"{m['score']:.{digits}f}" + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "")
+
+
+def squad_open_block() -> str:
+    """Knowledge-base QA's figures from the offline board: recall@k per retriever, EM/F1 per setting, and the
+    reader's F1 with the gold paragraphs (squad_local) beside it."""
+    recs = [r for _, r in _board_records() if (r.get("benchmark") or {}).get("name") == "squad_open_local"
+            and (r.get("model") or {}).get("retrieval") and (r["model"].get("reader") == "minilm-squad")
+            and _variant(r) == "float32"]
+    if not recs:
+        return ("*Not on the offline board yet: run the offline suite (`nlptasks eval --suite "
+                "eval/suites/offline.yaml --render eval/leaderboards`) and `python scripts/gen_docs.py`.*")
+    src = ("From the offline board (`eval/leaderboards/offline.results.json`, packaged `minilm-squad` reader in "
+           f"float32, {recs[0].get('n')} questions, 95% bootstrap intervals; "
+           f"measured {min(r.get('created_at', '')[:10] for r in recs)}):")
+    recall: dict[str, dict[int, str]] = {}
+    rows = []
+    for r in sorted(recs, key=lambda r: (r["model"]["retrieval"]["retriever"], r["model"]["retrieval"]["top_k_passages"],
+                                         r["model"]["retrieval"]["passage_prior"])):
+        ret = r["model"]["retrieval"]
+        m = r.get("metrics") or {}
+        if "recall" in m:
+            recall.setdefault(ret["retriever"], {})[ret["top_k_passages"]] = _ci(m["recall"])
+        rows.append([f"{ret['retriever']}, {ret['top_k_passages']}", ret["passage_prior"],
+                     _ci(m["exact_match"]) if "exact_match" in m else "—", _ci(m["f1"]) if "f1" in m else "—"])
+    ks = sorted({k for v in recall.values() for k in v})
+    out = [src, "", table(["retriever"] + [f"recall@{k}" for k in ks],
+                          [[name] + [v.get(k, "—") for k in ks] for name, v in sorted(recall.items())],
+                          ["---"] + ["---:"] * len(ks)),
+           "", table(["retriever, k", "passage prior", "EM", "F1"], rows, ["---", "---", "---:", "---:"])]
+    gold = [r for _, r in _board_records() if (r.get("benchmark") or {}).get("name") == "squad_local"
+            and (r.get("model") or {}).get("name") == "minilm-squad" and _variant(r) == "float32"]
+    default = [r for r in recs if r["model"]["retrieval"] == {**r["model"]["retrieval"], "retriever": "hybrid",
+                                                                "top_k_passages": 5, "passage_prior": "rank"}]
+    if gold and default and "f1" in (gold[-1].get("metrics") or {}):
+        g, d = gold[-1]["metrics"]["f1"], default[-1]["metrics"]["f1"]
+        out += ["", f"With the gold paragraphs (`squad_local`, same reader and questions) the reader scores F1 "
+                    f"{_ci(g)}: the default setting (hybrid, k = 5, rank prior) keeps "
+                    f"{100 * d['score'] / g['score']:.0f}% of it."]
+    return "\n".join(out)
+
+
+BLOCKS = {
+    "docs/guide/qa-knowledge-base.md": {"squad-open": squad_open_block},
+}
 
 
 # -- packaged models ----------------------------------------------------------------------------------
@@ -783,12 +835,17 @@ PAGES = {
 }
 
 
-def render_readme(current: str) -> str:
-    start, end = README_BLOCK
+def render_block(current: str, name: str, content: str, where: str) -> str:
+    """``current`` with the text between ``<!-- gen:NAME -->`` and ``<!-- /gen:NAME -->`` replaced."""
+    start, end = f"<!-- gen:{name} -->", f"<!-- /gen:{name} -->"
     i, j = current.find(start), current.find(end)
     if i < 0 or j < i:
-        raise SystemExit(f"README.md: the markers {start} ... {end} are missing")
-    return current[:i + len(start)] + "\n" + readme_task_table() + "\n" + current[j:]
+        raise SystemExit(f"{where}: the markers {start} ... {end} are missing")
+    return current[:i + len(start)] + "\n" + content + "\n" + current[j:]
+
+
+def render_readme(current: str) -> str:
+    return render_block(current, "task-table", readme_task_table(), "README.md")
 
 
 def render_all() -> dict[str, str]:
@@ -796,6 +853,11 @@ def render_all() -> dict[str, str]:
     _isolate_environment()
     pages = {path: fn() for path, fn in PAGES.items()}
     pages["README.md"] = render_readme((REPO / "README.md").read_text(encoding="utf-8"))
+    for path, blocks in BLOCKS.items():
+        text = (REPO / path).read_text(encoding="utf-8")
+        for name, fn in blocks.items():
+            text = render_block(text, name, fn(), path)
+        pages[path] = text
     return pages
 
 

@@ -7,6 +7,12 @@ An example is a fenced block:
   otherwise every line is a command.
 - ``python`` / ``py`` / ``pycon``: Python, run as one script (``>>> `` / ``... `` prompts are stripped).
 
+Shown output is checked where the page asks for it: a console block whose fence is preceded by
+``<!-- check-output -->`` must print, for each ``$ `` command, the lines shown under it; a ``text`` block
+preceded by ``<!-- expected-output -->`` is what the runnable example before it must print. A line ``...``
+stands for any number of lines and ``...`` inside a line for any text, so a page shows the figures a real
+run prints (and a test fails when they change) without repeating every line.
+
 A block is not run when the lines right before its fence hold ``<!-- skip-example: REASON -->`` (an
 example that needs the Hub, a GPU, several machines or hours) or ``<!-- test-command -->`` (the test
 command, which CI runs itself).
@@ -41,6 +47,8 @@ SKIP_RULES = [
 SHELL_LANGS = {"bash", "sh", "shell", "console", "shell-session"}
 PYTHON_LANGS = {"python", "py", "pycon", "python3"}
 SKIP_RE = re.compile(r"<!--\s*skip-example:\s*(.*?)\s*-->")
+CHECK_MARK = "<!-- check-output -->"
+EXPECTED_MARK = "<!-- expected-output -->"
 FENCE_RE = re.compile(r"^(\s*)(```+|~~~+)\s*([\w+-]*)")
 
 
@@ -51,6 +59,8 @@ class Example:
     lang: str          # "shell" or "python"
     code: str
     skip: str | None = None  # the reason, when not run
+    check: bool = False      # a console block whose shown output is compared with what each command prints
+    expected: str | None = None  # what the whole example must print (a following ``expected-output`` block)
 
     @property
     def where(self) -> str:
@@ -74,6 +84,15 @@ def extract(path: Path, display: str | None = None) -> list[Example]:
             body.append(lines[j][len(indent):] if lines[j].startswith(indent) else lines[j].lstrip())
             j += 1
         kind = "shell" if lang in SHELL_LANGS else "python" if lang in PYTHON_LANGS else None
+        marks = []
+        k = i - 1
+        while k >= 0 and lines[k].strip():
+            marks.append(lines[k])
+            k -= 1
+        if kind is None and any(EXPECTED_MARK in m for m in marks):
+            if not out:
+                raise ValueError(f"{display}:{i + 1}: an expected-output block with no example before it")
+            out[-1].expected = "\n".join(body)
         if kind:
             skip = None
             k = i - 1
@@ -90,7 +109,7 @@ def extract(path: Path, display: str | None = None) -> list[Example]:
             for rule, reason in SKIP_RULES:
                 if skip is None and rule.search(code):
                     skip = reason
-            out.append(Example(display, i + 1, kind, code, skip))
+            out.append(Example(display, i + 1, kind, code, skip, check=any(CHECK_MARK in m for m in marks)))
         i = j + 1
     return out
 
@@ -117,6 +136,35 @@ def shell_commands(code: str) -> list[str]:
             cmds.append(line.strip())
         cont = cmds[-1].endswith("\\") if cmds else False
     return [c for c in cmds if c]
+
+
+def shown_outputs(code: str) -> list[str]:
+    """The output shown under each ``$ `` command of a console block (continuation lines excluded)."""
+    shown: list[list[str]] = []
+    cont = False
+    for line in code.splitlines():
+        if line.startswith("$ ") and not cont:
+            shown.append([])
+            cont = line.rstrip().endswith("\\")
+        elif cont:
+            cont = line.rstrip().endswith("\\")
+        elif shown:
+            shown[-1].append(line)
+    return ["\n".join(s) for s in shown]
+
+
+def output_matches(expected: str, actual: str) -> bool:
+    """``actual`` has the lines of ``expected`` (trailing spaces and blank edges ignored); a line ``...``
+    matches any number of lines, ``...`` inside a line any text."""
+    pattern = []
+    for line in expected.strip("\n").splitlines():
+        line = line.rstrip()
+        if line.strip() == "...":
+            pattern.append(r"(?:[^\n]*\n)*?")
+        else:
+            pattern.append(".*".join(re.escape(part) for part in line.split("...")) + r"[ \t]*\n")
+    text = "\n".join(l.rstrip() for l in actual.strip("\n").splitlines()) + "\n"
+    return re.fullmatch("".join(pattern), text, re.S) is not None if pattern else True
 
 
 def _split_pipeline(cmd: str) -> list[str] | None:

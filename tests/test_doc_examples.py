@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from doc_examples import Runner, extract, shell_commands
+from doc_examples import Runner, extract, output_matches, shell_commands, shown_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 DOC_FILES = ["README.md"] + sorted(str(p.relative_to(REPO)) for p in (REPO / "docs").rglob("*.md"))
@@ -59,11 +59,17 @@ def test_examples_run(doc, runner):
             outcomes = [(ex.code.strip().splitlines()[0] if ex.code.strip() else "", runner.python(ex.code, ex.where))]
         else:
             outcomes = [(cmd, runner.shell(cmd)) for cmd in shell_commands(ex.code)]
-        for cmd, o in outcomes:
+        shown = shown_outputs(ex.code) if ex.check else [None] * len(outcomes)
+        for (cmd, o), want in zip(outcomes, shown):
             ran += 1
             print(f"{ex.where}: {o.seconds:5.1f} s {o.how:10} {cmd[:100]}")
             if o.code != 0:
                 failures.append(f"{ex.where}: `{cmd}` exited {o.code}: {(o.stderr.strip() or o.stdout.strip())[-800:]}")
+            elif want is not None and not output_matches(want, o.stdout):
+                failures.append(f"{ex.where}: `{cmd}` printed something else than the page shows:\n{o.stdout[-1500:]}")
+        whole = "".join(o.stdout for _, o in outcomes)
+        if ex.expected is not None and not output_matches(ex.expected, whole):
+            failures.append(f"{ex.where}: the output differs from the expected-output block after it:\n{whole[-1500:]}")
     assert not failures, "\n".join(failures)
 
 
@@ -105,3 +111,18 @@ def test_example_extraction_rules(tmp_path):
     md.write_text("```console\n$ nlptasks serve --port 8000\n```\n\n```bash\npip install 'nlptasks[kb]'\n```\n\n"
                   "```console\n$ nlptasks run sentiment\n```\n", encoding="utf-8")
     assert [bool(e.skip) for e in extract(md)] == [True, True, False]
+
+
+def test_shown_output_rules(tmp_path):
+    """check-output / expected-output: what a page shows under a command is what the command prints."""
+    md = tmp_path / "y.md"
+    md.write_text("<!-- check-output -->\n```console\n$ nlptasks tasks \\\n    --json\nline one\n...\n$ echo x\nx\n```\n\n"
+                  "```python\nprint(2)\n```\n\n<!-- expected-output -->\n```text\n2\n```\n", encoding="utf-8")
+    first, second = extract(md)
+    assert first.check and shown_outputs(first.code) == ["line one\n...", "x"]
+    assert not second.check and second.expected == "2"
+    assert output_matches("line one\n...", "line one\nmore\nand more\n")
+    assert output_matches("bleu *  0.12...  higher", "bleu *  0.1227  higher  \n")
+    assert not output_matches("bleu *  0.1227", "bleu *  0.1300\n")          # a changed figure fails
+    assert not output_matches("a\nb", "a\nb\nc\n")                           # so does an unshown extra line
+    assert output_matches("a\n...\nc", "a\nc\n") and not output_matches("a\n...\nc", "a\nb\n")
