@@ -17,8 +17,11 @@ T = TypeVar("T")
 
 class Registry(Generic[T]):
     def __init__(self, kind: str, entry_point_group: str | None = None,
-                 loader: Callable[[], None] | None = None, source_key: Callable[[], Any] | None = None):
+                 loader: Callable[[], None] | None = None, source_key: Callable[[], Any] | None = None,
+                 coerce: Callable[[str, Any], T] | None = None):
         self.kind = kind
+        # turns what a plugin registers into the registry's item type (metrics: a Metric instance)
+        self._coerce = coerce
         self.entry_point_group = entry_point_group
         self._loader = loader  # imports the built-in modules that register entries (lazily)
         # what the loader read (e.g. a search path from the environment): when its value changes, the
@@ -27,15 +30,16 @@ class Registry(Generic[T]):
         self._key: Any = None
         self._items: dict[str, T] = {}
         self._aliases: dict[str, str] = {}
+        self._originals: dict[str, Any] = {}  # what was registered, where coerce replaced it
         self._loaded = False
 
     def register(self, name: str, item: T | None = None, *, aliases: tuple[str, ...] | list[str] = ()):
         """Register ``item`` under ``name``; usable as a decorator when ``item`` is omitted."""
         def add(obj: T) -> T:
             key = name.lower()
-            if key in self._items and self._items[key] is not obj:
+            if key in self._items and self._items[key] is not obj and self._original(key) is not obj:
                 raise ValueError(f"{self.kind} {name!r} is already registered")
-            self._items[key] = obj
+            self._items[key] = self._coerced(key, obj)
             for alias in aliases:
                 self._aliases[alias.lower()] = key
             return obj
@@ -46,6 +50,7 @@ class Registry(Generic[T]):
         if self._loaded and self._source_key is not None and self._source_key() != self._key:
             self._items.clear()
             self._aliases.clear()
+            self._originals.clear()
             self._loaded = False
         if self._loaded:
             return
@@ -83,8 +88,25 @@ class Registry(Generic[T]):
             raise UnknownNameError(f"unknown {self.kind} {name!r}.{hint} Known {self.kind}s: {known}")
         return key
 
+    def _coerced(self, key: str, obj):
+        if self._coerce is None:
+            return obj
+        item = self._coerce(key, obj)
+        if item is not obj:
+            self._originals[key] = obj
+        return item
+
+    def _original(self, key: str):
+        return self._originals.get(key)
+
     def get(self, name: str) -> T:
-        return self._items[self.canonical(name)]
+        key = self.canonical(name)
+        item = self._items[key]
+        if self._coerce is not None:
+            coerced = self._coerced(key, item)  # an entry put in directly (tests): coerced once, kept
+            if coerced is not item:
+                self._items[key] = item = coerced
+        return item
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
@@ -99,7 +121,7 @@ class Registry(Generic[T]):
 
     def items(self) -> Iterator[tuple[str, T]]:
         self._ensure_loaded()
-        return iter(sorted(self._items.items()))
+        return iter([(key, self.get(key)) for key in sorted(self._items)])
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {len(self._items)} entries)"
@@ -113,28 +135,32 @@ def _load_builtin_tasks() -> None:
 
 
 def _load_builtin_metrics() -> None:
-    from . import metrics
+    from .metrics.builtin import BUILTIN_METRICS
 
-    for name, fn in metrics.METRIC_FUNCTIONS.items():
-        METRICS.register(name, fn)  # idempotent for the same function
+    for cls in BUILTIN_METRICS:
+        METRICS.register(cls.name, cls, aliases=cls.aliases)
+
+
+def _as_metric(name: str, item: Any):
+    from .metrics.metric import as_metric
+
+    return as_metric(name, item)
 
 
 TASKS: Registry[Any] = Registry("task", "nlptasks.tasks", _load_builtin_tasks)
-METRICS: Registry[Any] = Registry("metric", "nlptasks.metrics", _load_builtin_metrics)
+# one Metric instance per name (nlptasks.metrics.metric.Metric): a registered subclass is instantiated with
+# its defaults; a plain function (the old way) is wrapped, its ``info`` dict read (deprecated)
+METRICS: Registry[Any] = Registry("metric", "nlptasks.metrics", _load_builtin_metrics, coerce=_as_metric)
 
 
 def metric_info(name: str) -> dict:
-    """A metric's metadata, the one place everybody reads it (evaluation, benchmark checks, training's
-    best checkpoint): ``produces`` (its value names), ``higher_is_better`` ({value name: bool}),
-    ``description``, ``aggregatable``. A built-in metric's entry in ``nlptasks.metrics.METRIC_INFO``,
-    else a plugin function's ``info`` attribute, else ``{}`` (values known only after computing; higher
-    is better). ``UnknownNameError`` for a name that is not a metric."""
-    from .metrics import METRIC_INFO
-
-    fn = METRICS.get(name)
-    return METRIC_INFO.get(name) or getattr(fn, "info", None) or {}
+    """A metric's metadata as a dict (``Metric.info()``: ``produces``, ``higher_is_better`` {value name:
+    bool}, ``description``, ``task``, ``aggregatable``, ``prediction_field``), read from the registered
+    metric itself. ``UnknownNameError`` for a name that is not a metric."""
+    return METRICS.get(name).info()
 
 
 def higher_is_better(metric: str, value: str | None = None) -> bool:
-    """Whether a larger ``value`` (default: the metric's own name) of ``metric`` is better."""
-    return bool((metric_info(metric).get("higher_is_better") or {}).get(value or metric, True))
+    """Whether a larger ``value`` (default: the metric's own name) of ``metric`` is better, as the registered
+    metric declares it (``Metric.higher_is_better_for``)."""
+    return METRICS.get(metric).higher_is_better_for(value)

@@ -10,7 +10,8 @@ import pytest
 import sacrebleu
 from rouge_score import rouge_scorer
 
-from nlptasks.metrics import METRIC_FUNCTIONS, METRIC_INFO, MetricValue, aggregate, compute
+from nlptasks.metrics import MetricValue, aggregate, compute
+from nlptasks.registry import METRICS
 from nlptasks.metrics.summarization import split_sentences
 
 HYPS = ["The cat sat on the mat.", "A quick brown fox jumps over the lazy dog.",
@@ -115,7 +116,7 @@ def test_rouge_parity_with_rouge_score():
         expected = 100 * sum(d[t].fmeasure for d in direct) / len(direct)
         assert ours[t].score == pytest.approx(expected, abs=1e-9)
         assert ours[t].stats == {"kind": "mean", "sum": pytest.approx(expected * 3), "n": 3}
-    assert set(ours) == set(METRIC_INFO["rouge"]["produces"])
+    assert set(ours) == set(METRICS.get("rouge").produces)
 
 
 def test_rouge_multi_reference_takes_best():
@@ -249,7 +250,7 @@ def test_squad_v2_has_and_no_answer():
     assert out["HasAns_exact"].score == pytest.approx(50) and out["HasAns_f1"].score == pytest.approx(50)
     assert out["NoAns_exact"].score == pytest.approx(50) and out["NoAns_f1"].score == pytest.approx(50)
     assert out["HasAns_exact"].stats["n"] == 2 and out["NoAns_f1"].stats["n"] == 2
-    assert set(out) == set(METRIC_INFO["squad_v2"]["produces"])
+    assert set(out) == set(METRICS.get("squad_v2").produces)
     assert "NoAns_f1" not in compute("squad_v2", ["x"], [["x"]])  # empty split omitted
 
 
@@ -286,7 +287,7 @@ def test_perplexity_by_hand_and_aggregate():
     parts = [compute("perplexity", preds[:1], None)["perplexity"].stats,
              compute("perplexity", preds[1:], None)["perplexity"].stats]
     assert aggregate("perplexity", parts).score == pytest.approx(out.score)
-    assert METRIC_INFO["perplexity"]["higher_is_better"] == {"perplexity": False}
+    assert METRICS.get("perplexity").info()["higher_is_better"] == {"perplexity": False}
     with pytest.raises(ValueError):
         compute("perplexity", ["not a dict"], None)
 
@@ -300,11 +301,12 @@ def test_mean_metrics_aggregate():
 
 
 # -- registry-facing contract -----------------------------------------------------------------------
-def test_info_matches_functions_and_values():
-    assert set(METRIC_INFO) == set(METRIC_FUNCTIONS)
-    for name, info in METRIC_INFO.items():
-        assert set(info["higher_is_better"]) == set(info["produces"]) and info["task"] and info["description"]
-    assert METRIC_INFO["ter"]["higher_is_better"]["ter"] is False
+def test_every_builtin_metric_says_what_it_is():
+    for name, metric in METRICS.items():
+        info = metric.info()
+        assert metric.name == name and info["produces"] and info["task"] and info["description"]
+        assert set(info["higher_is_better"]) == set(info["produces"])
+    assert METRICS.get("ter").info()["higher_is_better"]["ter"] is False
 
 
 def test_unknown_metric_and_bad_inputs():

@@ -133,41 +133,37 @@ def _is_classification(bench: Benchmark, task_name: str) -> bool:
 
 
 # -- metrics --------------------------------------------------------------------------------------
-def _metric_info(name: str, fn=None) -> dict:
-    """The metric's metadata (:func:`nlptasks.registry.metric_info`, the one place it is read)."""
-    from ..registry import metric_info
-
-    return metric_info(name)
-
-
 def compute_metrics(bench: Benchmark, predictions: list, references: list,
                     nll: list[dict] | None = None, outputs: list[dict] | None = None) -> tuple[dict, dict]:
-    """``(metrics, higher_is_better)`` keyed by value name. A metric whose info names a
-    ``prediction_field`` (``retrieval_recall``: the retrieved ``passages``) scores that field of
-    ``outputs`` instead of the predictions."""
-    from ..metrics.signature import value_signature
+    """``(metrics, higher_is_better)`` keyed by value name, each metric asked (``nlptasks.metrics.Metric``):
+    one that ``scores_likelihood`` (perplexity) scores ``nll``; one with a ``prediction_field``
+    (``retrieval_recall``: the retrieved ``passages``) scores that field of ``outputs``."""
     from ..registry import METRICS
 
     metrics: dict[str, dict] = {}
     hib: dict[str, bool] = {}
     for name in bench.metrics:
-        fn = METRICS.get(name)
-        opts = dict(bench.metric_options.get(name) or {})
-        if name == "perplexity" and nll is None:
+        metric = METRICS.get(name).with_options(**(bench.metric_options.get(name) or {}))
+        if metric.scores_likelihood and nll is None:
             continue  # the model gives references no likelihood (retrieval, baselines): no perplexity
-        preds = nll if name == "perplexity" else predictions
-        field_name = _metric_info(name, fn).get("prediction_field")
-        if field_name and outputs is not None:
-            preds = [o.get(field_name) for o in outputs]
-        values = fn(preds, references, **opts)
-        info = _metric_info(name, fn)
+        preds = nll if metric.scores_likelihood else predictions
+        if metric.prediction_field and outputs is not None:
+            preds = [o.get(metric.prediction_field) for o in outputs]
+        values = metric.compute(preds, references)
         for value_name, value in values.items():
             key = value_name if value_name not in metrics else f"{name}.{value_name}"
             metrics[key] = value.to_dict() if hasattr(value, "to_dict") else dict(value)
-            metrics[key]["extra"] = {"signature": value_signature(name, fn, value, opts),  # the metric's settings
+            metrics[key]["extra"] = {"signature": metric.value_signature(value),  # the metric's settings
                                      **(metrics[key].get("extra") or {})}
-            hib[key] = bool((info.get("higher_is_better") or {}).get(value_name, True))
+            hib[key] = metric.higher_is_better_for(value_name)
     return metrics, hib
+
+
+def _scores_likelihood(bench: Benchmark) -> bool:
+    """Whether a metric of the benchmark scores the references' likelihood (perplexity)."""
+    from ..registry import METRICS
+
+    return any(METRICS.get(name).scores_likelihood for name in bench.metrics)
 
 
 # -- environment ----------------------------------------------------------------------------------
@@ -343,7 +339,7 @@ def predict_stage(run: EvalRun) -> bool:
     with CostTracker(grid_intensity=s.grid_intensity, country=s.country) as tracker:
         t1 = time.perf_counter()
         # a model without token probabilities (retrieval, baselines) has no perplexity to score
-        scored = "perplexity" in run.bench.metrics and getattr(task, "scores_references", True)
+        scored = _scores_likelihood(run.bench) and getattr(task, "scores_references", True)
         refs = [str(r) for r in run.refs] if scored else None
         step = predict_examples(task, run.inputs, refs, cache=s.cache)
         predict_s = time.perf_counter() - t1

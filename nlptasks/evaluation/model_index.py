@@ -25,15 +25,6 @@ TASKS = {"translate": ("translation", "Translation"), "summarize": ("summarizati
 LOCAL_SOURCES = {"translation": ("bentrevett/multi30k", None), "summarization": ("abisee/cnn_dailymail", "3.0.0"),
                  "sentiment": ("stanfordnlp/sst2", None), "qa": ("rajpurkar/squad", None),
                  "dialogue": ("li2017dailydialog/daily_dialog", None), "tweeteval": ("cardiffnlp/tweet_eval", "sentiment")}
-# record value -> (Hub metric type, display name); a value not listed is its own type and name
-METRIC_TYPES = {"bleu": ("bleu", "BLEU"), "bleu4": ("bleu", "BLEU-4"), "chrf": ("chrf", "chrF"), "ter": ("ter", "TER"),
-                "rouge1": ("rouge", "ROUGE-1"), "rouge2": ("rouge", "ROUGE-2"), "rougeL": ("rouge", "ROUGE-L"),
-                "rougeLsum": ("rouge", "ROUGE-LSUM"), "accuracy": ("accuracy", "Accuracy"),
-                "mcc": ("matthews_correlation", "Matthews Correlation (x100)"),
-                "macro_recall": ("recall", "Recall Macro"), "exact_match": ("exact_match", "Exact Match"),
-                "unigram_f1": ("f1", "Unigram F1"), "distinct_1": ("distinct-1", "Distinct-1"),
-                "distinct_2": ("distinct-2", "Distinct-2"), "perplexity": ("perplexity", "Perplexity")}
-_F1_NAMES = {"sentiment": "F1 Macro", "qa": "F1"}
 
 
 # -- which metric produced a value, and its signature ---------------------------------------------
@@ -54,7 +45,7 @@ def _benchmark(record: dict):
 
 def metric_of(record: dict, key: str, bench=None) -> str:
     """The nlptasks metric that produced the record's value ``key`` (``metric.value`` keys say it)."""
-    from ..registry import METRICS, metric_info
+    from ..registry import METRICS
 
     if "." in key:
         return key.split(".", 1)[0]
@@ -63,11 +54,13 @@ def metric_of(record: dict, key: str, bench=None) -> str:
     task = record.get("task")
     fallback = None
     for m in candidates:
-        info = metric_info(m)
-        if key in (info.get("produces") or [m]):
+        if m not in METRICS:
+            continue
+        metric = METRICS.get(m)
+        if key in (metric.produces or (m,)):
             if bench is not None and m in bench.metrics:
                 return m
-            if info.get("task") in (None, task):
+            if metric.task in (None, task):
                 return m
             fallback = fallback or m
     return fallback or key
@@ -76,7 +69,6 @@ def metric_of(record: dict, key: str, bench=None) -> str:
 def signature(record: dict, key: str, bench=None) -> str:
     """The value's signature: the one the record carries, else rebuilt from the benchmark's metric options
     (when its definition, same hash, is registered) and the versions the record names."""
-    from ..metrics.signature import metric_signature
     from ..registry import METRICS
 
     extra = (record["metrics"][key].get("extra") or {})
@@ -88,7 +80,7 @@ def signature(record: dict, key: str, bench=None) -> str:
     if metric not in METRICS:
         return f"{metric}|nlptasks:{versions['nlptasks'] or '?'}"
     options = (bench.metric_options.get(metric) if bench is not None else None) or {}
-    return metric_signature(metric, METRICS.get(metric), options, versions)
+    return METRICS.get(metric).with_options(**options).signature(versions)
 
 
 # -- the model-index ------------------------------------------------------------------------------
@@ -124,12 +116,23 @@ def _dataset(record: dict, bench) -> dict:
     return out
 
 
+def _hub_type(record: dict, key: str, value: str, bench) -> tuple[str, str]:
+    """(Hub metric type, display name) of one value, as the metric that produced it declares it
+    (``Metric.hub_types``); a value it does not name is its own type and name."""
+    from ..registry import METRICS
+
+    metric = metric_of(record, key, bench)
+    if metric in METRICS:
+        found = METRICS.get(metric).hub_types.get(value)
+        if found:
+            return found
+    return value, value
+
+
 def _metric(record: dict, key: str, bench) -> dict:
     m = record["metrics"][key]
     value = key.split(".", 1)[-1]
-    hub_type, name = METRIC_TYPES.get(value, (value, value))
-    if value == "f1":
-        hub_type, name = "f1", _F1_NAMES.get(record.get("task"), "F1")
+    hub_type, name = _hub_type(record, key, value, bench)
     args: dict[str, Any] = {"nlptasks_signature": signature(record, key, bench)}
     if m.get("ci"):
         args["ci_95"] = [float(m["ci"][0]), float(m["ci"][1])]

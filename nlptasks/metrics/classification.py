@@ -120,3 +120,49 @@ def aggregate_confusion(stats_list: list[dict], fn) -> MetricValue:
         pos = [index[label] for label in s["labels"]]
         total[np.ix_(pos, pos)] += np.asarray(s["confusion"], dtype=np.int64)
     return MetricValue(fn(total), {"kind": "confusion", "labels": labels, "confusion": total.tolist()})
+
+
+# -- the metric classes ---------------------------------------------------------------------------
+from .metric import FunctionMetric  # noqa: E402  (below the functions the classes wrap)
+
+
+class _Classification(FunctionMetric):
+    task = "sentiment"
+    from_confusion = None  # the score of a confusion matrix (the metrics whose statistics are one)
+
+    def merge_value(self, value, stats_list):
+        if stats_list and all(s.get("kind") == "confusion" for s in stats_list) and type(self).from_confusion:
+            return aggregate_confusion(stats_list, type(self).from_confusion)
+        return super().merge_value(value, stats_list)
+
+    @classmethod
+    def evaluate_features(cls, datasets):  # labels: names or ids
+        return [datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
+                datasets.Features({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")})]
+
+
+class Accuracy(_Classification):
+    name, function, produces = "accuracy", staticmethod(accuracy), ("accuracy",)
+    description = "label accuracy (%)"
+    hub_types = {"accuracy": ("accuracy", "Accuracy")}
+
+
+class F1(_Classification):
+    name, function, produces = "f1", staticmethod(f1), ("f1",)
+    from_confusion = staticmethod(macro_f1_from_confusion)
+    description = "macro-averaged F1 over labels (x100)"
+    hub_types = {"f1": ("f1", "F1 Macro")}
+
+
+class MCC(_Classification):
+    name, function, produces = "mcc", staticmethod(mcc), ("mcc",)
+    from_confusion = staticmethod(mcc_from_confusion)
+    description = "Matthews correlation coefficient x100 (-100..100)"
+    hub_types = {"mcc": ("matthews_correlation", "Matthews Correlation (x100)")}
+
+
+class MacroRecall(_Classification):
+    name, function, produces = "macro_recall", staticmethod(macro_recall), ("macro_recall",)
+    from_confusion = staticmethod(macro_recall_from_confusion)
+    description = "macro-averaged recall over labels (x100)"
+    hub_types = {"macro_recall": ("recall", "Recall Macro")}

@@ -127,3 +127,80 @@ def perplexity(predictions: list, references: list | None = None, bootstrap: int
     ci = bootstrap_ci(len(nll), resampled, bootstrap, seed)
     stats = {"kind": "perplexity", "sum_nll": sum_nll, "tokens": int(tokens) if tokens.is_integer() else tokens}
     return {"perplexity": MetricValue(score, stats, ci)}
+
+
+# -- the metric classes ---------------------------------------------------------------------------
+from .metric import FunctionMetric  # noqa: E402  (below the functions the classes wrap)
+
+
+def _text_features(datasets):
+    string = datasets.Value("string")
+    return [datasets.Features({"predictions": string, "references": datasets.Sequence(string)}),
+            datasets.Features({"predictions": string, "references": string})]
+
+
+class UnigramF1(FunctionMetric):
+    name, function, produces = "unigram_f1", staticmethod(unigram_f1), ("unigram_f1",)
+    task = "chat"
+    description = "ParlAI-style unigram F1 (x100), mean over examples"
+    hub_types = {"unigram_f1": ("f1", "Unigram F1")}
+    evaluate_features = classmethod(lambda cls, datasets: _text_features(datasets))
+
+
+class Bleu4(FunctionMetric):
+    name, function, produces = "bleu4", staticmethod(bleu4), ("bleu4",)
+    task = "chat"
+    description = "sacrebleu corpus BLEU-4 (0-100)"
+    hub_types = {"bleu4": ("bleu", "BLEU-4")}
+    evaluate_features = classmethod(lambda cls, datasets: _text_features(datasets))
+
+    def defaults(self) -> dict:  # sacrebleu's options go through **options
+        return {**super().defaults(), "bootstrap": 0, "seed": DEFAULT_SEED}
+
+    def merge_value(self, value, stats_list):
+        if stats_list and all(s.get("kind") == "bleu" for s in stats_list):
+            from .translation import aggregate_stats
+
+            return aggregate_stats(stats_list)
+        return super().merge_value(value, stats_list)
+
+
+class Distinct(FunctionMetric):
+    name, function, produces = "distinct", staticmethod(distinct), ("distinct_1", "distinct_2")
+    task = "chat"
+    aggregatable = False  # the n-gram sets are not kept
+    description = "unique / total n-grams over all predictions (x100)"
+    hub_types = {"distinct_1": ("distinct-1", "Distinct-1"), "distinct_2": ("distinct-2", "Distinct-2")}
+
+    def score(self, stats):  # one corpus scores from its counts; shards do not merge (merge_value raises)
+        out = {}
+        for key, s in stats.items():
+            if s.get("kind") != "distinct":
+                raise ValueError(f"{key}: not distinct-n statistics")
+            out[key] = 100.0 * s["unique"] / s["total"] if s["total"] else 0.0
+        return out
+
+    @classmethod
+    def evaluate_features(cls, datasets):
+        return datasets.Features({"predictions": datasets.Value("string")})
+
+
+class Perplexity(FunctionMetric):
+    name, function, produces = "perplexity", staticmethod(perplexity), ("perplexity",)
+    task = "chat"
+    higher_is_better = False
+    scores_likelihood = True  # scored on the references' likelihood ({"nll", "tokens"}), not on predictions
+    description = "exp(sum NLL / sum tokens) of the references"
+    hub_types = {"perplexity": ("perplexity", "Perplexity")}
+
+    def merge_value(self, value, stats_list):
+        if stats_list and all(s.get("kind") == "perplexity" for s in stats_list):
+            sum_nll, tokens = sum(s["sum_nll"] for s in stats_list), sum(s["tokens"] for s in stats_list)
+            return MetricValue(perplexity_from_sums(sum_nll, tokens),
+                               {"kind": "perplexity", "sum_nll": sum_nll, "tokens": tokens})
+        return super().merge_value(value, stats_list)
+
+    @classmethod
+    def evaluate_features(cls, datasets):
+        return datasets.Features({"predictions": {"nll": datasets.Value("float64"),
+                                                  "tokens": datasets.Value("float64")}})

@@ -11,9 +11,9 @@ Options (``tokenize="intl"``, ``rouge_types=[...]``, ``bootstrap=0``) go to ``ev
 or to ``compute(...)`` (which wins); ``config_name``, ``keep_in_memory``, ``cache_dir``, ``num_process``,
 ``process_id``, ``experiment_id`` and the other ``EvaluationModule`` arguments go to the module.
 
-A plugin metric declares its inputs with an ``evaluate_features`` attribute (a function of the ``datasets``
-module returning ``Features`` or a list of them); without one it accepts strings, lists of strings,
-integers or numbers as predictions and references.
+A metric declares its inputs with an ``evaluate_features`` attribute (a function of the ``datasets`` module
+returning ``Features`` or a list of them; the built-in metric classes have one); without one it accepts
+strings, lists of strings, integers or numbers as predictions and references.
 
 ``evaluate`` is an optional extra (``pip install 'nlptasks[evaluate]'``), imported only here.
 """
@@ -25,13 +25,9 @@ from typing import Any, Callable
 
 from ..errors import NlpTasksError
 from .base import DEFAULT_BOOTSTRAP
-from .signature import SACREBLEU
 
 # the Hub's names of metrics nlptasks registers under another name (``evaluate_module("sacrebleu")``)
 HUB_NAMES = {"sacrebleu": "bleu", "matthews_correlation": "mcc"}
-_TEXT = ("bleu", "chrf", "ter", "rouge", "bleu4", "unigram_f1")
-_SQUAD = ("squad", "squad_v2")
-_PREDICTIONS_ONLY = ("distinct", "perplexity")
 _DESCRIPTION = "nlptasks metric {name!r}: {description}. Same code and corpus statistics as `nlptasks eval`."
 _INPUTS = """
 Args:
@@ -53,7 +49,8 @@ def _require_evaluate():
 
 
 def features_for(name: str, fn: Callable, task: str | None = None):
-    """The ``datasets`` features (or the list of accepted ones) of one nlptasks metric."""
+    """The ``datasets`` features (or the list of accepted ones) of one nlptasks metric: its own
+    ``evaluate_features``, else strings, lists of strings, integers or numbers."""
     import datasets
 
     string, strings = datasets.Value("string"), datasets.Sequence(datasets.Value("string"))
@@ -61,38 +58,10 @@ def features_for(name: str, fn: Callable, task: str | None = None):
     custom = getattr(fn, "evaluate_features", None)
     if custom is not None:
         return custom(datasets)
-    if name in _TEXT:
-        return [F({"predictions": string, "references": strings}),
-                F({"predictions": string, "references": string})]
-    if name in _SQUAD:
-        answers = datasets.Sequence({"text": string, "answer_start": datasets.Value("int32")})
-        prediction = {"id": string, "prediction_text": string}
-        hf = [F({"predictions": prediction, "references": {"id": string, "answers": answers}})]
-        if name == "squad_v2":  # the Hub's squad_v2 format carries the abstention probability
-            hf.insert(0, F({"predictions": {**prediction, "no_answer_probability": datasets.Value("float32")},
-                            "references": {"id": string, "answers": answers}}))
-        return [F({"predictions": string, "references": strings}),
-                F({"predictions": string, "references": string})] + hf
-    if name == "retrieval_recall":  # a prediction is the list of retrieved passages
-        return [F({"predictions": strings, "references": strings}), F({"predictions": strings, "references": string})]
-    if name == "distinct":
-        return F({"predictions": string})
-    if name == "perplexity":
-        return F({"predictions": {"nll": datasets.Value("float64"), "tokens": datasets.Value("float64")}})
-    if task == "sentiment":  # labels: names or ids
-        return [F({"predictions": string, "references": string}),
-                F({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")})]
     return [F({"predictions": string, "references": string}),
             F({"predictions": string, "references": strings}),
             F({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}),
             F({"predictions": datasets.Value("float64"), "references": datasets.Value("float64")})]
-
-
-def _takes(fn: Callable, option: str) -> bool:
-    try:
-        return option in inspect.signature(fn).parameters
-    except (TypeError, ValueError):  # pragma: no cover
-        return False
 
 
 def result_dict(name: str, fn: Callable, values: dict, options: dict) -> dict[str, Any]:
@@ -132,7 +101,7 @@ def _module_class():
 
         def _compute(self, *, predictions=None, references=None, **kwargs):
             options = {**self._options, **kwargs}
-            if _takes(self._fn, "bootstrap") or self._metric_name in SACREBLEU:  # these take it in **options
+            if "bootstrap" in self._fn.defaults():  # an interval unless asked otherwise
                 options.setdefault("bootstrap", DEFAULT_BOOTSTRAP)
             preds = list(predictions)
             refs = list(references) if references is not None else None

@@ -97,3 +97,33 @@ def squad_v2(predictions: list, references: list, bootstrap: int = DEFAULT_BOOTS
             out[f"{prefix}_exact"] = mean_value([em[i] for i in idx], bootstrap, seed + 2)
             out[f"{prefix}_f1"] = mean_value([f1[i] for i in idx], bootstrap, seed + 3)
     return out
+
+
+# -- the metric classes ---------------------------------------------------------------------------
+from .metric import FunctionMetric  # noqa: E402  (below the functions the classes wrap)
+
+
+class Squad(FunctionMetric):
+    name, function, produces = "squad", staticmethod(squad), ("exact_match", "f1")
+    task = "qa"
+    description = "SQuAD v1.1 exact match and token F1 (x100)"
+    hub_types = {"exact_match": ("exact_match", "Exact Match"), "f1": ("f1", "F1")}
+
+    @classmethod
+    def evaluate_features(cls, datasets):
+        string = datasets.Value("string")
+        F = datasets.Features
+        answers = datasets.Sequence({"text": string, "answer_start": datasets.Value("int32")})
+        prediction = {"id": string, "prediction_text": string}
+        hub = [F({"predictions": prediction, "references": {"id": string, "answers": answers}})]
+        if cls.name == "squad_v2":  # the Hub's squad_v2 format carries the abstention probability
+            hub.insert(0, F({"predictions": {**prediction, "no_answer_probability": datasets.Value("float32")},
+                             "references": {"id": string, "answers": answers}}))
+        return [F({"predictions": string, "references": datasets.Sequence(string)}),
+                F({"predictions": string, "references": string})] + hub
+
+
+class SquadV2(Squad):
+    name, function = "squad_v2", staticmethod(squad_v2)
+    produces = ("exact_match", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_f1")
+    description = "SQuAD v2.0 exact match / F1 with HasAns and NoAns splits (x100)"

@@ -43,3 +43,21 @@ def retrieval_recall(predictions: list, references: list, bootstrap: int = DEFAU
         ks.append(len(passages or []))
     k = max(ks) if ks else 0
     return {"recall": mean_value(hits, bootstrap, seed, extra={"k": k})}
+
+
+# -- the metric class -----------------------------------------------------------------------------
+from .metric import FunctionMetric  # noqa: E402  (below the function the class wraps)
+
+
+class RetrievalRecall(FunctionMetric):
+    name, function, produces = "retrieval_recall", staticmethod(retrieval_recall), ("recall",)
+    task = "qa"
+    prediction_field = "passages"  # scored on the task output's retrieved passages, not on its answer
+    description = ("% of questions with a gold answer string in the k retrieved passages (recall@k, "
+                   "k = --top-k-passages)")
+
+    @classmethod
+    def evaluate_features(cls, datasets):  # a prediction is the list of retrieved passages
+        strings = datasets.Sequence(datasets.Value("string"))
+        return [datasets.Features({"predictions": strings, "references": strings}),
+                datasets.Features({"predictions": strings, "references": datasets.Value("string")})]

@@ -81,3 +81,22 @@ def rouge(predictions: list, references: list, rouge_types=ROUGE_TYPES, use_stem
             per_type["rougeLsum"].append(100.0 * _score(scorer, ref, pred, prep)["rougeLsum"].fmeasure)
     extra = {"use_stemmer": use_stemmer, "aggregation": "mean of per-example F1"}
     return {t: mean_value(per_type[t], bootstrap, seed + i, extra) for i, t in enumerate(rouge_types)}
+
+
+# -- the metric class -----------------------------------------------------------------------------
+from .metric import FunctionMetric  # noqa: E402  (below the function the class wraps)
+
+
+class Rouge(FunctionMetric):
+    name, function, produces = "rouge", staticmethod(rouge), ROUGE_TYPES
+    task = "summarize"
+    library = "rouge-score"
+    description = "rouge-score F1 x100, mean over examples, stemmed; rougeLsum on pysbd sentences"
+    hub_types = {"rouge1": ("rouge", "ROUGE-1"), "rouge2": ("rouge", "ROUGE-2"), "rougeL": ("rouge", "ROUGE-L"),
+                 "rougeLsum": ("rouge", "ROUGE-LSUM")}
+
+    @classmethod
+    def evaluate_features(cls, datasets):
+        string = datasets.Value("string")
+        return [datasets.Features({"predictions": string, "references": datasets.Sequence(string)}),
+                datasets.Features({"predictions": string, "references": string})]

@@ -109,3 +109,47 @@ def aggregate_stats(stats_list: list[dict]) -> MetricValue:
     result = score_from_statistics(_make(kind, options), totals)
     return MetricValue(float(result.score), _stats_dict(kind, totals, options), None,
                        {"formatted": str(result)})
+
+
+# -- the metric classes ---------------------------------------------------------------------------
+from .metric import FunctionMetric  # noqa: E402  (below the functions the classes wrap)
+
+
+class _Sacrebleu(FunctionMetric):
+    task = "translate"
+
+    def merge_value(self, value, stats_list):
+        if stats_list and all(s.get("kind") in ("bleu", "chrf", "ter") for s in stats_list):
+            return aggregate_stats(stats_list)
+        return super().merge_value(value, stats_list)
+
+    def defaults(self) -> dict:  # the sacrebleu constructor's options go through **options
+        return {"bootstrap": 0, "seed": DEFAULT_SEED}
+
+    def _takes_any(self) -> bool:
+        return True
+
+    @classmethod
+    def evaluate_features(cls, datasets):
+        string = datasets.Value("string")
+        return [datasets.Features({"predictions": string, "references": datasets.Sequence(string)}),
+                datasets.Features({"predictions": string, "references": string})]
+
+
+class Bleu(_Sacrebleu):
+    name, function, produces = "bleu", staticmethod(bleu), ("bleu",)
+    description = "sacrebleu corpus BLEU (0-100)"
+    hub_types = {"bleu": ("bleu", "BLEU")}
+
+
+class Chrf(_Sacrebleu):
+    name, function, produces = "chrf", staticmethod(chrf), ("chrf",)
+    description = "sacrebleu corpus chrF (0-100)"
+    hub_types = {"chrf": ("chrf", "chrF")}
+
+
+class Ter(_Sacrebleu):
+    name, function, produces = "ter", staticmethod(ter), ("ter",)
+    higher_is_better = False
+    description = "sacrebleu corpus TER (0-100+, lower is better)"
+    hub_types = {"ter": ("ter", "TER")}

@@ -6,19 +6,13 @@ from __future__ import annotations
 
 def score(spec, predictions: list, references: list) -> dict[str, float]:
     """All scores of ``spec.metric_function`` (must include ``spec.metric_key``)."""
-    import inspect
-
     from ..errors import NlpTasksError
     from ..registry import METRICS
 
-    fn = METRICS.get(spec.metric_function)
-    options = {}
-    try:
-        if "bootstrap" in inspect.signature(fn).parameters:
-            options["bootstrap"] = 0  # no confidence intervals while training: they cost time and pick nothing
-    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
-        pass
-    result = fn(predictions, references, **options)
+    metric = METRICS.get(spec.metric_function)
+    if "bootstrap" in metric.defaults():
+        metric = metric.with_options(bootstrap=0)  # no confidence intervals while training: they pick nothing
+    result = metric.compute(predictions, references)
     scores = {str(k): float(getattr(v, "score", v)) for k, v in result.items()}
     if spec.metric_key not in scores:
         raise NlpTasksError(f"task {spec.name!r}: metric {spec.metric_function!r} gives {', '.join(scores)}, "

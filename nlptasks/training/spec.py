@@ -64,20 +64,21 @@ class TrainingSpec:
     @property
     def metric_function(self) -> str:
         """The metric (in the metric registry, built-in or plugin) that produces ``metric_key``."""
-        from ..registry import metric_info
+        from ..registry import METRICS
 
         for name in self.task.metrics:
-            if self.metric_key == name or self.metric_key in metric_info(name).get("produces", ()):
+            if self.metric_key == name or self.metric_key in METRICS.get(name).produces:
                 return name
         return self.task.metrics[0]
 
     @property
     def greater_is_better(self) -> bool:
-        """The direction of ``metric_key`` as its metric declares it (a plugin metric's ``info`` included):
-        what picks the best checkpoint and stops early."""
-        from ..registry import higher_is_better
+        """The direction of ``metric_key`` as the registered metric declares it (``Metric.higher_is_better``,
+        a plugin metric's included): what picks the best checkpoint (``greater_is_better`` of the Trainer)
+        and stops early."""
+        from ..registry import METRICS
 
-        return higher_is_better(self.metric_function, self.metric_key)
+        return METRICS.get(self.metric_function).higher_is_better_for(self.metric_key)
 
     def score(self, predictions: list, references: list) -> dict[str, float]:
         from .scoring import score
