@@ -41,9 +41,6 @@ CLI_PENDING = {
     "nlptasks.cli.cmd_eval": {"nlptasks.backend.loading", "nlptasks.eval_parallel", "nlptasks.training.launch"},
     "nlptasks.cli.cmd_finetune": {"nlptasks.training.families", "nlptasks.training.launch",
                                   "nlptasks.training.settings", "nlptasks.training.trainer"},
-    "nlptasks.cli.cmd_leaderboard": {"nlptasks.evaluation.store", "nlptasks.leaderboard"},
-    "nlptasks.cli.cmd_results": {"nlptasks.evaluation.model_index", "nlptasks.evaluation.records",
-                                 "nlptasks.evaluation.store"},
 }
 
 

@@ -26,13 +26,12 @@ def register(subparsers) -> None:
 
 
 def main(args) -> int:
-    """Render the ranking (``nlptasks.leaderboard``) to stdout or ``--output``."""
-    from ..leaderboard import leaderboard
-    from ..paths import check_output_file
-    from ..evaluation.store import store_inputs
+    """Render the ranking (``nlptasks.api.leaderboard``) to stdout or ``--output``."""
+    from ..api import leaderboard
+    from ..api_results import check_output_beside_store
     from ..io import atomic_write
 
-    check_output_file(args.output, inputs=store_inputs(args.store))  # never over the store it reads
+    check_output_beside_store(args.output, args.store)  # never over the store it reads
     text = leaderboard(store=args.store, task=args.task, benchmark=args.benchmark, metric=args.metric,
                        fmt=args.fmt, compare=args.compare, frontier_x=args.frontier,
                        include_partial=args.include_partial)

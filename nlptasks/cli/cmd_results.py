@@ -45,78 +45,60 @@ def register(subparsers) -> None:
     a.set_defaults(func=run_delete)
 
 
-def _store(args, readonly: bool = False, must_exist: bool = False):
-    """The store named by --store; read-only actions create and change nothing."""
-    from ..evaluation.store import ResultStore
-
-    return ResultStore(getattr(args, "store", None), readonly=readonly, must_exist=must_exist)
+def _store(args) -> str | None:
+    """The store named by --store (given before or after the action)."""
+    return getattr(args, "store", None)
 
 
 def run_list(args) -> int:
-    from ..evaluation.records import primary_score, variant_name
+    from ..api_results import list_results, result_line
 
-    with _store(args, readonly=True) as store:
-        records = store.query(task=args.task, benchmark=args.benchmark, model=args.model)
+    records, location = list_results(_store(args), task=args.task, benchmark=args.benchmark, model=args.model)
     if not records:
-        print(f"nlptasks: no results in {store.location}", file=sys.stderr)
+        print(f"nlptasks: no results in {location}", file=sys.stderr)
         return 0
     for r in records:
-        b = r.get("benchmark") or {}
-        score = primary_score(r)
-        kwh = (r.get("cost") or {}).get("energy_kwh")
-        print("\t".join([str(r["run_id"]), str(r.get("created_at") or "-"), str(r["task"]),
-                         f"{b.get('name')}@{b.get('version')}", r["model"]["name"], variant_name(r),
-                         f"{r.get('primary_metric')}={score:.4g}" if score is not None else "-",
-                         f"{kwh * 1000:.3g} Wh" if kwh is not None else "-"]))
+        print(result_line(r))
     return 0
 
 
 def run_show(args) -> int:
-    from ..errors import UnknownNameError
+    from ..api_results import get_result
 
-    with _store(args, readonly=True) as store:
-        record = store.get(args.run_id)
-    if record is None:
-        raise UnknownNameError(f"no result with run id {args.run_id!r} (see `nlptasks results list`)")
-    print(json.dumps(record, indent=1, sort_keys=True))
+    print(json.dumps(get_result(args.run_id, _store(args)), indent=1, sort_keys=True))
     return 0
 
 
 def run_import(args) -> int:
-    from ..evaluation.store import read_import
+    from ..api_results import import_results
 
-    batch = read_import(args.file)  # every record checked before the store is opened or created
-    with _store(args) as store:
-        n = store.import_(batch, replace=args.replace)
-    print(f"nlptasks: imported {n} result(s) into {store.location}", file=sys.stderr)
+    n, location = import_results(args.file, _store(args), replace=args.replace)
+    print(f"nlptasks: imported {n} result(s) into {location}", file=sys.stderr)
     return 0
 
 
 def run_export(args) -> int:
-    from ..evaluation.store import store_inputs
-    from ..paths import check_output_file
+    from ..api_results import check_output_beside_store, export_results
 
-    check_output_file(args.output, inputs=store_inputs(getattr(args, "store", None)))  # never over the store
+    check_output_beside_store(args.output, _store(args))  # never over the store
     if args.format == "model-index" or args.model or args.benchmark or args.name:
         return _export_model_index(args)
-    with _store(args, readonly=True) as store:
-        n = store.export(args.output if args.output else sys.stdout)
+    n = export_results(args.output if args.output else sys.stdout, _store(args))
     if args.output:
         print(f"nlptasks: exported {n} result(s) to {args.output}", file=sys.stderr)
     return 0
 
 
 def _export_model_index(args) -> int:
+    from ..api_results import export_model_index
     from ..errors import InputError
-    from ..evaluation.model_index import export_model_index
     from ..io import atomic_write
 
     if args.format != "model-index":
         raise InputError("--model, --benchmark and --name apply to --format model-index")
     if not args.model:
         raise InputError("--format model-index needs --model NAME (`nlptasks results list` shows the stored models)")
-    with _store(args, readonly=True) as store:
-        text, n = export_model_index(store, args.model, benchmark=args.benchmark, name=args.name)
+    text, n = export_model_index(args.model, _store(args), benchmark=args.benchmark, name=args.name)
     if args.output:
         atomic_write(args.output, text)
         print(f"nlptasks: wrote the model-index of {args.model} ({n} result(s)) to {args.output}", file=sys.stderr)
@@ -126,10 +108,7 @@ def _export_model_index(args) -> int:
 
 
 def run_delete(args) -> int:
-    from ..errors import UnknownNameError
+    from ..api_results import delete_result
 
-    with _store(args, must_exist=True) as store:
-        found = store.delete(args.run_id)
-    if not found:
-        raise UnknownNameError(f"no result with run id {args.run_id!r}")
+    delete_result(args.run_id, _store(args))
     return 0
