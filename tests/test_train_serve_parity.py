@@ -49,13 +49,13 @@ def models(tiny_models, tmp_path_factory):
     return out
 
 
-def _trained(task: str, path, records: list[dict], label2id: dict | None = None, **settings):
+def _trained(task: str, path, records: list[dict], label2id: dict | None = None, eval_records=None, **settings):
     """The trainer's features for ``records`` (``finetune``'s own ``prepare``) and its ``Prepared``."""
     from transformers import AutoConfig, AutoTokenizer
 
-    s = FinetuneSettings(task=task, model=str(path), train="-", metric="loss", **settings)
+    s = FinetuneSettings(task=task, model=str(path), train="-", **{"metric": "loss", **settings})
     tok, cfg = AutoTokenizer.from_pretrained(path), AutoConfig.from_pretrained(path)
-    return prepare(training_spec(task), s, tok, cfg, records, None, label2id)
+    return prepare(training_spec(task), s, tok, cfg, records, eval_records, label2id)
 
 
 def _capture(monkeypatch, name: str) -> dict:
@@ -156,3 +156,36 @@ def test_chat_prompt_equal(models, monkeypatch):
     prompt = [t for t, lab in zip(feature["input_ids"], feature["labels"]) if lab == -100]
     (served,) = seen["items"]
     assert prompt == list(served["input_ids"]) and len(prompt) < len(feature["input_ids"])
+
+
+def test_chat_long_history_cut_alike(models, monkeypatch):
+    """A history longer than the model takes is cut by one rule (``ChatTask.fit_prompt``: whole turns dropped,
+    oldest first) in the training features, in the validation prompts that ``finetune`` generates from, and in
+    what ``run`` sends for the same budget."""
+    from transformers import AutoTokenizer
+
+    from nlptasks.tasks.chat import ChatTask
+
+    history = [f"turn {i} : the cat number {i} sees a book and reads it ." for i in range(20)]
+    record = {"history": history, "response": "A book ."}
+    tok = AutoTokenizer.from_pretrained(models["gpt2"])
+    assert len(ChatTask.prompt_ids(tok, history)) > 128  # longer than the tiny GPT-2 takes (n_positions 128)
+
+    # training features: the prompt gets the room the response leaves in --max-length
+    prepared = _trained("chat", models["gpt2"], [record], max_length=96)
+    feature = prepared.train[0]
+    prompt = [t for t, lab in zip(feature["input_ids"], feature["labels"]) if lab == -100]
+    room = 96 - (len(feature["input_ids"]) - len(prompt))
+    seen = _capture(monkeypatch, "generate_batched")
+    (out,) = ChatTask(str(models["gpt2"]), device="cpu", max_context_tokens=room).predict([{"history": history}])
+    (served,) = seen["items"]
+    assert prompt == list(served["input_ids"])
+    dropped = out["dropped_turns"]
+    assert dropped > 0 and prompt == ChatTask.prompt_ids(tok, history[dropped:])  # whole turns, oldest first
+
+    # validation prompts during finetune (generated with --max-new-tokens): the served prompt at the model's
+    # limit, where run's default budget is that limit minus --max-new-tokens
+    prepared = _trained("chat", models["gpt2"], [record], eval_records=[record], metric=None, max_new_tokens=40)
+    seen.clear()
+    ChatTask(str(models["gpt2"]), device="cpu", max_new_tokens=40).predict([{"history": history}])
+    assert prepared.gen_prompts == [list(seen["items"][0]["input_ids"])]

@@ -190,32 +190,41 @@ class ChatTask(Task):
         return ids
 
     def fit(self, turns: list[str], budget: int | None = None) -> tuple[list[int], int, int]:
-        """The prompt for the most recent turns that fit ``budget`` tokens: ``(ids, dropped turns, tokens
-        cut from the start of the last turn)``. Dropping is oldest first; the last turn is always kept."""
-        budget = budget or self.context_budget
-        ids = self.encode(turns)
+        """The prompt for the most recent turns that fit ``budget`` tokens (default the context budget):
+        :meth:`fit_prompt` with this model's tokenizer."""
+        return self.fit_prompt(self._lm.tokenizer, turns, budget or self.context_budget, seq2seq=self.seq2seq,
+                               model_name=self.model_name)
+
+    @classmethod
+    def fit_prompt(cls, tok, turns: list[str], budget: int, *, seq2seq: bool = False,
+                   model_name: str = "model") -> tuple[list[int], int, int]:
+        """The one history-truncation rule, for ``run``/``eval`` and for fine-tuning (training features,
+        validation prompts, teacher prompts): the prompt (:meth:`prompt_ids`) for the most recent turns
+        that fit ``budget`` tokens, as ``(ids, dropped turns, tokens cut from the start of the last turn)``.
+        Whole turns are dropped, oldest first; the last turn is always kept, and one that alone is too long
+        keeps its tail."""
+        def encode(ts: list[str]) -> list[int]:
+            return cls.prompt_ids(tok, ts, seq2seq=seq2seq, model_name=model_name)
+
+        ids = encode(turns)
         if len(ids) <= budget:
             return ids, 0, 0
         lo, hi = 1, len(turns) - 1  # find the fewest dropped turns that fit (length shrinks as k grows)
         best = None
         while lo <= hi:
             mid = (lo + hi) // 2
-            cand = self.encode(turns[mid:])
+            cand = encode(turns[mid:])
             if len(cand) <= budget:
                 best, hi = (cand, mid), mid - 1
             else:
                 lo = mid + 1
         if best is not None:
             return best[0], best[1], 0
-        return self._cut_last_turn(turns, budget)
-
-    def _cut_last_turn(self, turns: list[str], budget: int) -> tuple[list[int], int, int]:
-        tok = self._lm.tokenizer
+        # the last turn alone is too long: keep its tail
         last = tok(turns[-1], add_special_tokens=False)["input_ids"]
-        overhead = len(self.encode([""]))
-        keep = budget - overhead
+        keep = budget - len(encode([""]))
         while keep > 0:
-            ids = self.encode([tok.decode(last[-keep:], skip_special_tokens=True)])
+            ids = encode([tok.decode(last[-keep:], skip_special_tokens=True)])
             if len(ids) <= budget:
                 return ids, len(turns) - 1, len(last) - keep
             keep -= max(1, len(ids) - budget)

@@ -33,6 +33,7 @@ class SequenceClassification(TrainingSpec):
     head_suffix = "ForSequenceClassification"
     logit_keys = ("logits",)
     freeze_base_ok = True
+    class_weights_ok = True
     default_base_model = "minilm"  # the packaged MiniLM encoder
 
     # with more than two labels the best checkpoint is the one with the best macro-averaged recall (so a
@@ -111,8 +112,16 @@ class SequenceClassification(TrainingSpec):
         def metrics(p):
             return self.score(_logits(p).argmax(-1).tolist(), [int(x) for x in p.label_ids])
 
+        info: dict = {"max_length": max_length}
+        weights = None
+        if s.class_weights == "balanced":
+            from .class_weights import balanced
+
+            names = sorted(label2id, key=label2id.get)
+            info["class_weights"] = balanced([f["labels"] for f in tr], names)
+            weights = [info["class_weights"][n] for n in names]
         return Prepared(tr, ev, DataCollatorWithPadding(tokenizer), metrics if s.metric != "loss" else None,
-                        info={"max_length": max_length})
+                        info=info, class_weights=weights)
 
 
 class SpanQA(TrainingSpec):
@@ -335,8 +344,10 @@ class CausalChat(TrainingSpec):
     def reference_fields(self, value, *, path, lookup, label_names):
         return {self.response_field: value}
 
-    def prompt(self, tokenizer, record: dict) -> list[int]:
-        return self.task.prompt_ids(tokenizer, preprocess.turns(record, self.history_field))
+    def prompt(self, tokenizer, record: dict, budget: int) -> list[int]:
+        """The prompt ``nlptasks run`` sends for ``record`` within ``budget`` tokens: the task's one
+        history-truncation rule (``fit_prompt``), as for the training features."""
+        return self.task.fit_prompt(tokenizer, preprocess.turns(record, self.history_field), budget)[0]
 
     def prepare(self, s, tokenizer, config, train_records, eval_records, label2id, max_length, max_target):
         from transformers import DataCollatorForSeq2Seq
@@ -350,7 +361,7 @@ class CausalChat(TrainingSpec):
         if eval_records is not None:
             ev = preprocess.chat(eval_records, tokenizer, name="--validation", **kw)
             if s.metric != "loss":
-                prompts = [self.prompt(tokenizer, r)[-(max_length - s.max_new_tokens):] for r in eval_records]
+                prompts = [self.prompt(tokenizer, r, max_length - s.max_new_tokens) for r in eval_records]
                 refs = [str(r[self.response_field]) for r in eval_records]
         return Prepared(tr, ev, DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=preprocess.IGNORE), None,
                         gen_prompts=prompts, gen_references=refs,
@@ -362,7 +373,7 @@ class CausalChat(TrainingSpec):
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         max_new = s.max_target_length or 128
-        prompts = [self.prompt(tokenizer, r)[-(s.max_length or 512) + max_new:] for r in records]
+        prompts = [self.prompt(tokenizer, r, (s.max_length or 512) - max_new) for r in records]
         return generate_responses(teacher, tokenizer, prompts, max_new, s.eval_batch_size or s.batch_size)
 
     def with_targets(self, records, outputs, s):

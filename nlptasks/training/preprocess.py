@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, NlpTasksError
 
 IGNORE = -100
 SHOW_ROWS = 8
@@ -338,8 +338,9 @@ def chat(records: list[dict], tokenizer, *, max_length: int, max_response: int, 
          response_field: str = "response") -> list[dict]:
     """Prompt + response + end token; labels = -100 over the prompt. The prompt and the response ids are
     the task's (``task.prompt_ids``/``task.target_ids``, default the chat task's), so training sees what
-    ``nlptasks run`` sends. Long histories lose their oldest tokens (the latest turns matter most); long
-    responses are cut to ``max_response`` tokens."""
+    ``nlptasks run`` sends. Long responses are cut to ``max_response`` tokens; a long history is cut by the
+    task's own rule (``task.fit_prompt``, as ``run`` does: whole turns dropped oldest first, the last turn
+    kept) into the room the response leaves in ``max_length``."""
     task = task or _chat_task()
     check_chat(records, name, history_field, response_field)
     eos = tokenizer.eos_token_id
@@ -354,7 +355,13 @@ def chat(records: list[dict], tokenizer, *, max_length: int, max_response: int, 
         room = max_length - len(resp)
         if room < 1:
             raise InputError(f"--max-length {max_length} leaves no room for the prompt")
-        prompt = prompt[-room:]
+        if len(prompt) > room:
+            try:
+                prompt, _, _ = task.fit_prompt(tokenizer, history, room)
+            except NlpTasksError as exc:
+                raise InputError(f"{name}: row {r.get('__line__', '?')}: --max-length {max_length} leaves {room} "
+                                 f"tokens for the prompt after the response: too few for its last turn (raise "
+                                 f"--max-length or lower --max-target-length)") from exc
         ids = prompt + resp
         f = {"input_ids": ids, "attention_mask": [1] * len(ids)}
         if with_labels:
