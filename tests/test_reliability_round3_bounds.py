@@ -266,8 +266,9 @@ def test_html_leaderboard_survives_extreme_values():
     from nlptasks.leaderboard import leaderboard
 
     a, b = _record(1, 1e15), _record(2, -1e15)
-    a["metrics"]["accuracy"]["ci"], b["metrics"]["accuracy"]["ci"] = [1e308, 1e308], [-1e308, -1e308]
-    a["cost"], b["cost"] = {"energy_kwh": 1e308, "items": 10}, {"energy_kwh": 1e-308, "items": 10}
+    # the largest values a record may hold (ResultRecord.from_dict refuses more, so 1e308 never reaches a page)
+    a["metrics"]["accuracy"]["ci"], b["metrics"]["accuracy"]["ci"] = [1e15, 1e15], [-1e15, -1e15]
+    a["cost"], b["cost"] = {"energy_kwh": 1e15, "items": 10}, {"energy_kwh": 1e-308, "items": 10}
     page = leaderboard([a, b], fmt="html")
     assert "<svg" in page or "<table" in page
 

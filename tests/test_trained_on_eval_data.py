@@ -51,7 +51,7 @@ def test_only_the_marked_record_leaves_the_ranking():
         data = {"fingerprint": "d1", "n": 10, "full_n": 10}
         if marked:
             data["trained_on_eval_data"] = True
-        return {"schema": 1, "run_id": model, "task": "sentiment",
+        return {"schema": 1, "run_id": model.replace("/", "_"), "task": "sentiment",  # a valid record
                 "benchmark": {"name": "b", "version": 1, "hash": "h"},
                 "model": {"name": model, "variant": {"dtype": "float32", "quantize": None}}, "n": 10,
                 "metrics": {"accuracy": {"score": score}}, "primary_metric": "accuracy",

@@ -139,12 +139,16 @@ def _metric(record: dict, key: str, bench) -> dict:
     return {"type": hub_type, "value": float(m["score"]), "name": name, "verified": False, "args": args}
 
 
-def model_index(name: str, records: list[dict]) -> list[dict]:
-    """The ``model-index`` list (one model ``name``, one result per record) from result records."""
+def model_index(name: str, records: list) -> list[dict]:
+    """The ``model-index`` list (one model ``name``, one result per record) from result records
+    (``ResultRecord``s, or dicts checked by ``ResultRecord.from_dict``: a bad one is one error line)."""
+    from .result import ResultRecord
+
     if not records:
         raise ValueError("model_index: no records")
     results = []
-    for record in records:
+    for i, given in enumerate(records):
+        record = ResultRecord.coerce(given, f"model_index record {i}").to_dict()
         bench = _benchmark(record)
         task_type, task_name = TASKS.get(record.get("task"), (record.get("task"), record.get("task")))
         results.append({"task": {"type": task_type, "name": task_name}, "dataset": _dataset(record, bench),
@@ -188,23 +192,23 @@ def export_model_index(store, model: str, benchmark: str | None = None, name: st
     ``UnknownNameError`` naming the stored models."""
     from ..errors import NlpTasksError, UnknownNameError
 
-    records = store.query(model=model, benchmark=benchmark)
+    records = store.records(model=model, benchmark=benchmark)  # typed: ResultRecord
     if not records:
-        models = sorted({(r.get("model") or {}).get("name") for r in store.query()} - {None})
+        models = sorted({r.model.name for r in store.records()})
         where = f" on benchmark {benchmark!r}" if benchmark else ""
         raise UnknownNameError(f"no stored result for model {model!r}{where} in {store.location}; stored models: "
                                f"{', '.join(models) or 'none'}")
-    clean = [r for r in records if not (r.get("data") or {}).get("trained_on_eval_data")]
+    clean = [r for r in records if r.ranked]
     if len(clean) < len(records):  # a score on data the model was trained on does not go on a model card
         import logging
 
         logging.getLogger("nlptasks").warning(
             "nlptasks: left out %d result(s) of %s scored on data the model was trained on: %s",
-            len(records) - len(clean), model, ", ".join(str(r.get("run_id")) for r in records if r not in clean))
+            len(records) - len(clean), model, ", ".join(r.run_id for r in records if not r.ranked))
     if not clean:
         raise NlpTasksError(f"every stored result of model {model!r} was scored on data it was trained on "
                             "(data.trained_on_eval_data): nothing to put in a model-index")
-    chosen = pick(clean)
+    chosen = pick([r.to_dict() for r in clean])
     return model_index_yaml(name or model, chosen), len(chosen)
 
 
