@@ -37,9 +37,12 @@ class Registry(Generic[T]):
         """Register ``item`` under ``name``; usable as a decorator when ``item`` is omitted."""
         def add(obj: T) -> T:
             key = name.lower()
-            if key in self._items and self._items[key] is not obj and self._original(key) is not obj:
+            if key in self._items and (obj is self._items[key] or obj is self._original(key)):
+                pass  # the same entry again: kept as it is
+            elif key in self._items:
                 raise ValueError(f"{self.kind} {name!r} is already registered")
-            self._items[key] = self._coerced(key, obj)
+            else:
+                self._items[key] = self._coerced(key, obj)
             for alias in aliases:
                 self._aliases[alias.lower()] = key
             return obj
