@@ -124,6 +124,8 @@ class Registry(Generic[T]):
 
     def items(self) -> Iterator[tuple[str, T]]:
         self._ensure_loaded()
+        if self._coerce is None:
+            return iter(sorted(self._items.items()))
         return iter([(key, self.get(key)) for key in sorted(self._items)])
 
     def __repr__(self) -> str:
