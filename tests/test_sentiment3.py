@@ -194,3 +194,119 @@ def test_build_command_sentiment3_on_a_tiny_subset(shared_data, tmp_path):
     for bench in ("tweeteval_sentiment_local", "sst3_local", "sst2_local"):
         assert f"## Evaluation ({bench}, n=8;" in card
     assert "bash scripts/build_models.sh sentiment3" in card and "Label rule: benchmark labels only" in card
+
+
+# -- `nlptasks eval sentiment --data FILE`: the model's label space (nlptasks/evaluation/adhoc_labels.py) --------
+def _data_file(tmp_path: Path, name: str, labels: list) -> str:
+    texts = ["the cat sat on the mat", "a fine day", "a dull film", "it is raining", "so good", "bad"]
+    f = tmp_path / name
+    f.write_text("".join(json.dumps({"text": t, "label": g}) + "\n" for t, g in zip(texts, labels)))
+    return str(f)
+
+
+def _adhoc_eval(data: str, model: str, **kw) -> dict:
+    from nlptasks.evaluation.definitions import adhoc_benchmark
+    from nlptasks.evaluation.engine import evaluate
+
+    return evaluate(adhoc_benchmark("sentiment", data), model, device="cpu", store=False, cache=False, **kw)
+
+
+def test_eval_data_reads_integer_labels_as_the_models_ids_and_names_by_name(three_class_model, tmp_path):
+    from nlptasks.tasks.sentiment import SentimentTask
+
+    ids = [0, 1, 2, 1, 2, 0]
+    texts = [json.loads(line)["text"] for line in open(_data_file(tmp_path, "t.jsonl", ids))]
+    predicted = [o["label"] for o in SentimentTask(str(three_class_model), device="cpu").predict(
+        [{"text": t} for t in texts])]
+    expected = 100 * sum(p == THREE[g] for p, g in zip(predicted, ids)) / len(ids)
+    by_id = _adhoc_eval(_data_file(tmp_path, "ids.jsonl", ids), str(three_class_model))
+    by_name = _adhoc_eval(_data_file(tmp_path, "names.jsonl", [THREE[g].title() for g in ids]),
+                          str(three_class_model))
+    for rec in (by_id, by_name):  # 2 was outside the old binary names; three labels rank by macro recall
+        assert rec["metrics"]["accuracy"]["score"] == pytest.approx(expected)
+        assert rec["primary_metric"] == "macro_recall" and "label_rule" not in rec["settings"]
+    assert by_id["benchmark"]["hash"] != _adhoc_eval(_data_file(tmp_path, "ids.jsonl", ids),
+                                                     str(tiny_three_as_generic(three_class_model, tmp_path)),
+                                                     )["benchmark"]["hash"]
+
+
+def tiny_three_as_generic(three_class_model, tmp_path) -> Path:
+    """The same three-class model with generic label names (LABEL_0..2): ids map to them, not to names."""
+    from transformers import AutoConfig
+
+    out = tmp_path / "generic"
+    import shutil
+
+    shutil.copytree(three_class_model, out)
+    cfg = AutoConfig.from_pretrained(out)
+    cfg.id2label, cfg.label2id = {i: f"LABEL_{i}" for i in range(3)}, {f"LABEL_{i}": i for i in range(3)}
+    cfg.save_pretrained(out)
+    return out
+
+
+def test_eval_data_label_the_model_lacks_follows_the_missing_labels_rule(three_class_model, tiny_models, tmp_path):
+    mixed = _data_file(tmp_path, "mixed.jsonl", ["negative", "mixed", "positive", "neutral", "mixed", "negative"])
+    with pytest.raises(InputError, match=r"also has mixed.*missing_labels=score"):
+        _adhoc_eval(mixed, str(three_class_model))
+    rec = _adhoc_eval(mixed, str(three_class_model), missing_labels="score")
+    assert rec["settings"]["label_rule"] == "missing labels scored: the model never predicts mixed"
+    # a binary model: 0/1 are its negative/positive as before; an id it does not have is one clear error
+    binary = str(tiny_models["bert-cls"])
+    assert _adhoc_eval(_data_file(tmp_path, "bin.jsonl", [0, 1, 1, 0, 1, 0]), binary)["primary_metric"] == "accuracy"
+    with pytest.raises(InputError, match=r"label id 2 is not a label of model .*0=NEGATIVE, 1=POSITIVE"):
+        _adhoc_eval(_data_file(tmp_path, "three.jsonl", [0, 1, 2, 1, 2, 0]), binary)
+
+
+def test_eval_data_label_error_is_one_line_from_the_cli(tiny_models, tmp_path, cli):
+    data = _data_file(tmp_path, "three.jsonl", [0, 1, 2, 1, 2, 0])
+    r = cli("eval", "sentiment", "--data", data, "--model", tiny_models["bert-cls"], "--no-store", "--no-cache")
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("nlptasks: error: --data ")
+
+
+# -- finetune --class-weights balanced (nlptasks/training/class_weights.py) ---------------------------------------
+def test_balanced_class_weights_are_n_over_k_n_c():
+    from nlptasks.training.class_weights import balanced
+
+    w = balanced([0, 0, 0, 1, 2, 2], THREE)
+    assert w == pytest.approx({"negative": 6 / 9, "neutral": 6 / 3, "positive": 6 / 6})
+    with pytest.raises(InputError, match="no training example of class neutral"):
+        balanced([0, 2, 2], THREE)
+
+
+def test_finetune_class_weights_weigh_the_loss(tiny_models, tmp_path):
+    """The run records the weights, and its validation loss is the weighted cross-entropy of the saved model."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from nlptasks.api import finetune
+
+    labels = [0, 0, 0, 0, 1, 2, 0, 0]  # imbalanced: weighted and plain losses differ
+    data = _bench_rows(tmp_path, labels)
+    res = finetune("sentiment", str(tiny_models["bert-cls"]), data, data, str(tmp_path / "out"), labels=THREE,
+                   new_head=True, class_weights="balanced", max_steps=1, lr=1e-3, batch_size=8,
+                   eval_batch_size=8, seed=0, metric="loss", max_length=32)
+    weights = res["preprocessing"]["class_weights"]
+    assert res["settings"]["class_weights"] == "balanced"
+    assert weights == pytest.approx({"negative": 8 / 18, "neutral": 8 / 3, "positive": 8 / 3})
+    model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "out").eval()
+    tok = AutoTokenizer.from_pretrained(tmp_path / "out")
+    texts = [json.loads(line)["text"] for line in open(data)]
+    with torch.no_grad():
+        logits = model(**tok(texts, padding=True, truncation=True, max_length=32, return_tensors="pt")).logits
+    y = torch.tensor(labels)
+    w = torch.tensor([weights[n] for n in THREE])
+    weighted = torch.nn.functional.cross_entropy(logits, y, weight=w).item()
+    plain = torch.nn.functional.cross_entropy(logits, y).item()
+    assert res["metrics"]["loss"] == pytest.approx(weighted, abs=1e-4)
+    assert abs(weighted - plain) > 1e-3
+    with pytest.raises(InputError, match="--class-weights .* does not apply to qa"):
+        finetune("qa", str(tiny_models["bert-qa"]), data, None, str(tmp_path / "qa"), class_weights="balanced")
+
+
+def _bench_rows(tmp_path: Path, labels: list[int]) -> str:
+    texts = ["the cat sat on the mat", "a fine day", "a dull film", "it is raining", "so good", "bad", "ok then",
+             "the end"]
+    f = tmp_path / "train.jsonl"
+    f.write_text("".join(json.dumps({"text": t, "label": THREE[g]}) + "\n" for t, g in zip(texts, labels)))
+    return str(f)

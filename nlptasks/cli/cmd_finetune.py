@@ -26,7 +26,7 @@ def _csv(value: str) -> list[str]:
 def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) -> None:
     """The arguments of ``finetune`` and ``distill``: the task, the data and output, and one ``--flag`` per
     :class:`FinetuneSettings` field (its name with dashes), whose default is the field's."""
-    from ..training.settings import ADAPTER_DTYPES, LORA_SAVES, PRECISIONS, FinetuneSettings
+    from ..training.settings import ADAPTER_DTYPES, CLASS_WEIGHTS, LORA_SAVES, PRECISIONS, FinetuneSettings
     from .common import positive_int
 
     defaults = FinetuneSettings.defaults()
@@ -89,6 +89,9 @@ def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) ->
             help="allow model folders/repositories to run their own Python code (off by default)")
     setting(t, "label_smoothing", type=float,
             help="label smoothing of the cross-entropy loss (e.g. 0.1 for translation; default 0)")
+    setting(t, "class_weights", choices=CLASS_WEIGHTS,
+            help="classification: weigh each class's loss; balanced = n / (k * n_c) from the training labels "
+                 "(recorded in the run's settings and preprocessing)")
 
     e = p.add_argument_group("evaluation and checkpoints")
     setting(e, "eval_steps", type=positive_int, help="evaluate and checkpoint every N steps (default: every epoch)")

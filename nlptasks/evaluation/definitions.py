@@ -476,8 +476,23 @@ def adhoc_benchmark(task: str, data: str, *, columns: dict | None = None, refere
     if label_names or cls.label_names:
         definition["label_names"] = list(label_names or cls.label_names)
     b = Benchmark.from_mapping(definition, f"--data {data}")
-    # the hash must not depend on where the file lives: its content is fingerprinted separately
-    hashed = json.loads(json.dumps(b.definition))
-    hashed["dataset"]["data_files"] = Path(data).name
-    b.hash = definition_hash(hashed)
+    b.hash = _adhoc_hash(b)
+    # a classification task without given label names scores the model's labels (evaluation/adhoc_labels.py)
+    b.model_label_space = bool(cls.label_names) and not label_names
     return b
+
+
+def _adhoc_hash(b: Benchmark) -> str:
+    """The hash must not depend on where the file lives: its content is fingerprinted separately."""
+    hashed = json.loads(json.dumps(b.definition))
+    hashed["dataset"]["data_files"] = Path(str(hashed["dataset"]["data_files"])).name
+    return definition_hash(hashed)
+
+
+def relabelled_adhoc(b: Benchmark, label_names: list[str], primary_metric: str) -> Benchmark:
+    """An ad-hoc benchmark with its label names (and primary metric) settled, hashed as :func:`adhoc_benchmark`."""
+    import dataclasses
+
+    out = dataclasses.replace(b, label_names=list(label_names), primary_metric=primary_metric)
+    out.hash = _adhoc_hash(out)
+    return out

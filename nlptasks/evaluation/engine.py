@@ -297,6 +297,11 @@ def load_stage(benchmark: str | Benchmark, settings: EvalSettings, model: str | 
     if run.limit is not None:
         rows = rows[:run.limit]
     run.inputs, refs = prepare(bench, rows)
+    if getattr(bench, "model_label_space", False):  # --data FILE: the model's labels (adhoc_labels.py)
+        from .adhoc_labels import fit
+
+        run.bench = bench = fit(bench, cls, model, refs, revision=settings.revision,
+                                trust_remote_code=settings.trust_remote_code)
     run.normalise = LabelNormaliser(bench) if _is_classification(bench, cls.name) else None
     run.refs = check_references(bench, refs, rows, run.source, run.normalise)
     run.fingerprint = json_hash([[{k: v for k, v in r.items() if k != "__line__"} for r in run.inputs], run.refs])

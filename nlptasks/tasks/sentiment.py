@@ -117,6 +117,35 @@ class SentimentTask(Task):
         return {"name": "majority", "revision": None, "weights_hash": None, "parameters": 0,
                 "variant": {"dtype": "none", "quantize": None}, "baseline": True}
 
+    @classmethod
+    def model_label_names(cls, model: str | None, *, revision: str | None = None,
+                          trust_remote_code: bool = False) -> list[str] | None:
+        """The labels ``model`` predicts, in id order, read without loading its weights (the packaged models'
+        metadata, an adapter folder's ``nlptasks_adapter.json`` or the model's config); ``None`` when its
+        config cannot be read here (loading the model then reports why). ``nlptasks eval sentiment --data``
+        takes its label space from them (``nlptasks.evaluation.adhoc_labels``)."""
+        from pathlib import Path
+
+        name = (model or cls.default_model).lower()
+        if name in ("majority", "minilm-sst2"):
+            return list(cls.label_names)
+        from ..backend.adapters import embedded_folder, read_meta
+
+        folder = embedded_folder(name) if name in ADAPTER_MODELS else Path(model)
+        if folder.is_dir() and read_meta(folder).get("labels"):
+            return list(read_meta(folder)["labels"])
+        from ..backend.hf import load_config
+        from ..backend.resolve import resolve_model
+
+        try:
+            source = resolve_model(model, revision)
+            hub = {"revision": source.revision, "local_files_only": source.local_files_only} \
+                if source.kind == "hub" else {}
+            cfg = load_config(source.path, trust_remote_code=trust_remote_code, ref=model, **hub)
+        except NlpTasksError:  # offline, gated, not a model: loading it later says why
+            return None
+        return [cfg.id2label[i] for i in range(cfg.num_labels)]
+
     def fit_label_space(self, benchmark: str, labels: list[str], normalise) -> None:
         """The label rule between the model's labels and a benchmark's (recorded as ``label_rule``):
 

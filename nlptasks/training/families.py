@@ -33,6 +33,7 @@ class SequenceClassification(TrainingSpec):
     head_suffix = "ForSequenceClassification"
     logit_keys = ("logits",)
     freeze_base_ok = True
+    class_weights_ok = True
     default_base_model = "minilm"  # the packaged MiniLM encoder
 
     # with more than two labels the best checkpoint is the one with the best macro-averaged recall (so a
@@ -111,8 +112,16 @@ class SequenceClassification(TrainingSpec):
         def metrics(p):
             return self.score(_logits(p).argmax(-1).tolist(), [int(x) for x in p.label_ids])
 
+        info: dict = {"max_length": max_length}
+        weights = None
+        if s.class_weights == "balanced":
+            from .class_weights import balanced
+
+            names = sorted(label2id, key=label2id.get)
+            info["class_weights"] = balanced([f["labels"] for f in tr], names)
+            weights = [info["class_weights"][n] for n in names]
         return Prepared(tr, ev, DataCollatorWithPadding(tokenizer), metrics if s.metric != "loss" else None,
-                        info={"max_length": max_length})
+                        info=info, class_weights=weights)
 
 
 class SpanQA(TrainingSpec):

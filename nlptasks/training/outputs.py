@@ -36,7 +36,7 @@ TEACHER_CACHE = "teacher_outputs"  # distillation: cached teacher generations (k
 # settings that must match for --resume to continue a run (others, e.g. logging, may change)
 RESUME_KEYS = ("task", "model", "train_data", "validation_data", "epochs", "max_steps", "batch_size",
                "grad_accum", "lr", "scheduler", "warmup", "weight_decay", "seed", "max_length", "lora",
-               "freeze_base", "labels", "precision")
+               "freeze_base", "labels", "precision", "class_weights")
 
 
 def checkpoints(out: Path) -> list[Path]:

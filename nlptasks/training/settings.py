@@ -14,6 +14,7 @@ SCRATCH_ONLY = ("arch", "vocab_size", "d_model", "layers", "encoder_layers", "de
 NOT_WITH_SCRATCH = ("lora", "freeze_base", "new_head", "labels")
 LORA_SAVES = ("merged", "adapter")
 ADAPTER_DTYPES = ("float32", "float16", "bfloat16")
+CLASS_WEIGHTS = ("balanced",)     # --class-weights (classification): n / (k * n_c) from the training labels
 
 
 @dataclass
@@ -66,6 +67,7 @@ class FinetuneSettings:
     device: str = "auto"
     trust_remote_code: bool = False  # let model folders run their own Python code
     label_smoothing: float = 0.0      # cross-entropy label smoothing (e.g. 0.1 for translation)
+    class_weights: str | None = None  # classification: "balanced" weighs the loss of class c by n / (k * n_c)
     # --from-scratch: a new tokenizer and encoder-decoder model (defaults in nlptasks.training.scratch)
     from_scratch: bool = False
     arch: str | None = None           # marian (default) or bart
@@ -105,6 +107,8 @@ class FinetuneSettings:
             raise InputError("--early-stopping needs --validation data")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise InputError("--label-smoothing must be in [0, 1)")
+        if self.class_weights is not None and self.class_weights not in CLASS_WEIGHTS:
+            raise InputError(f"--class-weights {self.class_weights!r}: use one of {', '.join(CLASS_WEIGHTS)}")
         self._check_scratch()
         if self.metric not in (None, "loss"):
             raise InputError(f"--metric {self.metric!r}: use 'loss' (or leave it out for the task's metric)")

@@ -29,6 +29,7 @@ class Prepared:
     gen_references: list[str] | None = None
     info: dict = field(default_factory=dict)      # recorded in the result (labels, prefix, languages)
     generation: dict = field(default_factory=dict)  # generate() settings of validation (forced first token)
+    class_weights: list[float] | None = None      # --class-weights: the loss weight of each label id
 
 
 class TrainingSpec:
@@ -43,6 +44,7 @@ class TrainingSpec:
     logit_keys: tuple[str, ...] = ()       # outputs matched by logit distillation; () = sequence-level
     freeze_base_ok: bool = False           # --freeze-base (train the head only) makes sense
     default_base_model: str | None = None  # `finetune` without --model starts from this model
+    class_weights_ok: bool = False         # --class-weights applies (classification heads)
 
     def __init__(self, task_cls):
         self.task = task_cls

@@ -147,6 +147,7 @@ def run(s: FinetuneSettings, distillation: Distillation | None = None) -> dict:
     written to ``training_result.json``)."""
     if distillation is None:
         spec = training_spec(s.task).select(s.model, s.record())
+        _check_class_weights(s, spec, None)
         if spec.trainer_kind == "fit":  # a family without a Trainer (retrieval index, extractive scorer)
             from .fitted import run_fit
 
@@ -164,11 +165,18 @@ def run(s: FinetuneSettings, distillation: Distillation | None = None) -> dict:
 
 
 # -- the stages ------------------------------------------------------------------------------------
+def _check_class_weights(s: FinetuneSettings, task: TrainingSpec, distillation) -> None:
+    if s.class_weights and (distillation is not None or not task.class_weights_ok):
+        raise InputError(f"--class-weights weighs a classification loss: it does not apply to "
+                         f"{'distillation' if distillation is not None else task.name}")
+
+
 def _setup(s: FinetuneSettings, distillation: Distillation | None) -> TrainingRun:
     import torch
 
     task = training_spec(s.task)
     s.task = task.name
+    _check_class_weights(s, task, distillation)
     cuda = torch.cuda.is_available() and s.device != "cpu"
     return TrainingRun(s, task, Path(s.output), cuda, _precision(s, cuda),
                        kind=distillation.kind if distillation else "finetune", distillation=distillation)
@@ -236,6 +244,10 @@ def _trainer(r: TrainingRun):
     kwargs: dict = {}
     if r.distillation:
         cls, kwargs = r.distillation.trainer(cls)
+    if prepared.class_weights is not None:  # --class-weights: weighted cross-entropy (training/class_weights.py)
+        from .class_weights import loss_function
+
+        kwargs["compute_loss_func"] = loss_function(prepared.class_weights, r.s.label_smoothing)
     callbacks = [ProgressAndMetrics(args.metric_for_best_model[5:] if args.metric_for_best_model else None,
                                     bool(args.greater_is_better))]
     if r.s.early_stopping:
