@@ -103,12 +103,15 @@ def _score(record: ResultRecord, metric: str | None) -> float | None:
     return record.metric_score(metric)
 
 
-def cost_columns(record: ResultRecord) -> dict:
+def cost_columns(record: "ResultRecord | dict") -> dict:
     """Cost per *benchmark example* (``record["n"]``). The backend counts model items, which can differ
     from examples (an extractive summary embeds every sentence of a document; QA runs several windows),
     so throughput and latency fall back to whole-run figures when the two counts differ."""
-    c = record.cost  # Cost.get reads a figure by name, as dict.get did
-    n = record.n or c.get("items") or 0
+    if isinstance(record, ResultRecord):
+        c, n = record.cost, record.n  # Cost.get reads a figure by name, as dict.get does
+    else:  # a record's JSON object (or just its cost and n)
+        c, n = record.get("cost") or {}, record.get("n")
+    n = n or c.get("items") or 0
     kwh, co2 = c.get("energy_kwh"), c.get("co2e_g")
     same_unit = c.get("items") == n
     eps = c.get("examples_per_s") or (c.get("items_per_s") if same_unit else None)
