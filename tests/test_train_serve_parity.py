@@ -189,3 +189,52 @@ def test_chat_long_history_cut_alike(models, monkeypatch):
     seen.clear()
     ChatTask(str(models["gpt2"]), device="cpu", max_new_tokens=40).predict([{"history": history}])
     assert prepared.gen_prompts == [list(seen["items"][0]["input_ids"])]
+
+
+# -- sentiment: a long text is windowed alike in training, validation and serving ----------------------------
+LONG = " ".join(f"the cat number {i} sees a book and the dog reads a letter." for i in range(12))
+
+
+def test_sentiment_long_text_windows_equal(models, monkeypatch):
+    """Training features of a long text are the windows ``run`` feeds (``SentimentTask.windows``), every one
+    labelled with the text's label."""
+    from nlptasks.tasks.sentiment import SentimentTask
+
+    seen = _capture(monkeypatch, "forward_batched")
+    SentimentTask(str(models["bert-cls"]), device="cpu", max_length=32).predict([{"text": LONG}])
+    prepared = _trained("sentiment", models["bert-cls"], [{"text": LONG, "label": "POSITIVE"}, {"text": TEXT,
+                        "label": "negative"}], label2id={"NEGATIVE": 0, "POSITIVE": 1}, max_length=32)
+    served = [it["input_ids"] for it in seen["items"]]
+    assert len(served) > 2  # several windows
+    assert [f["input_ids"] for f in prepared.train[:len(served)]] == served
+    assert [f["labels"] for f in prepared.train] == [1] * len(served) + [0]
+    assert prepared.info["windows_train"] == len(served) + 1
+
+
+def test_sentiment_validation_is_the_served_prediction(models, monkeypatch):
+    """Validation during ``finetune`` predicts through the task (``Prepared.validate``): it feeds the model the
+    served windows and scores the served labels (a long text's windows averaged)."""
+    from transformers import AutoModelForSequenceClassification
+
+    from nlptasks.tasks.sentiment import SentimentTask
+
+    texts = [LONG, TEXT, LONG.replace("cat", "bird")]
+    served = [o["label"] for o in SentimentTask(str(models["bert-cls"]), device="cpu", max_length=32).predict(
+        [{"text": t} for t in texts])]
+    flip = {"NEGATIVE": "POSITIVE", "POSITIVE": "NEGATIVE"}
+    label2id = {"NEGATIVE": 0, "POSITIVE": 1}
+    model = AutoModelForSequenceClassification.from_pretrained(models["bert-cls"])
+    model.train()
+    for labels, accuracy in ((served, 100.0), ([flip[x] for x in served], 0.0)):  # accuracy in percent
+        records = [{"text": t, "label": lab} for t, lab in zip(texts, labels)]
+        prepared = _trained("sentiment", models["bert-cls"], records, label2id=label2id, eval_records=records,
+                            metric=None, max_length=32)
+        assert prepared.compute_metrics is None and prepared.validate is not None
+        assert prepared.validate(model)["accuracy"] == accuracy
+    assert model.training  # validation leaves the model as it found it
+    seen = _capture(monkeypatch, "forward_batched")
+    prepared.validate(model)
+    fed = [it["input_ids"] for it in seen["items"]]
+    seen.clear()
+    SentimentTask(str(models["bert-cls"]), device="cpu", max_length=32).predict([{"text": t} for t in texts])
+    assert fed == [it["input_ids"] for it in seen["items"]] and len(fed) > len(texts)

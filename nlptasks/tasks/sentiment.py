@@ -3,7 +3,8 @@
 Models: any ``AutoModelForSequenceClassification`` (labels from its config), the packaged
 ``minilm-sentiment3-lora`` (negative/neutral/positive; the offline default), ``minilm-sst2-lora`` and
 ``minilm-sst2`` (binary, SST-2) and the ``majority`` baseline. Texts longer than the model allows are split
-into overlapping windows whose logits are averaged, so nothing is silently cut off. On a benchmark whose
+into overlapping windows whose logits are averaged, so nothing is silently cut off (:meth:`SentimentTask.windows`,
+also the rule of ``finetune``'s features and validation). On a benchmark whose
 labels differ from the model's, :meth:`SentimentTask.fit_label_space` applies the label rule
 (docs/guide/sentiment.md).
 """
@@ -203,17 +204,37 @@ class SentimentTask(Task):
                                            max_length=self.settings["max_length"], stride=self.settings["stride"])
         return self._hf_probabilities(texts)
 
+    @classmethod
+    def windows(cls, tok, texts: list[str], limit: int, stride: int | None = None) -> tuple[list[dict], list[int]]:
+        """The one rule for long texts, for ``run``/``eval`` and for ``finetune``: each text becomes windows
+        of at most ``limit`` tokens that overlap by ``stride`` (default :data:`DEFAULT_STRIDE`; at most half
+        a window). Returns the windows (token-id dicts) and, per window, the index of its text. Serving
+        averages the logits of a text's windows; training labels every window with its text's label."""
+        stride = min(DEFAULT_STRIDE if stride is None else stride, limit // 2)
+        enc = tok(texts, truncation=True, max_length=limit, stride=stride, return_overflowing_tokens=True)
+        owners = enc.pop("overflow_to_sample_mapping", list(range(len(texts))))
+        return [{k: enc[k][i] for k in enc.keys()} for i in range(len(owners))], list(owners)
+
+    @classmethod
+    def serving(cls, lm, *, max_length: int | None = None, stride: int | None = None,
+                batch_size: int | None = None) -> "SentimentTask":
+        """This task serving ``lm``, a transformers classifier already in memory (``model``, ``tokenizer``,
+        ``config``, ``device``), e.g. the model being fine-tuned: validation during ``finetune`` predicts
+        through it, so it scores what ``nlptasks run`` would answer."""
+        task = cls(model="in-memory", device=str(lm.device), batch_size=batch_size, max_length=max_length,
+                   stride=stride)
+        task._kind, task._lm = "hf", lm
+        task.labels = [lm.config.id2label[i] for i in range(lm.config.num_labels)]
+        task._loaded = True
+        return task
+
     def _hf_probabilities(self, texts: list[str]):
         import torch
 
         from ..backend.inference import forward_batched, model_max_input
 
-        tok = self._lm.tokenizer
         limit = min(self.settings["max_length"] or 10**9, model_max_input(self._lm))
-        stride = min(self.settings["stride"], limit // 2)
-        enc = tok(texts, truncation=True, max_length=limit, stride=stride, return_overflowing_tokens=True)
-        owners = enc.pop("overflow_to_sample_mapping", list(range(len(texts))))
-        items = [{k: enc[k][i] for k in enc.keys()} for i in range(len(owners))]
+        items, owners = self.windows(self._lm.tokenizer, texts, limit, self.settings["stride"])
         logits = forward_batched(self._lm, items, outputs=("logits",), batch_size=self.batch_size,
                                  max_tokens=self.max_tokens, desc="sentiment")
         sums = torch.zeros(len(texts), len(self.labels))

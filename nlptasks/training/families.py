@@ -88,6 +88,30 @@ class SequenceClassification(TrainingSpec):
         self.num_labels = model.config.num_labels
         return [model.config.id2label[i] for i in range(model.config.num_labels)]
 
+    def _validation(self, s, tokenizer, records, label2id, max_length):
+        """Validation through the task's own predict path (``task.serving(model).predict``: a long text's
+        windows averaged, as ``nlptasks run`` does) with the model being trained: ``validate(model) ->
+        scores``, called by the Trainer at each evaluation (``Prepared.validate``)."""
+        field = self.task.input_fields[0]
+        inputs = [{field: str(r[self.text_field])} for r in records]
+        refs = preprocess.map_labels(records, label2id, "--validation", self.label_field)
+
+        def validate(model) -> dict[str, float]:
+            from types import SimpleNamespace
+
+            lm = SimpleNamespace(model=model, tokenizer=tokenizer, config=model.config, ct2=None,
+                                 device=next(model.parameters()).device)
+            was_training = model.training
+            model.eval()
+            try:
+                out = self.task.serving(lm, max_length=max_length,
+                                        batch_size=s.eval_batch_size or s.batch_size).predict(inputs)
+            finally:
+                model.train(was_training)
+            return self.score([label2id[o["label"]] for o in out], refs)
+
+        return validate
+
     def reference_fields(self, value, *, path, lookup, label_names):
         if label_names and isinstance(value, int) and 0 <= value < len(label_names):
             value = label_names[value]
@@ -101,7 +125,10 @@ class SequenceClassification(TrainingSpec):
     def prepare(self, s, tokenizer, config, train_records, eval_records, label2id, max_length, max_target):
         from transformers import DataCollatorWithPadding
 
-        fields = dict(text_field=self.text_field, label_field=self.label_field)
+        # a task with a long-text rule (sentiment: SentimentTask.windows) gets one feature per window, each
+        # labelled with its text's label, as `run` windows the text; else one truncated feature per text
+        windows = getattr(self.task, "windows", None)
+        fields = dict(text_field=self.text_field, label_field=self.label_field, windows=windows)
         tr = preprocess.classification(train_records, tokenizer, label2id, max_length=max_length, name="--train",
                                        **fields)
         ev = None
@@ -112,6 +139,13 @@ class SequenceClassification(TrainingSpec):
         def metrics(p):
             return self.score(_logits(p).argmax(-1).tolist(), [int(x) for x in p.label_ids])
 
+        validate = None
+        if eval_records is not None and s.metric != "loss" and hasattr(self.task, "serving"):
+            validate = self._validation(s, tokenizer, eval_records, label2id, max_length)
+        scorer = None if s.metric == "loss" or validate else metrics  # no predict path: argmax per feature
+        window_info = {"windows": "every window labelled with its text's label", "windows_train": len(tr)} \
+            if windows is not None else {}
+
         info: dict = {"max_length": max_length}
         weights = None
         if s.class_weights == "balanced":
@@ -120,8 +154,8 @@ class SequenceClassification(TrainingSpec):
             names = sorted(label2id, key=label2id.get)
             info["class_weights"] = balanced([f["labels"] for f in tr], names)
             weights = [info["class_weights"][n] for n in names]
-        return Prepared(tr, ev, DataCollatorWithPadding(tokenizer), metrics if s.metric != "loss" else None,
-                        info=info, class_weights=weights)
+        return Prepared(tr, ev, DataCollatorWithPadding(tokenizer), scorer,
+                        info={**info, **window_info}, class_weights=weights, validate=validate)
 
 
 class SpanQA(TrainingSpec):

@@ -22,10 +22,20 @@ def _trainer_classes():
     from transformers import Trainer as HFTrainer
 
     class OrderedEval:
+        validate_with = None  # Prepared.validate: scores from the task's own predict path, added to each evaluation
+
         def _get_eval_sampler(self, eval_dataset):
             if eval_dataset is None or not hasattr(eval_dataset, "__len__"):
                 return None
             return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
+
+        def evaluation_loop(self, *args, **kwargs):
+            output = super().evaluation_loop(*args, **kwargs)
+            if self.validate_with is not None:
+                prefix = kwargs.get("metric_key_prefix", args[4] if len(args) > 4 else "eval")
+                for k, v in self.validate_with(self.accelerator.unwrap_model(self.model)).items():
+                    output.metrics[f"{prefix}_{k}"] = v
+            return output
 
     class Trainer(OrderedEval, HFTrainer):
         pass

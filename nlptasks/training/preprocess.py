@@ -121,11 +121,20 @@ def map_labels(records: list[dict], label2id: dict[str, int], name: str, label_f
 
 
 def classification(records: list[dict], tokenizer, label2id: dict[str, int], *, max_length: int,
-                   name: str = "data", text_field: str = "text", label_field: str = "label") -> list[dict]:
+                   name: str = "data", text_field: str = "text", label_field: str = "label",
+                   windows=None) -> list[dict]:
+    """One feature per text, truncated at ``max_length``; or, with ``windows`` (the task's long-text rule,
+    ``windows(tokenizer, texts, max_length) -> (windows, owner per window)``), one feature per window, each
+    labelled with its text's label."""
     require_fields(records, (text_field, label_field), name)
     labels = map_labels(records, label2id, name, label_field)
-    enc = tokenizer([str(r[text_field]) for r in records], truncation=True, max_length=max_length)
-    keys = [k for k in enc.keys() if k in ("input_ids", "attention_mask", "token_type_ids")]
+    texts = [str(r[text_field]) for r in records]
+    keep = ("input_ids", "attention_mask", "token_type_ids")
+    if windows is not None:
+        items, owners = windows(tokenizer, texts, max_length)
+        return [{**{k: v for k, v in it.items() if k in keep}, "labels": labels[o]} for it, o in zip(items, owners)]
+    enc = tokenizer(texts, truncation=True, max_length=max_length)
+    keys = [k for k in enc.keys() if k in keep]
     return [{**{k: enc[k][i] for k in keys}, "labels": labels[i]} for i in range(len(records))]
 
 

@@ -29,6 +29,8 @@ class Prepared:
     gen_references: list[str] | None = None
     info: dict = field(default_factory=dict)      # recorded in the result (labels, prefix, languages)
     generation: dict = field(default_factory=dict)  # generate() settings of validation (forced first token)
+    # validation through the task's own predict path: ``validate(model) -> scores`` at each evaluation
+    validate: Callable[[Any], dict] | None = None
     class_weights: list[float] | None = None      # --class-weights: the loss weight of each label id
 
 

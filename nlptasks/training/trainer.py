@@ -69,7 +69,8 @@ def training_args(task: TrainingSpec, s: FinetuneSettings, out: Path, prepared: 
         eval_strategy = "no"
         save_steps = s.save_steps or eval_steps
         save_strategy = "steps" if save_steps else "epoch"
-    by_loss = s.metric == "loss" or (prepared.compute_metrics is None and not prepared.gen_prompts)
+    by_loss = s.metric == "loss" or (prepared.compute_metrics is None and not prepared.gen_prompts
+                                     and prepared.validate is None)
     kw = dict(
         output_dir=str(out / outputs.CHECKPOINTS), num_train_epochs=s.epochs, max_steps=s.max_steps,
         per_device_train_batch_size=s.batch_size, per_device_eval_batch_size=s.eval_batch_size or s.batch_size,
@@ -261,6 +262,7 @@ def _trainer(r: TrainingRun):
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     trainer.generation_kwargs = dict(prepared.generation)  # validation's generate() settings (seq2seq)
+    trainer.validate_with = prepared.validate  # validation through the task's own predict path
     if task.trainer_kind == "generate":
         trainer.gen_prompts, trainer.gen_references = prepared.gen_prompts, prepared.gen_references
         trainer.task, trainer.max_new_tokens = task, r.s.max_new_tokens
