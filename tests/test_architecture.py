@@ -38,7 +38,6 @@ CLI_ALLOWED_PREFIXES = (
 # CLI_ALLOWED); each is to move behind nlptasks.api. This list may only shrink.
 CLI_PENDING = {
     "nlptasks.cli.cmd_distill": {"nlptasks.training.distillation", "nlptasks.training.families"},
-    "nlptasks.cli.cmd_eval": {"nlptasks.backend.loading", "nlptasks.eval_parallel", "nlptasks.training.launch"},
     "nlptasks.cli.cmd_finetune": {"nlptasks.training.families", "nlptasks.training.launch",
                                   "nlptasks.training.settings", "nlptasks.training.trainer"},
 }

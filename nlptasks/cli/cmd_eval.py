@@ -86,30 +86,15 @@ def _typed(values: dict) -> dict:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..errors import InputError
-    from ..paths import check_output_folder, check_stdout
-    from ..training.launch import launch
-    from .cmd_finetune import launch_settings
+    from ..api_eval import check_evaluation_options, evaluation_process, launch_evaluation
+    from ..api_launch import launch_settings
 
-    if args.limit is not None and args.limit < 1:
-        raise InputError(f"--limit must be a positive integer, got {args.limit}")
-    check_stdout()  # the table goes there; checked (like --output) before any model loads
-    if args.output:
-        check_output_folder(args.output)
-    if args.no_cache and args.cache_dir:
-        raise InputError("--cache-dir and --no-cache exclude each other")
+    check_evaluation_options(limit=args.limit, output=args.output, cache_dir=args.cache_dir, no_cache=args.no_cache)
     where = placement_of(args)  # checked before any model loads
-    how = launch_settings(args)
+    how = launch_settings(vars(args))
     if how.wanted():
-        if where is not None:
-            raise InputError("--device-map spreads one model over the devices; it cannot be combined with "
-                             "--num-processes (data-parallel copies of the model)")
-        return launch(how, args.argv)
-    from ..backend.loading import placement
-    from ..eval_parallel import init
-
-    init()  # in a launched process: join the process group, take this process's GPU
-    with placement(where):
+        return launch_evaluation(how, args.argv, where)
+    with evaluation_process(where):  # in a launched process: joins the process group, takes its GPU
         if args.suite:
             return _suite(args)
         return _single(args)
