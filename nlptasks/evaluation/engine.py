@@ -128,8 +128,8 @@ def check_references(bench: Benchmark, refs: list, rows: list[dict], source: str
     return out
 
 
-def _is_classification(bench: Benchmark, task_name: str) -> bool:
-    return task_name == "sentiment" or bool(bench.label_names) or bool(bench.label_map)
+def _is_classification(bench: Benchmark, task_cls) -> bool:
+    return bool(getattr(task_cls, "predicts_labels", False)) or bool(bench.label_names) or bool(bench.label_map)
 
 
 # -- metrics --------------------------------------------------------------------------------------
@@ -302,7 +302,7 @@ def load_stage(benchmark: str | Benchmark, settings: EvalSettings, model: str | 
 
         run.bench = bench = fit(bench, cls, model, refs, revision=settings.revision,
                                 trust_remote_code=settings.trust_remote_code)
-    run.normalise = LabelNormaliser(bench) if _is_classification(bench, cls.name) else None
+    run.normalise = LabelNormaliser(bench) if _is_classification(bench, cls) else None
     run.refs = check_references(bench, refs, rows, run.source, run.normalise)
     run.fingerprint = json_hash([[{k: v for k, v in r.items() if k != "__line__"} for r in run.inputs], run.refs])
 

@@ -87,6 +87,9 @@ class Task:
     data_columns: ClassVar[dict[str, str]] = {}
     reference_column: ClassVar[str] = "reference"
     label_names: ClassVar[tuple[str, ...]] = ()
+    # Whether the outputs are labels of a label set (classification): evaluation then normalises predictions
+    # and references as labels (``evaluation.labels.LabelNormaliser``) even on a benchmark that names none.
+    predicts_labels: ClassVar[bool] = False
     # The module that explains this task's outputs (``--explain``; see nlptasks/explain/__init__.py).
     explainer: ClassVar[str] = ""
 

@@ -61,6 +61,7 @@ class SentimentTask(Task):
     primary_metric = "accuracy"
     reference_column = "label"
     label_names = ("negative", "positive")
+    predicts_labels = True
     explainer = "nlptasks.explain.sentiment"
 
     training_family = "SequenceClassification"
