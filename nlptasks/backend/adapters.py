@@ -135,6 +135,16 @@ def merge_adapter(model, tensors: dict, cfg: dict) -> int:
     return merged
 
 
+def _light(base: str, auto_class: str, trust_remote_code: bool) -> bool:
+    """Whether the base is the packaged MiniLM and the head one that :mod:`.bert_light` builds (the same
+    weights and outputs as transformers' BERT classes, without importing them: start-up time)."""
+    from . import bert_light
+    from .embedded import minilm_path
+
+    return (not trust_remote_code and Path(base).resolve() == Path(minilm_path()).resolve()
+            and bert_light.supports(base, auto_class))
+
+
 def build_merged(folder, auto_class: str, *, dtype=None, trust_remote_code: bool = False):
     """``(model, tokenizer, base path)``: the base model as ``auto_class`` with the adapter merged (float32
     merge, then cast to ``dtype``). The tokenizer is the folder's own when it has one, else the base's."""
@@ -159,7 +169,13 @@ def build_merged(folder, auto_class: str, *, dtype=None, trust_remote_code: bool
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ModelLoadError(f"adapter {str(folder)!r}: {WEIGHTS} is truncated or damaged ({first}); nothing "
                              f"was loaded or executed") from None
-    model, info = load_model(base, auto_class, trust_remote_code=trust_remote_code, dtype=torch.float32, **kwargs)
+    if _light(base, auto_class, trust_remote_code):  # the packaged MiniLM: no transformers model classes
+        from .bert_light import load_model as load_light
+
+        model, info = load_light(base, auto_class, **kwargs)
+    else:
+        model, info = load_model(base, auto_class, trust_remote_code=trust_remote_code, dtype=torch.float32,
+                                 **kwargs)
     new = [k if isinstance(k, str) else k[0] for k in (info.get("mismatched_keys") or [])]
     missing = [k for k in [*(info.get("missing_keys") or []), *new] if f"{PREFIX}{k}" not in tensors and k not in tensors]
     if missing:

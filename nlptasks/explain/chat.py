@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections import Counter
 
-import numpy as np
-
 from ..errors import NlpTasksError
 
 METHODS = ("neighbours",)
 
 
 def explain(task, records: list[dict], outputs: list[dict], method: str) -> list[dict]:
+    import numpy as np  # here, not at the top: the CLI parser imports this module for METHODS
+
     from ..models.chat_retrieval import RetrievalChat, _f1, _tokens, choose, context_vectors
 
     from ..detokenize import detokenize as shown  # responses as the model answers with them

@@ -15,8 +15,6 @@
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..errors import NlpTasksError
 
 METHODS = ("selection",)
@@ -38,6 +36,8 @@ def trace_supervised(scores, sentences: list[str], k: int, trigram_block: bool =
                      max_words: int | None = None) -> list[dict]:
     """The supervised scorer's selection (``extractive_supervised.select``), replayed with a reason per
     sentence. The kept set is the same as ``select``'s (tested)."""
+    import numpy as np  # lazily: the CLI parser imports this module for METHODS
+
     from ..models.extractive_supervised import _trigrams
 
     scores = np.asarray(scores, dtype=np.float64)
@@ -74,6 +74,8 @@ def trace_supervised(scores, sentences: list[str], k: int, trigram_block: bool =
 
 
 def _rows(scores, picked, reason) -> list[dict]:
+    import numpy as np  # lazily: the CLI parser imports this module for METHODS
+
     rank = {int(i): r + 1 for r, i in enumerate(np.argsort(-np.asarray(scores), kind="stable"))}
     return [{"score": float(s), "rank": rank[i], "kept": i in picked, "reason": reason[i]}
             for i, s in enumerate(scores)]
@@ -81,6 +83,8 @@ def _rows(scores, picked, reason) -> list[dict]:
 
 def trace_mmr(embeddings, k: int, diversity: float, position_weight: float) -> list[dict]:
     """``extractive.select_sentences`` with a reason per sentence (the same MMR steps: ``mmr_steps``)."""
+    import numpy as np  # lazily: the CLI parser imports this module for METHODS
+
     from ..tasks.extractive import mmr_steps
 
     relevance, selected = mmr_steps(embeddings, k, diversity, position_weight)
