@@ -5,9 +5,11 @@ import argparse
 
 
 def register(sub) -> None:
-    from ..training.distillation import ALPHA, TEMPERATURE
+    from ..api_training import distill_defaults
     from .cmd_finetune import add_launch_args, add_training_args
     from .common import positive_int
+
+    defaults = distill_defaults()
 
     p = sub.add_parser("distill", help="distil a fine-tuned teacher into a smaller student",
                        description="Knowledge distillation. sentiment/qa: logit distillation (temperature, alpha "
@@ -20,26 +22,26 @@ def register(sub) -> None:
     g.add_argument("--student", default=None, help="student model (shares the teacher's tokenizer for sentiment/qa)")
     g.add_argument("--student-layers", type=positive_int, default=None,
                    help="sentiment/qa: student = the teacher's first N transformer layers")
-    g.add_argument("--temperature", type=float, default=TEMPERATURE,
+    g.add_argument("--temperature", type=float, default=defaults["temperature"],
                    help="softmax temperature (default %(default)s)")
-    g.add_argument("--alpha", type=float, default=ALPHA,
+    g.add_argument("--alpha", type=float, default=defaults["alpha"],
                    help="weight of the distillation loss; 1 - alpha weighs the hard-label loss (default %(default)s)")
     add_launch_args(p)
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..training.families import training_spec
+    from ..api_training import select_training
     from .cmd_finetune import check_outputs, launch_settings, print_result, relaunch, run_options, settings_from_args
 
-    task = training_spec(args.task)
+    task = select_training(args.task)
     check_outputs(args, "distill")
     how = launch_settings(args)
     if how.wanted():
         options = {"teacher": args.teacher, "student": args.student, "student_layers": args.student_layers,
                    "temperature": args.temperature, "alpha": args.alpha, **run_options(args)}
         return relaunch(args, how, "distill", options)
-    from ..training.distillation import distill
+    from ..api import distill
 
     print_result(distill(task.name, args.teacher, args.train, args.validation, args.output, student=args.student,
                          student_layers=args.student_layers, temperature=args.temperature, alpha=args.alpha,

@@ -26,10 +26,11 @@ def _csv(value: str) -> list[str]:
 def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) -> None:
     """The arguments of ``finetune`` and ``distill``: the task, the data and output, and one ``--flag`` per
     :class:`FinetuneSettings` field (its name with dashes), whose default is the field's."""
-    from ..training.settings import ADAPTER_DTYPES, CLASS_WEIGHTS, LORA_SAVES, PRECISIONS, FinetuneSettings
+    from ..api_training import setting_choices, setting_defaults
     from .common import positive_int
 
-    defaults = FinetuneSettings.defaults()
+    defaults = setting_defaults()
+    choices = setting_choices()
 
     def setting(group, name: str, *short: str, **kw) -> None:
         if isinstance(defaults[name], bool):
@@ -67,7 +68,7 @@ def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) ->
     setting(t, "scheduler", help="learning-rate schedule: linear (default), cosine, "
                                  "constant, constant_with_warmup, polynomial, ...")
     setting(t, "warmup", type=float, help="warm-up: a fraction of the steps (<1) or steps")
-    setting(t, "precision", choices=PRECISIONS, help="auto: bf16 (fp16 if unsupported) on CUDA, fp32 on CPU")
+    setting(t, "precision", choices=choices["precision"], help="auto: bf16 (fp16 if unsupported) on CUDA, fp32 on CPU")
     setting(t, "gradient_checkpointing", help="trade compute for memory")
     setting(t, "freeze_base", help="train the task head only (sentiment, qa)")
     setting(t, "lora", help="train LoRA adapters (peft); merged into the saved model unless --lora-save adapter")
@@ -76,10 +77,10 @@ def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) ->
     setting(t, "lora_dropout", type=float)
     setting(t, "lora_targets", type=_csv, help="module names to adapt, or all-linear (every Linear layer but the "
                                                "task head); default: peft's choice for the architecture")
-    setting(t, "lora_save", choices=LORA_SAVES,
+    setting(t, "lora_save", choices=choices["lora_save"],
             help="merged (default): a plain transformers model; adapter: peft adapter files (adapter_config.json, "
                  "adapter_model.safetensors with the task head), loaded over the base model")
-    setting(t, "adapter_dtype", choices=ADAPTER_DTYPES,
+    setting(t, "adapter_dtype", choices=choices["adapter_dtype"],
             help="--lora-save adapter: storage dtype of the adapter weights (default float32)")
     setting(t, "seed", type=int, help="random seed (default %(default)s)")
     setting(t, "group_by_length",
@@ -89,7 +90,7 @@ def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) ->
             help="allow model folders/repositories to run their own Python code (off by default)")
     setting(t, "label_smoothing", type=float,
             help="label smoothing of the cross-entropy loss (e.g. 0.1 for translation; default 0)")
-    setting(t, "class_weights", choices=CLASS_WEIGHTS,
+    setting(t, "class_weights", choices=choices["class_weights"],
             help="classification: weigh each class's loss; balanced = n / (k * n_c) from the training labels "
                  "(recorded in the run's settings and preprocessing)")
 
@@ -119,12 +120,10 @@ def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) ->
             help="sentiment: names of the label ids for a new head, comma-separated, in id order")
     setting(x, "new_head", help="sentiment: replace the model's classification head")
     if with_model:
-        from ..training.settings import ARCHS
-
         g = p.add_argument_group("from scratch (translate, summarize: a new tokenizer and model instead of --model)")
         setting(g, "from_scratch",
                 help="train a joint BPE tokenizer on --train and a new encoder-decoder model (no --model)")
-        setting(g, "arch", choices=ARCHS, help="model layout (default marian)")
+        setting(g, "arch", choices=choices["arch"], help="model layout (default marian)")
         setting(g, "vocab_size", type=positive_int, help="joint source+target vocabulary (default 8000)")
         setting(g, "d_model", type=positive_int, help="hidden size (default 256)")
         setting(g, "layers", type=positive_int, help="encoder and decoder layers (default 3)")
@@ -142,7 +141,7 @@ def add_training_args(p: argparse.ArgumentParser, *, with_model: bool = True) ->
 
 
 def add_launch_args(p: argparse.ArgumentParser, what: str = "train") -> None:
-    """One flag per :class:`nlptasks.training.launch.Launch` field."""
+    """One flag per launch option (:func:`nlptasks.api_launch.launch_options`)."""
     g = p.add_argument_group("distributed (re-launches itself with `accelerate launch`)")
     g.add_argument("--num-processes", type=int, default=None,
                    help=f"{what} data-parallel on N processes in all (one per GPU; CPU processes use gloo)")
@@ -155,20 +154,17 @@ def add_launch_args(p: argparse.ArgumentParser, what: str = "train") -> None:
 
 
 def launch_settings(args: argparse.Namespace):
-    from dataclasses import fields
+    from ..api_launch import launch_settings as settings
 
-    from ..training.launch import Launch
-
-    return Launch(**{f.name: getattr(args, f.name) for f in fields(Launch)})
+    return settings(vars(args))
 
 
 def relaunch(args: argparse.Namespace, how, command: str, options: dict) -> int:
     """Run this command again in every process of ``how``: the task and ``options`` (setting -> value)."""
-    from ..training.launch import command_argv, launch
-    from ..training.settings import FinetuneSettings
+    from ..api_training import relaunch_training
 
     verbosity = ["-v"] * (args.verbose or 0) + (["-q"] if args.quiet else [])
-    return launch(how, verbosity + command_argv(command, args.task, options, FinetuneSettings.defaults()))
+    return relaunch_training(how, command, args.task, options, verbosity)
 
 
 def run_options(args: argparse.Namespace) -> dict:
@@ -179,10 +175,10 @@ def run_options(args: argparse.Namespace) -> dict:
 
 def settings_from_args(args: argparse.Namespace) -> dict:
     """The FinetuneSettings keywords the parser filled (task, model, data and output are passed apart)."""
-    from ..training.settings import FinetuneSettings
+    from ..api_training import setting_names
 
     apart = {"task", "model", "train", "validation", "output"}
-    return {k: getattr(args, k) for k in sorted(FinetuneSettings.names() - apart) if hasattr(args, k)}
+    return {k: getattr(args, k) for k in sorted(setting_names() - apart) if hasattr(args, k)}
 
 
 def register(sub) -> None:
@@ -197,21 +193,15 @@ def register(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..errors import InputError
-    from ..training.families import training_spec
+    from ..api import finetune
+    from ..api_training import base_model, select_training
 
-    task = training_spec(args.task).select(args.model, vars(args))
+    task = select_training(args.task, args.model, vars(args))
     check_outputs(args, "finetune")
     how = launch_settings(args)
     if how.wanted():
         return relaunch(args, how, "finetune", run_options(args))
-    model = args.model or (None if args.from_scratch else task.default_base_model)
-    if not model and not args.from_scratch:
-        scratch = ", or --from-scratch" if task.trainer_kind == "seq2seq" else ""
-        raise InputError(f"finetune {task.name}: pass --model (a seq2seq or causal LM hub id or local dir)"
-                         f"{scratch}")
-    from ..training.trainer import finetune
-
+    model = base_model(task, args.model, args.from_scratch)
     print_result(finetune(task.name, model, args.train, args.validation, args.output, **settings_from_args(args)))
     return 0
 
@@ -229,8 +219,8 @@ def print_result(result: dict) -> None:
     import os
     import sys
 
-    from ..training.trainer import dumps
+    from ..api_training import training_summary
 
     if result.get("world_size", 1) == 1 or os.environ.get("RANK", "0") == "0":
-        sys.stdout.write(dumps(result) + "\n")
+        sys.stdout.write(training_summary(result) + "\n")
         sys.stdout.flush()
