@@ -18,7 +18,8 @@ import copy
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -39,41 +40,60 @@ class BenchmarkError(NlpTasksError):
 
 
 # -- schema ---------------------------------------------------------------------------------------
-# key -> (accepted types, required); nested sections have their own tables.
+# The YAML schema is written once, as the fields of the dataclasses below (``Benchmark``, ``DatasetRef``):
+# each YAML key is a field whose metadata holds (accepted types, required); ``TOP`` and ``DATASET`` are
+# read from them. The open-domain corpus section is a plain mapping (``CORPUS``).
 _SCALAR = (str, int, float, bool)
-TOP = {
-    "name": ((str,), False),
-    "task": ((str,), True),
-    "version": ((int, str), True),
-    "description": ((str,), False),
-    "dataset": ((dict,), True),
-    "columns": ((dict,), True),
-    "references": ((str,), True),
-    "label_names": ((list,), False),
-    "label_map": ((dict,), False),
-    "metrics": ((list,), True),
-    "metric_options": ((dict,), False),
-    "primary_metric": ((str,), True),
-    "generation": ((dict,), False),
-    "task_options": ((dict,), False),
-    "prefix": ((str,), False),
-    "limit": ((int,), False),
-    # the data a model may be trained on (``finetune --train BENCHMARK``): another split of the same hub
-    # dataset or ``data_files`` key, or other local files; never the data above (refused)
-    "train_split": ((str,), False),
-    "train_data_files": ((str, list), False),
-    # open-domain QA: the documents answers are retrieved from (``CORPUS``; indexed once, cached)
-    "corpus": ((dict,), False),
-}
+
+
+def _yaml(*types: type, required: bool = False, **kw):
+    """A dataclass field that is a YAML key of the definition: its accepted types and whether it is required."""
+    return field(metadata={"yaml": (types, required)}, **kw)
+
+
+def _schema(cls) -> dict:
+    """key -> (accepted types, required) of the YAML keys of ``cls``, in field order."""
+    return {f.name: f.metadata["yaml"] for f in fields(cls) if "yaml" in f.metadata}
+
+
+@dataclass(frozen=True, eq=False)
+class DatasetRef(Mapping):
+    """A definition's ``dataset`` section, typed: a hub dataset (``path``, config ``name``, ``split``,
+    ``revision``) or local files (``path`` json/csv/parquet and ``data_files``: files, or a mapping
+    split -> files). Every key is present (None when not given). It reads as a mapping too
+    (``ds["path"]``, ``dict(ds)``), as the section did before it was typed."""
+
+    path: str = _yaml(str, required=True)
+    name: str | None = _yaml(str, default=None)
+    split: str | None = _yaml(str, default=None)
+    data_files: str | list | dict | None = _yaml(str, list, dict, default=None)
+    revision: str | None = _yaml(str, default=None)
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in DATASET:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self):
+        return iter(DATASET)
+
+    def __len__(self) -> int:
+        return len(DATASET)
+
+    @property
+    def local(self) -> bool:
+        """Local files (json/csv/parquet) rather than a hub dataset."""
+        from .datasets_io import LOCAL_FORMATS
+
+        return self.path in LOCAL_FORMATS
+
+    def to_dict(self) -> dict:
+        return {k: copy.deepcopy(getattr(self, k)) for k in DATASET}
+
+
+DATASET = _schema(DatasetRef)
 # keys that do not change what is scored, so they are left out of the definition hash
 NOT_HASHED = ("description", "train_split", "train_data_files")
-DATASET = {
-    "path": ((str,), True),
-    "name": ((str,), False),
-    "split": ((str,), False),
-    "data_files": ((str, list, dict), False),
-    "revision": ((str,), False),
-}
 # open-domain benchmarks: the documents to retrieve from (indexed once, cached by their fingerprint)
 CORPUS = {
     "path": ((str,), True),
@@ -166,20 +186,17 @@ def validate_definition(data: Any, where: str, default_name: str | None = None) 
     name = data.get("name") or default_name
     if not name:
         raise BenchmarkError(f"{where}: missing required key 'name'")
-    return {
-        "name": name, "task": data["task"], "version": data["version"],
-        "description": data.get("description") or "",
-        "dataset": {"path": ds["path"], "name": ds.get("name"), "split": ds.get("split"),
-                    "data_files": files, "revision": ds.get("revision")},
-        "columns": dict(data["columns"]), "references": data["references"],
-        "label_names": data.get("label_names"), "label_map": data.get("label_map"),
-        "metrics": list(data["metrics"]), "metric_options": data.get("metric_options") or {},
-        "primary_metric": data["primary_metric"],
-        "generation": data.get("generation") or {}, "task_options": data.get("task_options") or {},
-        "prefix": data.get("prefix"), "limit": data.get("limit"),
-        "train_split": data.get("train_split"), "train_data_files": data.get("train_data_files"),
-        "corpus": corpus,
-    }
+    out = {}
+    for f in fields(Benchmark):  # every YAML key; one not given gets the field's default
+        if "yaml" in f.metadata:
+            value = data.get(f.name)
+            if value is None:
+                value = f.default_factory() if f.default_factory is not MISSING else \
+                    (None if f.default is MISSING else f.default)
+            out[f.name] = value
+    out.update(name=name, dataset=DatasetRef(**{k: ds.get(k) for k in DATASET}), columns=dict(data["columns"]),
+               metrics=list(data["metrics"]), corpus=corpus)
+    return out
 
 
 def _check_training_data(data: dict, ds: dict, where: str) -> None:
@@ -224,30 +241,33 @@ def definition_hash(definition: dict) -> str:
     return json_hash(body, 16)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Benchmark:
-    """One benchmark definition, typed: the fields are the YAML keys (``TOP``), checked and normalised
-    by :func:`validate_definition`; build one with :meth:`from_mapping` (or :func:`load_file`)."""
+    """One benchmark definition, typed: the fields are the YAML keys (``TOP`` is read from them), checked
+    and normalised by :func:`validate_definition`; build one with :meth:`from_mapping` (or :func:`load_file`)."""
 
-    name: str
-    task: str
-    version: int | str
-    dataset: dict[str, Any]  # path, name, split, data_files, revision (``DATASET``), all present
-    columns: dict[str, str]  # task input field -> column path
-    references: str  # column path of the reference
-    metrics: list[str]
-    primary_metric: str
-    description: str = ""
-    label_names: list[str] | None = None
-    label_map: dict[str, str] | None = None
-    metric_options: dict[str, dict] = field(default_factory=dict)
-    generation: dict[str, Any] = field(default_factory=dict)
-    task_options: dict[str, Any] = field(default_factory=dict)
-    prefix: str | None = None
-    limit: int | None = None
-    train_split: str | None = None  # the split to train on (hub, or a key of a data_files mapping)
-    train_data_files: str | list[str] | None = None  # local files to train on
-    corpus: dict[str, Any] | None = None  # open-domain QA: the documents retrieved from (``CORPUS``)
+    name: str = _yaml(str)  # not required in the file: its stem is the default
+    task: str = _yaml(str, required=True)
+    version: int | str = _yaml(int, str, required=True)
+    description: str = _yaml(str, default="")
+    dataset: DatasetRef = _yaml(dict, required=True)
+    columns: dict[str, str] = _yaml(dict, required=True)  # task input field -> column path
+    references: str = _yaml(str, required=True)  # column path of the reference
+    label_names: list[str] | None = _yaml(list, default=None)
+    label_map: dict[str, str] | None = _yaml(dict, default=None)
+    metrics: list[str] = _yaml(list, required=True)
+    metric_options: dict[str, dict] = _yaml(dict, default_factory=dict)
+    primary_metric: str = _yaml(str, required=True)
+    generation: dict[str, Any] = _yaml(dict, default_factory=dict)
+    task_options: dict[str, Any] = _yaml(dict, default_factory=dict)
+    prefix: str | None = _yaml(str, default=None)
+    limit: int | None = _yaml(int, default=None)
+    # the data a model may be trained on (``finetune --train BENCHMARK``): another split of the same hub
+    # dataset or ``data_files`` key, or other local files; never the data above (refused)
+    train_split: str | None = _yaml(str, default=None)
+    train_data_files: str | list[str] | None = _yaml(str, list, default=None)
+    # open-domain QA: the documents answers are retrieved from (``CORPUS``; indexed once, cached)
+    corpus: dict[str, Any] | None = _yaml(dict, default=None)
     source: str = "<memory>"  # the YAML file it came from (not part of the definition)
     hash: str = field(init=False)  # of the definition, description excluded
 
@@ -262,7 +282,7 @@ class Benchmark:
     @property
     def definition(self) -> dict:
         """The normalised definition as a mapping (what is hashed, and what ``benchmarks --json`` shows)."""
-        return {key: copy.deepcopy(getattr(self, key)) for key in TOP}
+        return {key: self.dataset.to_dict() if key == "dataset" else copy.deepcopy(getattr(self, key)) for key in TOP}
 
     def data_source(self) -> str:
         ds = self.dataset
@@ -288,7 +308,7 @@ class Benchmark:
         None when the definition names none. Never the evaluated data (checked when it is loaded)."""
         if self.train_split is None and self.train_data_files is None:
             return None
-        ds = dict(self.dataset)
+        ds = self.dataset.to_dict()
         if self.train_data_files is not None:
             ds.update(data_files=self.train_data_files, split=None)
         else:
@@ -368,6 +388,9 @@ class Benchmark:
         return {"name": self.name, "task": self.task, "version": self.version, "hash": self.hash,
                 "data": self.data_source(), "primary_metric": self.primary_metric,
                 "metrics": list(self.metrics), "description": self.description, "file": self.source}
+
+
+TOP = _schema(Benchmark)  # the YAML keys of a definition: key -> (accepted types, required)
 
 
 # -- loading --------------------------------------------------------------------------------------
