@@ -3,7 +3,8 @@
 - ``definitions``: benchmark definitions (YAML files, the registry of benchmarks, ad-hoc ``--data`` ones)
 - ``datasets_io``: reading a benchmark's data (local files or hub datasets) and its column paths
 - ``engine``: ``evaluate()``, a benchmark and a model in, one result record out
-- ``records``: the result record's schema (keys, validation, the names used for ranking)
+- ``result``: the result record's one schema, typed (``ResultRecord`` and its parts; ``from_dict`` validates)
+- ``records``: helpers that read a record given as a JSON object, and the validator's old names
 - ``store``: the results store (SQLite or PostgreSQL) and ``results import``
 - ``suites``: evaluation suites (several benchmarks x models) and their rendered leaderboards
 
