@@ -12,6 +12,10 @@ from typing import Any
 from .result import (  # noqa: F401  (the schema's names, for the code that imports them from here)
     COST_NUMBERS, FUTURE_SKEW, MAX_ABS_VALUE, RECORD_KEYS, SCHEMA_VERSION, ResultRecord, Variant, text_problem)
 
+__all__ = ["COST_NUMBERS", "FUTURE_SKEW", "MAX_ABS_VALUE", "RECORD_KEYS", "SCHEMA_VERSION", "ResultRecord", "text_problem",
+           "benchmark_key", "check_record", "definition_facts", "metric_score", "primary_score", "validate_record",
+           "variant_name"]
+
 
 # -- helpers every reader uses ------------------------------------------------------------------------
 def variant_name(record: "dict | ResultRecord") -> str:
