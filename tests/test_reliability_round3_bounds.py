@@ -171,7 +171,7 @@ def test_suite_alias_bomb_is_refused(tmp_path):
     t = time.time()
     with pytest.raises(SuiteError, match="through its aliases"):
         load_suite(str(s))
-    assert time.time() - t < 10
+    assert time.time() - t < 60  # a bound against exponential alias expansion, not a speed target
 
 
 # -- absurd model configs --------------------------------------------------------------------------------
@@ -196,7 +196,7 @@ def test_absurd_model_config_is_refused_before_allocation(tiny_models, tmp_path)
     for i in range(len(CHANGES)):
         msg, seconds = res[f"load{i}"]
         assert msg.startswith("ModelLoadError") and "refused before allocating" in msg, (CHANGES[i], msg)
-        assert seconds < 10
+        assert seconds < 60  # a bound, not a speed target: building 100,000 layers would take far longer
     assert res["rss_mib"] < 1024
 
 
