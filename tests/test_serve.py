@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 
 import httpx
@@ -24,6 +25,17 @@ RECORDS = {"sentiment": {"text": "a wonderful, moving film"},
            "chat": {"history": ["Hello, how are you today?"]}}
 
 
+def close(a, b) -> bool:
+    """Equal, floats within 1e-4 (relative) or 1e-6."""
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and a == pytest.approx(b, rel=1e-4, abs=1e-6)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(close(x, y) for x, y in zip(a, b))
+    return a == b
+
+
 @pytest.fixture(scope="module")
 def client():
     app = create_app(ServeConfig(max_wait_ms=1.0))  # all five tasks, packaged models, loaded on first use
@@ -38,7 +50,9 @@ def test_each_task_answers_as_run_does(client, task):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["task"] == task and len(body["outputs"]) == 1
-    assert body["outputs"] == run(task, [rec])  # the task plugin's predict, the same as `nlptasks run`
+    expected = run(task, [rec])  # the task plugin's predict, the same as `nlptasks run`
+    # the same up to float rounding: the server pads its forward batches to a multiple of 16 tokens
+    assert close(body["outputs"], expected), (body["outputs"], expected)
     cost = body["cost"]
     assert cost["batch_items"] >= 1 and cost["energy_kwh"] > 0 and cost["co2e_g"] > 0
 
@@ -132,6 +146,7 @@ def test_chat_completions_shape_and_refusals(client):
     (b'{"inputs": ["x"], "options": {"stride": -1}}', "options.stride"),
     (b'{"inputs": ["x"], "options": {"nope": 1}}', "options.nope"),
     (b'{"inputs": ["x"], "extra": 1}', "extra"),
+    (b'{"inputs": ["\xff\xfe"]}', "body"),                          # not UTF-8 (FastAPI's own answer is 400)
 ])
 def test_bad_bodies_are_422_naming_the_field(client, body, field):
     r = client.post("/v1/sentiment", content=body, headers={"content-type": "application/json"})
@@ -278,6 +293,39 @@ def test_concurrent_requests_are_merged_and_each_gets_its_own_outputs():
         assert [o["score"] for o in g] == pytest.approx([o["score"] for o in e], abs=1e-4)
     assert state.metrics.max_batch_requests("sentiment") > 1
     assert max(r.json()["cost"]["batch_requests"] for r in responses) > 1
+
+
+@pytest.mark.parametrize("multiple", [16, 1])
+def test_forward_batches_padded_to_the_multiple_with_unchanged_outputs(monkeypatch, multiple):
+    """The server pads each forward batch to a multiple of --pad-multiple tokens (few distinct shapes, so
+    memory stays flat); the outputs are those of `nlptasks run`, whose padding is untouched."""
+    import nlptasks.backend.inference as inference
+
+    texts = ["a wonderful, moving film", "dull", "the plot is thin but the acting carries every single scene"]
+    widths: list[tuple[str, int]] = []
+    real = inference._pad
+
+    def recording(tokenizer, items, device, padding_side=None, multiple=None):
+        batch = real(tokenizer, items, device, padding_side=padding_side, multiple=multiple)
+        widths.append((threading.current_thread().name, batch["input_ids"].shape[1],
+                       max(len(it["input_ids"]) for it in items)))
+        return batch
+    monkeypatch.setattr(inference, "_pad", recording)
+    expected = run("sentiment", texts)  # in this thread: padded to the longest item only
+    assert widths and all(w == longest for _, w, longest in widths)
+    assert any(longest % 16 for _, _, longest in widths)  # the texts do not hit a multiple by chance
+    widths.clear()
+    app = create_app(ServeConfig(tasks=("sentiment",), pad_multiple=multiple))
+    with TestClient(app) as c:
+        r = c.post("/v1/sentiment", json={"inputs": texts})
+    assert r.status_code == 200, r.text
+    served = [(w, longest) for name, w, longest in widths if name.startswith("nlptasks-serve-")]
+    assert served
+    for w, longest in served:
+        assert w == (-(-longest // 16) * 16 if multiple == 16 else longest)
+    got = r.json()["outputs"]
+    assert [o["label"] for o in got] == [o["label"] for o in expected]
+    assert [o["score"] for o in got] == pytest.approx([o["score"] for o in expected], abs=2e-3)
 
 
 def test_no_batching_runs_requests_alone():

@@ -42,6 +42,9 @@ def register(sub) -> None:
                    help="most items per merged batch (default 64; --max-tokens then splits it by tokens)")
     b.add_argument("--max-queue", type=positive_int, default=1024,
                    help="items waiting per task before requests get 503 + Retry-After (default 1024)")
+    b.add_argument("--pad-multiple", type=positive_int, default=16, metavar="N",
+                   help="pad each forward batch to a multiple of N tokens (default 16): few distinct batch "
+                        "shapes, so memory stays flat under load; 1 pads to the longest item only")
     add_grid_args(p.add_argument_group("cost"))
     p.set_defaults(func=main)
 
@@ -70,6 +73,6 @@ def main(args: argparse.Namespace) -> int:
         api_key=read_api_key(args.api_key_file) if args.api_key_file else None,
         preload=args.preload, batching=not args.no_batching, max_wait_ms=args.max_wait_ms,
         max_batch_items=args.max_batch_items, max_queue_items=args.max_queue, max_items=args.max_items,
-        max_body_bytes=args.max_body_bytes, timeout_s=args.timeout, drain_s=args.drain,
+        max_body_bytes=args.max_body_bytes, timeout_s=args.timeout, drain_s=args.drain, pad_multiple=args.pad_multiple,
         grid_intensity=args.grid_intensity, country=args.country)
     return serve(config, access_log=args.access_log, log_level="info" if args.verbose else "warning")

@@ -89,7 +89,10 @@ class ServerState:
             self.metrics.queue_depth[name] = b.queue_depth
 
     def _runner(self, st: ServedTask):
-        def run(key, records):
+        from ..backend.inference import pad_to_multiple
+
+        def run(key, records):  # on the task's worker thread
+            pad_to_multiple(self.config.pad_multiple)  # few batch shapes: memory stays flat (see inference.py)
             task = st.variant(key)
             with self._tracker_cls(grid_intensity=self.config.grid_intensity, country=self.config.country) as tr:
                 outputs = task.predict(records)
@@ -159,6 +162,9 @@ def create_app(config: ServeConfig | None = None, served: dict[str, ServedTask] 
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            # FastAPI's answer to a body that is not UTF-8 (json.loads fails before parsing): malformed JSON
+            return error(422, "invalid_request", "body: invalid JSON (not UTF-8 text)", "body")
         kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error(exc.status_code, kind, str(exc.detail))
 

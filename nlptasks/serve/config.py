@@ -33,6 +33,8 @@ class ServeConfig:
     timeout_s: float = 60.0             # per request, queueing included (504 above)
     drain_s: float = 30.0               # SIGTERM: how long in-flight requests may still finish
     max_variants: int = 8               # distinct option sets kept per task (models are shared)
+    pad_multiple: int = 16              # forward batches padded to a multiple of this many tokens: few
+                                        # distinct shapes, so memory stays flat (1: the longest item)
     grid_intensity: float | None = None
     country: str | None = None
 
@@ -42,7 +44,7 @@ class ServeConfig:
             raise NlpTasksError("serve: no task to serve")
         for name, value in (("--port", self.port), ("--max-batch-items", self.max_batch_items),
                             ("--max-queue", self.max_queue_items), ("--max-items", self.max_items),
-                            ("--max-body-bytes", self.max_body_bytes)):
+                            ("--max-body-bytes", self.max_body_bytes), ("--pad-multiple", self.pad_multiple)):
             if not isinstance(value, int) or value < (0 if name == "--port" else 1):
                 raise NlpTasksError(f"serve: {name} must be a positive integer, got {value!r}")
         if self.port > 65535:
