@@ -34,16 +34,64 @@ def file_hash(path: str | Path, length: int | None = 16) -> str:
 
 
 def cached_file_hash(path: str | Path) -> str:
-    """:func:`file_hash` of a file that is read again only when its size or modification time changes
-    (model weights are hashed on every load)."""
+    """:func:`file_hash` of a file that is read again only when its size, modification time, inode or
+    status-change time changes (model weights are hashed on every load). The hashes of large files are
+    also kept on disk (``file-hashes.json`` beside the prediction cache: ``$NLPTASKS_CACHE_DIR`` or the user
+    cache folder), so a new process does not read a 90 MB weights file again just to name it."""
     p = Path(path).resolve()
     st = p.stat()
-    return _cached_file_hash(str(p), st.st_size, st.st_mtime_ns)
+    return _cached_file_hash(str(p), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+
+
+DISK_CACHE_MIN_BYTES = 8 << 20  # smaller files are hashed faster than the cache file is read
+DISK_CACHE_MAX_ENTRIES = 256
+
+
+def _disk_cache_file() -> Path:
+    import os
+
+    folder = os.environ.get("NLPTASKS_CACHE_DIR")
+    if not folder:
+        import platformdirs
+
+        folder = str(Path(platformdirs.user_cache_dir("nlptasks")) / "predictions")
+    return Path(folder) / "file-hashes.json"
 
 
 @lru_cache(maxsize=32)
-def _cached_file_hash(path: str, size: int, mtime_ns: int) -> str:
-    return file_hash(path)
+def _cached_file_hash(path: str, size: int, mtime_ns: int, ino: int = 0, ctime_ns: int = 0) -> str:
+    if size < DISK_CACHE_MIN_BYTES:
+        return file_hash(path)
+    key = f"{path}|{size}|{mtime_ns}|{ino}|{ctime_ns}"
+    store = _disk_cache_file()
+    try:
+        known = json.loads(store.read_text(encoding="utf-8"))
+        if not isinstance(known, dict):
+            known = {}
+    except (OSError, ValueError):
+        known = {}
+    value = known.get(key)
+    if isinstance(value, str) and len(value) == 16 and all(c in "0123456789abcdef" for c in value):
+        return value
+    value = file_hash(path)
+    known = {k: v for k, v in known.items() if not k.startswith(f"{path}|")}  # the file's older versions
+    known = dict(list(known.items())[-(DISK_CACHE_MAX_ENTRIES - 1):])
+    known[key] = value
+    try:  # best effort: an unwritable cache folder only costs the next process a re-read
+        import os
+        import tempfile
+
+        store.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=store.parent, prefix=".file-hashes-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(known, f)
+            os.replace(tmp, store)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    except OSError:
+        pass
+    return value
 
 
 def files_hash(paths: Iterable[str | Path], length: int | None = 16) -> str | None:

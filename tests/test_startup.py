@@ -102,3 +102,27 @@ def test_light_bert_gives_bit_identical_outputs_to_transformers(name, auto_class
                 oa, ob = a(**enc), b(**enc)
             for n in names:
                 assert torch.equal(getattr(oa, n), getattr(ob, n)), (name, what, len(batch), n)
+
+
+def test_large_file_hashes_are_kept_on_disk_for_the_next_process(tmp_path, monkeypatch):
+    from nlptasks import hashing
+
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"\x01" * (hashing.DISK_CACHE_MIN_BYTES + 1))
+    first = hashing.cached_file_hash(weights)
+    assert first == hashing.file_hash(weights)
+    hashing._cached_file_hash.cache_clear()  # a new process: only the disk cache is left
+
+    def no_reading(*a, **k):
+        raise AssertionError("the file was read again")
+
+    real = hashing.file_hash
+    monkeypatch.setattr(hashing, "file_hash", no_reading)
+    assert hashing.cached_file_hash(weights) == first
+    monkeypatch.setattr(hashing, "file_hash", real)
+    weights.write_bytes(b"\x02" * (hashing.DISK_CACHE_MIN_BYTES + 1))  # same size, new content
+    hashing._cached_file_hash.cache_clear()
+    second = hashing.cached_file_hash(weights)
+    assert second == hashing.file_hash(weights) != first
+    kept = json.loads((tmp_path / "prediction-cache" / "file-hashes.json").read_text())
+    assert list(kept.values()) == [second]  # the file's older entry was replaced
