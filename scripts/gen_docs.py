@@ -786,7 +786,7 @@ def figures_page() -> str:
 # variable read in the code but missing here makes the page say so, which tests/test_docs.py refuses.
 ENV_HELP = {
     "NLPTASKS_STORE": "the results store: a SQLite file path or a `postgresql://` URL (default: the user data folder); `--store` overrides it",
-    "NLPTASKS_CACHE_DIR": "the prediction cache folder of `eval` (default: the user cache folder); `--cache-dir` overrides it",
+    "NLPTASKS_CACHE_DIR": "the prediction cache folder of `eval` (default: the user cache folder); `--cache-dir` overrides it. It also keeps `file-hashes.json`, the sha256 of large weights files, so a new process need not read them again",
     "NLPTASKS_DATA_DIR": "where the relative data paths of benchmarks resolve (default `../shared/data`); `--data-dir` overrides it",
     "NLPTASKS_BENCHMARKS_PATH": "folders of benchmark YAML files, searched before the shipped ones (separated by `:`)",
     "NLPTASKS_NUM_THREADS": "torch threads (default: the physical cores this process may use)",
