@@ -2,19 +2,15 @@
 
     python benchmarks/serve_load.py [--tasks sentiment translate] [--concurrency 1 8 32 128]
                                     [--requests 512] [--max-seconds 60] [--json out.json]
-    python benchmarks/serve_load.py --robustness 20000 [--task sentiment]
 
-Load mode: for each task, a server with dynamic batching and one with ``--no-batching`` (each a separate
-process, models preloaded, started one after the other, never at once) get the same items, one item per
-request, from 1, 8, 32 and 128 concurrent clients; each level stops after ``--requests`` requests or
-``--max-seconds``. Reported: throughput (items/s), p50 and p99 latency, and batching on / off. The same
-items also go through ``nlptasks run TASK`` as one whole process (start-up and model load included, as a
-user pays them). Items: SST-2 validation sentences and Multi30k English captions from ../shared/data
-(synthetic sentences when it is absent).
-
-Robustness mode: N requests mixing good bodies with bad ones (malformed JSON, wrong types, missing fields,
-unknown options and tasks, too many items, an oversized body), 32 at a time; every bad body must be
-answered 4xx, nothing 5xx; the server's RSS is read from /proc at the start and the end.
+For each task, a server with dynamic batching and one with ``--no-batching`` (each a separate process,
+models preloaded, started one after the other, never at once) get the same items, one item per request,
+from 1, 8, 32 and 128 concurrent clients; each level stops after ``--requests`` requests or
+``--max-seconds`` (requests in flight then finish). Reported: throughput (items/s), p50 and p99 latency,
+and batching on / off. The same items also go through ``nlptasks run TASK`` as one whole process (start-up
+and model load included, as a user pays them). Items: SST-2 validation sentences and Multi30k English
+captions from ../shared/data (synthetic sentences when it is absent). The JSON report (``--json``) records
+the command, date and machine. Good and bad bodies, error codes and memory: benchmarks/serve_robustness.py.
 """
 from __future__ import annotations
 
@@ -31,6 +27,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _speed
 DATA = Path(os.environ.get("NLPTASKS_DATA", REPO.parent / "shared" / "data"))
 HOST = "127.0.0.1"  # loopback only, by design
 
@@ -203,96 +200,24 @@ def load_mode(args) -> dict:
     return report
 
 
-def bad_bodies(task: str, max_items: int) -> list[tuple[str, bytes, dict]]:
-    """(path, body, headers) of requests that must be answered 4xx."""
-    j = {"content-type": "application/json"}
-    return [
-        (f"/v1/{task}", b'{"inputs": ["unterminated', j),
-        (f"/v1/{task}", b'{"inputs": "not a list"}', j),
-        (f"/v1/{task}", b'{"inputs": [42]}', j),
-        (f"/v1/{task}", b'{"inputs": [{"wrong_field": "x"}]}', j),
-        (f"/v1/{task}", b'{"inputs": [{"text": null}]}', j),
-        (f"/v1/{task}", b'{"inputs": []}', j),
-        (f"/v1/{task}", b'{"inputs": ["x"], "options": {"no_such_option": 1}}', j),
-        (f"/v1/{task}", b'{"inputs": ["x"], "options": {"max_length": "long"}}', j),
-        (f"/v1/{task}", b'{"inputs": ["x"], "options": []}', j),
-        (f"/v1/{task}", json.dumps({"inputs": ["x"] * (max_items + 1)}).encode(), j),
-        (f"/v1/{task}", b'{"inputs": ["' + b"x" * (1 << 20) + b'"]}', j),
-        (f"/v1/{task}", b"\xff\xfe not utf-8", j),
-        ("/v1/no-such-task", b'{"inputs": ["x"]}', j),
-        (f"/v1/{task}", b"[]", j),
-    ]
-
-
-async def robustness(base: str, task: str, n: int, clients: int = 32) -> dict:
-    import httpx
-
-    good = items_for(task, 64)
-    bad = bad_bodies(task, 256)
-    rng = random.Random(0)
-    plan = [("good", None) if rng.random() < 0.5 else ("bad", rng.randrange(len(bad))) for _ in range(n)]
-    counts = {"good_2xx": 0, "good_other": 0, "bad_4xx": 0, "bad_other": 0, "5xx": 0, "transport_errors": 0}
-    it = iter(range(n))
-    async with httpx.AsyncClient(base_url=base, timeout=300,
-                                 limits=httpx.Limits(max_connections=clients)) as client:
-        async def worker():
-            for i in it:
-                kind, which = plan[i]
-                try:
-                    if kind == "good":
-                        r = await client.post(f"/v1/{task}", json={"inputs": [good[i % len(good)]]})
-                    else:
-                        path, body, headers = bad[which]
-                        r = await client.post(path, content=body, headers=headers)
-                except httpx.HTTPError:
-                    counts["transport_errors"] += 1
-                    continue
-                if r.status_code >= 500:
-                    counts["5xx"] += 1
-                if kind == "good":
-                    counts["good_2xx" if r.status_code == 200 else "good_other"] += 1
-                else:
-                    counts["bad_4xx" if 400 <= r.status_code < 500 else "bad_other"] += 1
-
-        await asyncio.gather(*(worker() for _ in range(clients)))
-    return counts
-
-
-def robustness_mode(args) -> dict:
-    server = Server([args.task], True)
-    try:
-        server.wait_ready()
-        asyncio.run(load_level(server.base, args.task, items_for(args.task, 256), 32, 256, 60))  # warm-up
-        rss0 = server.rss_mb()  # after warm-up: the allocator's first growth is not a leak
-        t0 = time.perf_counter()
-        counts = asyncio.run(robustness(server.base, args.task, args.robustness))
-        wall = time.perf_counter() - t0
-        rss1 = server.rss_mb()
-    finally:
-        rc = server.stop()
-    ok = counts["5xx"] == 0 and counts["bad_other"] == 0 and counts["transport_errors"] == 0 \
-        and counts["good_other"] == 0
-    print(f"robustness: {args.robustness} requests ({args.task}) in {wall:.1f} s: {counts}; server RSS "
-          f"{fmt(rss0)} MB at start, {fmt(rss1)} MB at the end; exit code after SIGTERM {rc}; "
-          f"{'PASS' if ok else 'FAIL'}")
-    return {"mode": "robustness", "requests": args.robustness, "counts": counts, "rss_mb_start": rss0,
-            "rss_mb_end": rss1, "seconds": wall, "exit_code": rc, "pass": ok}
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", nargs="+", default=["sentiment", "translate"])
     ap.add_argument("--concurrency", nargs="+", type=int, default=[1, 8, 32, 128])
     ap.add_argument("--requests", type=int, default=512, help="requests per level (and items for `nlptasks run`)")
     ap.add_argument("--max-seconds", type=float, default=60.0, help="time limit per level")
-    ap.add_argument("--robustness", type=int, default=0, metavar="N", help="robustness mode with N requests")
-    ap.add_argument("--task", default="sentiment", help="robustness mode: the task")
     ap.add_argument("--json", default=None, help="also write the report as JSON here")
     args = ap.parse_args()
-    report = robustness_mode(args) if args.robustness else load_mode(args)
+    if args.requests < 1 or args.max_seconds <= 0 or min(args.concurrency) < 1:
+        ap.error("--requests, --max-seconds and --concurrency must be positive")
+    from _speed import machine
+
+    meta = {"command": "python benchmarks/serve_load.py " + " ".join(sys.argv[1:]),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "environment": machine()}
+    report = {**meta, **load_mode(args)}
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    return 0 if report.get("pass", True) else 1
+    return 0
 
 
 if __name__ == "__main__":
