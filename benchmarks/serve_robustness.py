@@ -172,6 +172,8 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
     ap.add_argument("--bad-fraction", type=float, default=0.5, help="share of bad bodies (default 0.5)")
     ap.add_argument("--no-api-key", action="store_true", help="serve without an API key (no auth checks)")
+    ap.add_argument("--pad-multiple", type=int, default=None, metavar="N",
+                    help="the server's --pad-multiple (default: its own, 16; 1 to see memory without it)")
     ap.add_argument("--json", default=str(OUT), help=f"where the report goes (default {OUT.relative_to(REPO)}; "
                                                       f"'-' for none)")
     args = ap.parse_args()
@@ -184,7 +186,10 @@ def main() -> int:
     good = items_for(args.task, 256)
     with tempfile.TemporaryDirectory() as tmp:
         key, key_file = (None, None) if args.no_api_key else write_key(tmp)
-        server = Server([args.task], True, ["--api-key-file", key_file] if key_file else [])
+        extra = ["--api-key-file", key_file] if key_file else []
+        if args.pad_multiple is not None:
+            extra += ["--pad-multiple", str(args.pad_multiple)]
+        server = Server([args.task], True, extra)
         log(f"{args.task}: starting the server (pid {server.proc.pid}, {server.base})")
         try:
             server.wait_ready()
@@ -211,7 +216,7 @@ def main() -> int:
     ok = all(checks.values())
     report = {"command": command, "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "environment": env, "task": args.task, "requests": args.requests, "clients": args.clients,
-              "api_key": key is not None, "good_requests": counts["good"]["sent"],
+              "api_key": key is not None, "pad_multiple": args.pad_multiple or 16, "good_requests": counts["good"]["sent"],
               "good_200": counts["good"]["200"], "bad_requests": bad_total, "bad_answered_as_expected": bad_ok,
               "responses_5xx": counts["5xx"], "transport_errors": counts["transport_errors"],
               "rss_mb_loaded": rss_loaded, "rss_mb_start": rss_start, "rss_mb_end": rss_end,

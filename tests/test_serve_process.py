@@ -13,6 +13,8 @@ import time
 import urllib.error
 import urllib.request
 
+import pytest
+
 from nlptasks.api import run
 
 
@@ -71,7 +73,9 @@ def test_sigterm_drains_the_request_in_flight(tmp_path):
             proc.kill()
             proc.wait()
     assert result["code"] == 200, result
-    assert result["body"]["outputs"] == run("sentiment", texts)
+    got, expected = result["body"]["outputs"], run("sentiment", texts)  # equal up to float rounding: the
+    assert [o["label"] for o in got] == [o["label"] for o in expected]     # server pads to a multiple of 16
+    assert [o["score"] for o in got] == pytest.approx([o["score"] for o in expected], abs=1e-4)
     assert rc == 0, err
     assert "Traceback" not in err
     try:  # gone: nothing listens any more
