@@ -103,7 +103,12 @@ def dialogue(data: Path) -> list:
     rows = read_jsonl(data / "dialogue" / "validation.jsonl")
     preds, refs = [r["history"][-1] for r in rows], [r["response"] for r in rows]
     print(f"dialogue: DailyDialog validation, {len(rows)} examples, prediction = last history turn")
-    return [("bleu4", compute("bleu4", preds, refs)["bleu4"].score, sacrebleu.corpus_bleu(preds, [refs]).score)]
+    from nlptasks.metrics.dialogue import spaced  # bleu4's default normalisation (normalize="spaced")
+
+    sp_preds, sp_refs = [spaced(p) for p in preds], [spaced(r) for r in refs]
+    return [("bleu4", compute("bleu4", preds, refs)["bleu4"].score, sacrebleu.corpus_bleu(sp_preds, [sp_refs]).score),
+            ("bleu4 (normalize none)", compute("bleu4", preds, refs, normalize="none")["bleu4"].score,
+             sacrebleu.corpus_bleu(preds, [refs]).score)]
 
 
 def classification(data: Path, rng: random.Random) -> list:
