@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -95,7 +96,9 @@ def test_light_bert_gives_bit_identical_outputs_to_transformers(name, auto_class
     assert light.config.id2label == full.config.id2label
     texts = ["a fine film", "Dull, far too long, and the actors were wooden.", "ok"]
     names = ["logits"] if "Sequence" in auto_class else ["start_logits", "end_logits"]
-    for a, b, what in [(light, full, "float32"), (quantize_model(light, "int8"), quantize_model(full, "int8"), "int8")]:
+    variants = [(light, full, "float32"), (quantize_model(light, "int8"), quantize_model(full, "int8"), "int8")]
+    variants.append((copy.deepcopy(light).to(torch.bfloat16), copy.deepcopy(full).to(torch.bfloat16), "bfloat16"))
+    for a, b, what in variants:  # bfloat16: what --dtype auto picks for the packaged models on AMX
         for batch in (texts[:1], texts):  # unpadded (no mask) and padded (boolean mask)
             enc = tok(batch, padding=True, return_tensors="pt")
             with torch.inference_mode():
