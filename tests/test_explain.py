@@ -169,6 +169,93 @@ def test_ig_on_any_sequence_classifier(tiny_models, name):
     assert sum(t["score"] for t in toks) == pytest.approx(diff, abs=1e-3 + 0.02 * abs(diff))
 
 
+def _fp32_ig_setup(texts):
+    import torch
+
+    from nlptasks.api import load_task
+    from nlptasks.explain.ig import baseline_ids, pad_batch
+    from nlptasks.explain.sentiment import log_odds
+
+    task = load_task("sentiment", SST2, dtype="float32").load()  # float32: comparisons to 1e-4
+    tok, model = task._lm.tokenizer, task._lm.model
+    enc = tok(texts)
+    rows = [{"input_ids": enc["input_ids"][i], "attention_mask": enc["attention_mask"][i],
+             "token_type_ids": enc["token_type_ids"][i], "baseline_ids": baseline_ids(tok, enc["input_ids"][i])}
+            for i in range(len(texts))]
+    batch = pad_batch(rows, tok.pad_token_id, ["input_ids", "attention_mask", "token_type_ids", "baseline_ids"])
+
+    def forward(input_ids, attention_mask, token_type_ids):
+        return log_odds(model(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).logits.float())
+
+    return task, model, forward, batch, torch.tensor([0, 1, 1][:len(texts)])
+
+
+def test_direct_ig_equals_captum_and_computes_no_weight_gradients():
+    """The batched direct integral is Captum's LayerIntegratedGradients (Gauss-Legendre) on padded rows of
+    different lengths, parameters get no gradient and keep requires_grad."""
+    pytest.importorskip("captum")
+    import torch
+
+    from nlptasks.explain.ig import integrate, integrate_captum
+
+    texts = ["a wonderful film", "the acting is wonderful but the plot is a mess", "awful"]
+    task, model, forward, batch, target = _fp32_ig_setup(texts)
+    extra = (batch["attention_mask"], batch["token_type_ids"])
+    before = {n: p.requires_grad for n, p in model.named_parameters()}
+    attr, delta = integrate(model, forward, batch["input_ids"], batch["baseline_ids"], extra, target, n_steps=8)
+    assert {n: p.requires_grad for n, p in model.named_parameters()} == before
+    assert all(p.grad is None for p in model.parameters())
+    ref, ref_delta = integrate_captum(model, forward, batch["input_ids"], batch["baseline_ids"], extra, target,
+                                      n_steps=8)
+    scale = float(ref.abs().max())
+    assert scale > 0.1 and (ref != 0).sum() > 10  # something to compare
+    torch.testing.assert_close(attr, ref, atol=1e-3 * scale, rtol=1e-3)
+    torch.testing.assert_close(delta.abs(), ref_delta.abs(), atol=1e-3 * scale, rtol=1e-3)
+    assert (attr[2, batch["attention_mask"][2] == 0] == 0).all()  # padding gets nothing
+    # a pass budget smaller than the batch (one sequence a pass) gives the same numbers
+    small, small_delta = integrate(model, forward, batch["input_ids"], batch["baseline_ids"], extra, target,
+                                   n_steps=8, max_tokens=1)
+    torch.testing.assert_close(small, attr, atol=1e-4 * scale, rtol=1e-4)
+    torch.testing.assert_close(small_delta, delta, atol=1e-4 * scale, rtol=1e-4)
+
+
+def test_batched_ig_equals_per_sentence_and_reports_its_delta(monkeypatch):
+    """Sentences integrated together (several per pass) give the scores each gets alone; the explanation's
+    delta is sum(scores) - (f(text) - f(baseline)), recomputed here independently."""
+    import torch
+
+    from nlptasks.explain import ig as IG
+    from nlptasks.explain.ig import baseline_ids
+    from nlptasks.explain.sentiment import ig_attributions, log_odds
+
+    texts = ["the acting is wonderful but the plot is a mess", "awful", "a moving , funny film",
+             "not bad at all"]
+    task, model, *_ = _fp32_ig_setup(texts[:1])
+    targets = [0, 0, 1, 1]
+    calls = []
+    real = IG._integrate_chunk
+    monkeypatch.setattr(IG, "_integrate_chunk", lambda *a: calls.append(a[2].shape[0]) or real(*a))
+    together, deltas = ig_attributions(task, texts, targets, n_steps=8)
+    assert max(calls) > 1  # several sentences shared one forward/backward pass
+    for text, y, sc, d in zip(texts, targets, together, deltas):
+        alone, alone_delta = ig_attributions(task, [text], [y], n_steps=8)
+        assert max(map(abs, sc)) > 0.1
+        assert sc == pytest.approx(alone[0], abs=1e-4)
+        assert d == pytest.approx(alone_delta[0], abs=1e-4)
+        tok = task._lm.tokenizer
+        enc = tok(text, return_tensors="pt")
+        base = dict(enc, input_ids=torch.tensor([baseline_ids(tok, enc["input_ids"][0].tolist())]))
+        with torch.no_grad():
+            diff = (log_odds(model(**enc).logits) - log_odds(model(**base).logits))[0, y].item()
+        assert abs(diff) > 1 and d == pytest.approx(sum(sc) - diff, abs=1e-3)
+    o = task.__class__(SST2, dtype="float32", explain=True).load()
+    e = o.predict([{"text": texts[0]}])[0]["explanation"]
+    assert e["steps"] == IG.DEFAULT_STEPS and isinstance(e["delta"], float)
+    assert e["delta"] == pytest.approx(ig_attributions(o, [texts[0]], [o.labels.index(e["target"])])[1][0],
+                                       abs=1e-4)
+
+
 def test_three_class_model():
     from nlptasks.api import run
 

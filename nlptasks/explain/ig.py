@@ -12,12 +12,13 @@ Captum is imported here only (the ``explain`` extra).
 """
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
 from typing import Callable, Sequence
 
 from ..errors import NlpTasksError
 
 DEFAULT_STEPS = 16  # Gauss-Legendre points: completeness error < 0.05 log-odds on SST-2; 32 points: < 0.005, at twice the cost
-INTERNAL_BATCH = 256  # interpolated sequences per forward/backward pass
+IG_TOKENS = 8192  # padded tokens (interpolated sequences x length) per forward/backward pass
 
 
 def _captum():
@@ -60,10 +61,121 @@ def pad_batch(rows: Sequence[dict], pad_id: int, keys: Sequence[str]):
     return out
 
 
+def gauss_legendre(n_steps: int):
+    """``(nodes, weights)`` of the ``n_steps``-point Gauss-Legendre rule on [0, 1] (float64 numpy arrays;
+    the rule Captum's ``method="gausslegendre"`` uses)."""
+    import numpy as np
+
+    x, w = np.polynomial.legendre.leggauss(n_steps)
+    return 0.5 * (x + 1.0), 0.5 * w
+
+
+@contextmanager
+def input_grads_only(model):
+    """No parameter gradients while integrating: ``requires_grad`` is off on every parameter (so autograd
+    neither keeps what a weight gradient would need nor computes one) and restored afterwards."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+def _cheap_attention_backward(device):
+    """On the CPU, scaled-dot-product attention through its plain matmul kernel: the fused (flash) kernel's
+    backward pass costs several times its forward there (bfloat16 worst), the matmul one about twice."""
+    if getattr(device, "type", str(device)) != "cpu":
+        return nullcontext()
+    try:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+    except ImportError:  # pragma: no cover - torch < 2.3
+        return nullcontext()
+    return sdpa_kernel([SDPBackend.MATH])
+
+
+def _pick(out, target):
+    """The explained output per row: ``out`` is ``[N]`` (or ``[N, 1]``) or ``[N, C]`` with ``target`` ``[N]``."""
+    if target is None:
+        return out.reshape(out.shape[0], -1)[:, 0] if out.dim() > 1 else out
+    return out.gather(1, target.view(-1, 1))[:, 0]
+
+
+def _rows(x, times: int):
+    import torch
+
+    return x.repeat_interleave(times, dim=0) if isinstance(x, torch.Tensor) and x.dim() > 0 else x
+
+
+def _integrate_chunk(model, forward, ids, base, extra, target, nodes, weights):
+    """One forward/backward pass over every interpolation point of a few sequences (see :func:`integrate`)."""
+    import torch
+
+    emb = model.get_input_embeddings()
+    b, k = nodes.shape
+    with torch.no_grad():  # the two ends: f(input), f(baseline), for the completeness delta
+        e_in, e_base = emb(ids), emb(base)
+        both = (torch.cat([target, target]) if target is not None else None)
+        ends = _pick(forward(torch.cat([ids, base]), *(torch.cat([x, x]) if isinstance(x, torch.Tensor) else x
+                                                         for x in extra)).float(), both)
+    dtype = e_in.dtype
+    diff = e_in.float() - e_base.float()
+    points = e_base.float()[:, None] + nodes[:, :, None, None] * diff[:, None]  # [b, k, L, H]
+    points = points.reshape(b * k, *diff.shape[1:]).to(dtype).requires_grad_(True)
+    hook = emb.register_forward_hook(lambda module, args, output: points)  # the interpolated embeddings
+    try:
+        with torch.enable_grad(), _cheap_attention_backward(ids.device):
+            out = forward(_rows(ids, k), *(_rows(x, k) for x in extra)).float()
+            out = _pick(out, _rows(target, k) if target is not None else None)
+            (grads,) = torch.autograd.grad(out.sum(), points)
+    finally:
+        hook.remove()
+    mean_grad = torch.einsum("bklh,bk->blh", grads.float().view(b, k, *diff.shape[1:]), weights)
+    attr = (mean_grad * diff).sum(dim=-1)
+    delta = attr.sum(dim=-1) - (ends[:b] - ends[b:])
+    return attr, delta
+
+
 def integrate(model, forward: Callable, input_ids, baselines, extra: tuple, target=None,
-              n_steps: int = DEFAULT_STEPS):
+              n_steps: int = DEFAULT_STEPS, max_tokens: int = IG_TOKENS):
     """``([B, L] attributions, [B] deltas)`` of ``forward(input_ids, *extra)`` (a ``[B]`` or ``[B, C]``
-    output; ``target`` picks the column) with respect to the input-embedding layer."""
+    output; ``target`` (``[B]``) picks the column) with respect to the input-embedding layer's output.
+
+    Computed directly, batched: every interpolation point of several sequences goes through the model in
+    one forward and one backward pass (at most ``max_tokens`` padded tokens a pass), with gradients for the
+    interpolated embeddings only (:func:`input_grads_only`), in the model's dtype (gradients summed in
+    float32). The same quantity as Captum's ``LayerIntegratedGradients(forward, embeddings)`` with
+    ``method="gausslegendre"`` (tests/test_explain.py compares them); ``delta`` is
+    ``sum(attributions) - (f(input) - f(baseline))``, the quadrature error."""
+    import torch
+
+    device = next(model.parameters()).device
+    ids, base = input_ids.to(device), baselines.to(device)
+    extra = tuple(x.to(device) if hasattr(x, "to") else x for x in extra)
+    if target is not None:
+        target = torch.as_tensor(target, dtype=torch.long).reshape(-1).expand(ids.shape[0]).to(device)
+    x, w = gauss_legendre(n_steps)
+    nodes = torch.tensor(x, dtype=torch.float32, device=device).expand(ids.shape[0], -1)
+    weights = torch.tensor(w, dtype=torch.float32, device=device).expand(ids.shape[0], -1)
+    per_pass = max(1, max_tokens // (n_steps * ids.shape[1]))
+    attrs, deltas = [], []
+    with input_grads_only(model):
+        for s in range(0, ids.shape[0], per_pass):
+            sl = slice(s, s + per_pass)
+            part = tuple(x[sl] if isinstance(x, torch.Tensor) and x.dim() > 0 else x for x in extra)
+            a, d = _integrate_chunk(model, forward, ids[sl], base[sl], part,
+                                    target[sl] if target is not None else None, nodes[sl], weights[sl])
+            attrs.append(a.detach().cpu())
+            deltas.append(d.detach().cpu())
+    return torch.cat(attrs), torch.cat(deltas)
+
+
+def integrate_captum(model, forward: Callable, input_ids, baselines, extra: tuple, target=None,
+                     n_steps: int = DEFAULT_STEPS):
+    """The reference: the same attributions through Captum's ``LayerIntegratedGradients`` (Gauss-Legendre),
+    one pass per sequence's steps. Used by the tests to check :func:`integrate`."""
     import torch
 
     LayerIntegratedGradients = _captum()
@@ -71,9 +183,8 @@ def integrate(model, forward: Callable, input_ids, baselines, extra: tuple, targ
     lig = LayerIntegratedGradients(forward, model.get_input_embeddings())
     ids, base = input_ids.to(device), baselines.to(device)
     extra = tuple(x.to(device) if hasattr(x, "to") else x for x in extra)
-    per_batch = max(n_steps, (INTERNAL_BATCH // n_steps) * n_steps)
     with torch.enable_grad():
         attr, delta = lig.attribute(inputs=ids, baselines=base, target=target, additional_forward_args=extra,
-                                    n_steps=n_steps, internal_batch_size=per_batch,
+                                    n_steps=n_steps, method="gausslegendre", internal_batch_size=n_steps,
                                     return_convergence_delta=True)
     return attr.sum(dim=-1).detach().float().cpu(), delta.detach().float().cpu()

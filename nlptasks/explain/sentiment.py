@@ -13,11 +13,10 @@ Positive scores support the predicted label, negative ones speak against it.
 from __future__ import annotations
 
 from .faithfulness import remove_words
-from .ig import DEFAULT_STEPS, baseline_ids, check_differentiable, integrate, pad_batch
+from .ig import DEFAULT_STEPS, IG_TOKENS, baseline_ids, check_differentiable, integrate, pad_batch
 from .words import group_subwords, normalise_token_offsets, word_spans, words_to_tokens
 
 METHODS = ("ig", "occlusion")
-GROUP = 8  # texts (windows) integrated together
 
 
 def log_odds(logits):
@@ -37,11 +36,12 @@ def explain(task, records: list[dict], outputs: list[dict], method: str) -> list
     targets = [task.labels.index(o["label"]) for o in outputs]
     if method == "occlusion":
         scores = occlusion_scores(task, texts, targets)
-    else:
-        scores = ig_scores(task, texts, targets)
-    return [{"method": method, "target": o["label"],
-             "tokens": words_to_tokens(text, word_spans(text), sc)}
-            for text, o, sc in zip(texts, outputs, scores)]
+        return [{"method": method, "target": o["label"], "tokens": words_to_tokens(text, word_spans(text), sc)}
+                for text, o, sc in zip(texts, outputs, scores)]
+    scores, deltas = ig_attributions(task, texts, targets)
+    return [{"method": method, "target": o["label"], "tokens": words_to_tokens(text, word_spans(text), sc),
+             "steps": DEFAULT_STEPS, "delta": d}
+            for text, o, sc, d in zip(texts, outputs, scores, deltas)]
 
 
 def occlusion_scores(task, texts: list[str], targets: list[int]) -> list[list[float]]:
@@ -63,8 +63,20 @@ def occlusion_scores(task, texts: list[str], targets: list[int]) -> list[list[fl
 
 def ig_scores(task, texts: list[str], targets: list[int], n_steps: int = DEFAULT_STEPS) -> list[list[float]]:
     """Integrated-gradients word scores of the target's log-odds (summed sub-words, mean over windows)."""
+    return ig_attributions(task, texts, targets, n_steps)[0]
+
+
+def ig_attributions(task, texts: list[str], targets: list[int],
+                    n_steps: int = DEFAULT_STEPS) -> tuple[list[list[float]], list[float]]:
+    """``(word scores, deltas)``: integrated gradients of each text's target log-odds, and its completeness
+    error ``sum(scores) - (f(text) - f(baseline))`` (the mean over a long text's windows, as the scores are).
+
+    Windows of all texts are integrated together: sorted by length and grouped so that a group's
+    interpolation points (``n_steps`` per window) fill one forward/backward pass of at most
+    :data:`~.ig.IG_TOKENS` padded tokens."""
     import torch
 
+    from ..backend.batching import plan_batches
     from ..backend.inference import model_max_input
     from ..errors import NlpTasksError
 
@@ -90,6 +102,7 @@ def ig_scores(task, texts: list[str], targets: list[int], n_steps: int = DEFAULT
         n_windows[owner] += 1
     spans = [word_spans(t) for t in texts]
     scores = [[0.0] * len(s) for s in spans]
+    deltas = [0.0] * len(texts)
 
     def forward(input_ids, attention_mask, token_type_ids=None):
         kw = {"input_ids": input_ids, "attention_mask": attention_mask}
@@ -98,15 +111,16 @@ def ig_scores(task, texts: list[str], targets: list[int], n_steps: int = DEFAULT
         return log_odds(model(**kw).logits.float())
 
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-    order = sorted(range(len(rows)), key=lambda i: len(rows[i][1]["input_ids"]))
-    for start in range(0, len(order), GROUP):
-        group = [rows[i] for i in order[start:start + GROUP]]
+    lengths = [len(r["input_ids"]) for _, r, _ in rows]
+    for idx in plan_batches(lengths, batch_size=None, max_tokens=max(1, IG_TOKENS // n_steps)):
+        group = [rows[i] for i in idx]
         batch = pad_batch([r for _, r, _ in group], pad, keys + ["baseline_ids"])
         extra = (batch["attention_mask"],) + ((batch["token_type_ids"],) if "token_type_ids" in batch else ())
         target = torch.tensor([targets[o] for o, _, _ in group])
-        attr, _ = integrate(model, forward, batch["input_ids"], batch["baseline_ids"], extra, target, n_steps)
-        for (owner, row, offs), a in zip(group, attr):
+        attr, delta = integrate(model, forward, batch["input_ids"], batch["baseline_ids"], extra, target, n_steps)
+        for (owner, row, offs), a, d in zip(group, attr, delta):
             word = group_subwords(spans[owner], offs, a[:len(offs)].tolist())
             for j, s in enumerate(word):
                 scores[owner][j] += s / n_windows[owner]
-    return scores
+            deltas[owner] += float(d) / n_windows[owner]
+    return scores, deltas
