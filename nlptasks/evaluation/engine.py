@@ -301,7 +301,8 @@ def load_stage(benchmark: str | Benchmark, settings: EvalSettings, model: str | 
         from .adhoc_labels import fit
 
         run.bench = bench = fit(bench, cls, model, refs, revision=settings.revision,
-                                trust_remote_code=settings.trust_remote_code)
+                                trust_remote_code=settings.trust_remote_code,
+                                score_missing=settings.task_options.get("missing_labels") == "score")
     run.normalise = LabelNormaliser(bench) if _is_classification(bench, cls) else None
     run.refs = check_references(bench, refs, rows, run.source, run.normalise)
     run.fingerprint = json_hash([[{k: v for k, v in r.items() if k != "__line__"} for r in run.inputs], run.refs])
