@@ -1,6 +1,6 @@
 """ERASER faithfulness of sentiment explanations on sst2_local: integrated gradients, occlusion, random.
 
-    python benchmarks/explain_faithfulness.py [--n 872] [--steps 16] [--fractions 0.1,0.2,0.5]
+    python benchmarks/explain_faithfulness.py [--n 872] [--steps 16] [--dtype auto] [--fractions 0.1,0.2,0.5]
 
 For each validation sentence (``/work/shared/data/sentiment/validation.jsonl``, i.e. ../shared/data) the
 packaged sentiment model predicts a label; each method ranks the sentence's words toward that label and
@@ -36,6 +36,7 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=None, help="first N sentences (default: all)")
     ap.add_argument("--model", default="minilm-sst2-lora", help="sentiment model (default: the packaged SST-2 model)")
     ap.add_argument("--steps", type=int, default=None, help="integrated-gradients steps (default: nlptasks')")
+    ap.add_argument("--dtype", default="auto", help="the model's dtype (default auto: bfloat16 on CPUs with AMX)")
     ap.add_argument("--fractions", default="0.1,0.2,0.5")
     ap.add_argument("--methods", default="ig,occlusion,random")
     ap.add_argument("--seed", type=int, default=0)
@@ -49,7 +50,7 @@ def main() -> int:
     from nlptasks.cost import CostTracker
     from nlptasks.explain import faithfulness as F
     from nlptasks.explain.ig import DEFAULT_STEPS
-    from nlptasks.explain.sentiment import ig_scores, occlusion_scores
+    from nlptasks.explain.sentiment import ig_attributions, occlusion_scores
     from nlptasks.explain.words import word_spans
 
     path = Path(args.data)
@@ -62,7 +63,7 @@ def main() -> int:
     methods = args.methods.split(",")
     steps = args.steps or DEFAULT_STEPS
     torch.manual_seed(args.seed)
-    task = load_task("sentiment", args.model, device="cpu").load()
+    task = load_task("sentiment", args.model, device="cpu", dtype=args.dtype).load()
     task.predict([{"text": t} for t in texts[:16]])  # warm-up
 
     with CostTracker() as plain_cost:
@@ -80,7 +81,7 @@ def main() -> int:
         with CostTracker() as cost:
             t0 = time.perf_counter()
             if method == "ig":
-                scores = ig_scores(task, texts, targets, n_steps=steps)
+                scores, deltas, used = ig_attributions(task, texts, targets, n_steps=steps)
             elif method == "occlusion":
                 scores = occlusion_scores(task, texts, targets)
             elif method == "random":
@@ -110,10 +111,17 @@ def main() -> int:
                 entry[f"{name}@{k:g}"] = F.bootstrap_ci(table[k], n_boot=args.boot, seed=args.seed)
             aggregate = [sum(v) / len(fractions) for v in zip(*(table[k] for k in fractions))]
             entry[f"{name}@mean"] = F.bootstrap_ci(aggregate, n_boot=args.boot, seed=args.seed)
+        if method == "ig":  # completeness: |sum(scores) - (f(text) - f(baseline))|, and the points used
+            ad = sorted(abs(d) for d in deltas)
+            entry.update({"abs_delta_mean": sum(ad) / len(ad), "abs_delta_p95": ad[int(0.95 * (len(ad) - 1))],
+                          "abs_delta_max": ad[-1], "steps": {str(k): used.count(k) for k in sorted(set(used))}})
+            log(f"ig: |delta| mean {entry['abs_delta_mean']:.3f}, p95 {entry['abs_delta_p95']:.3f}, max "
+                f"{entry['abs_delta_max']:.3f} log-odds; points used {entry['steps']}")
         results["methods"][method] = entry
 
     pr = plain_cost.result()
     results.update({
+        "command": "python " + " ".join(sys.argv), "dtype": task.model_info()["variant"]["dtype"],
         "data": str(path), "n": len(texts), "model": task.model_name, "ig_steps": steps, "fractions": fractions,
         "seed": args.seed, "bootstrap": args.boot, "accuracy_note": "labels are the model's predictions",
         "plain_seconds_per_example": plain_s / len(texts),

@@ -227,7 +227,7 @@ def test_batched_ig_equals_per_sentence_and_reports_its_delta(monkeypatch):
 
     from nlptasks.explain import ig as IG
     from nlptasks.explain.ig import baseline_ids
-    from nlptasks.explain.sentiment import ig_attributions, log_odds
+    from nlptasks.explain.sentiment import ig_attributions, log_odds, tolerance
 
     texts = ["the acting is wonderful but the plot is a mess", "awful", "a moving , funny film",
              "not bad at all"]
@@ -236,10 +236,10 @@ def test_batched_ig_equals_per_sentence_and_reports_its_delta(monkeypatch):
     calls = []
     real = IG._integrate_chunk
     monkeypatch.setattr(IG, "_integrate_chunk", lambda *a: calls.append(a[2].shape[0]) or real(*a))
-    together, deltas = ig_attributions(task, texts, targets, n_steps=8)
+    together, deltas, _ = ig_attributions(task, texts, targets, n_steps=8, refine_steps=None)
     assert max(calls) > 1  # several sentences shared one forward/backward pass
     for text, y, sc, d in zip(texts, targets, together, deltas):
-        alone, alone_delta = ig_attributions(task, [text], [y], n_steps=8)
+        alone, alone_delta, _ = ig_attributions(task, [text], [y], n_steps=8, refine_steps=None)
         assert max(map(abs, sc)) > 0.1
         assert sc == pytest.approx(alone[0], abs=1e-4)
         assert d == pytest.approx(alone_delta[0], abs=1e-4)
@@ -249,9 +249,19 @@ def test_batched_ig_equals_per_sentence_and_reports_its_delta(monkeypatch):
         with torch.no_grad():
             diff = (log_odds(model(**enc).logits) - log_odds(model(**base).logits))[0, y].item()
         assert abs(diff) > 1 and d == pytest.approx(sum(sc) - diff, abs=1e-3)
+    # refinement: a window whose error is above tolerance is integrated again with more points
+    coarse, coarse_delta, used = ig_attributions(task, texts, targets, n_steps=4, refine_steps=16)
+    fine, fine_delta, _ = ig_attributions(task, texts, targets, n_steps=16, refine_steps=None)
+    assert 16 in used and set(used) <= {4, 16}  # 4 points are too few for (some of) these sentences
+    for sc, d, k, f, fd in zip(coarse, coarse_delta, used, fine, fine_delta):
+        if k == 16:
+            assert sc == pytest.approx(f, abs=1e-4) and d == pytest.approx(fd, abs=1e-4)
+        else:
+            assert abs(d) <= tolerance(sum(sc) - d)
     o = task.__class__(SST2, dtype="float32", explain=True).load()
     e = o.predict([{"text": texts[0]}])[0]["explanation"]
-    assert e["steps"] == IG.DEFAULT_STEPS and isinstance(e["delta"], float)
+    assert e["steps"] in (IG.DEFAULT_STEPS, IG.REFINE_STEPS) and isinstance(e["delta"], float)
+    assert abs(e["delta"]) <= tolerance(sum(t["score"] for t in e["tokens"]) - e["delta"]) or e["steps"] == 32
     assert e["delta"] == pytest.approx(ig_attributions(o, [texts[0]], [o.labels.index(e["target"])])[1][0],
                                        abs=1e-4)
 

@@ -13,7 +13,8 @@ Positive scores support the predicted label, negative ones speak against it.
 from __future__ import annotations
 
 from .faithfulness import remove_words
-from .ig import DEFAULT_STEPS, IG_TOKENS, baseline_ids, check_differentiable, integrate, pad_batch
+from .ig import (DEFAULT_STEPS, DELTA_ABS, DELTA_REL, IG_TOKENS, REFINE_STEPS, baseline_ids, check_differentiable,
+                 integrate, pad_batch)
 from .words import group_subwords, normalise_token_offsets, word_spans, words_to_tokens
 
 METHODS = ("ig", "occlusion")
@@ -38,10 +39,10 @@ def explain(task, records: list[dict], outputs: list[dict], method: str) -> list
         scores = occlusion_scores(task, texts, targets)
         return [{"method": method, "target": o["label"], "tokens": words_to_tokens(text, word_spans(text), sc)}
                 for text, o, sc in zip(texts, outputs, scores)]
-    scores, deltas = ig_attributions(task, texts, targets)
+    scores, deltas, steps = ig_attributions(task, texts, targets)
     return [{"method": method, "target": o["label"], "tokens": words_to_tokens(text, word_spans(text), sc),
-             "steps": DEFAULT_STEPS, "delta": d}
-            for text, o, sc, d in zip(texts, outputs, scores, deltas)]
+             "steps": k, "delta": d}
+            for text, o, sc, d, k in zip(texts, outputs, scores, deltas, steps)]
 
 
 def occlusion_scores(task, texts: list[str], targets: list[int]) -> list[list[float]]:
@@ -66,14 +67,22 @@ def ig_scores(task, texts: list[str], targets: list[int], n_steps: int = DEFAULT
     return ig_attributions(task, texts, targets, n_steps)[0]
 
 
-def ig_attributions(task, texts: list[str], targets: list[int],
-                    n_steps: int = DEFAULT_STEPS) -> tuple[list[list[float]], list[float]]:
-    """``(word scores, deltas)``: integrated gradients of each text's target log-odds, and its completeness
-    error ``sum(scores) - (f(text) - f(baseline))`` (the mean over a long text's windows, as the scores are).
+def tolerance(difference: float) -> float:
+    """The completeness error accepted for a window whose target log-odds differ by ``difference`` between
+    the text and the baseline: :data:`~.ig.DELTA_ABS` + :data:`~.ig.DELTA_REL` ``* |difference|``."""
+    return DELTA_ABS + DELTA_REL * abs(difference)
+
+
+def ig_attributions(task, texts: list[str], targets: list[int], n_steps: int = DEFAULT_STEPS,
+                    refine_steps: int | None = REFINE_STEPS) -> tuple[list[list[float]], list[float], list[int]]:
+    """``(word scores, deltas, steps)``: integrated gradients of each text's target log-odds, its completeness
+    error ``delta = sum(scores) - (f(text) - f(baseline))`` (the mean over a long text's windows, as the scores
+    are) and the Gauss-Legendre points used.
 
     Windows of all texts are integrated together: sorted by length and grouped so that a group's
     interpolation points (``n_steps`` per window) fill one forward/backward pass of at most
-    :data:`~.ig.IG_TOKENS` padded tokens."""
+    :data:`~.ig.IG_TOKENS` padded tokens. A window whose ``|delta|`` is above :func:`tolerance` is integrated
+    again with ``refine_steps`` points (``None``: never)."""
     import torch
 
     from ..backend.batching import plan_batches
@@ -103,6 +112,7 @@ def ig_attributions(task, texts: list[str], targets: list[int],
     spans = [word_spans(t) for t in texts]
     scores = [[0.0] * len(s) for s in spans]
     deltas = [0.0] * len(texts)
+    steps = [0] * len(texts)
 
     def forward(input_ids, attention_mask, token_type_ids=None):
         kw = {"input_ids": input_ids, "attention_mask": attention_mask}
@@ -111,16 +121,28 @@ def ig_attributions(task, texts: list[str], targets: list[int],
         return log_odds(model(**kw).logits.float())
 
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-    lengths = [len(r["input_ids"]) for _, r, _ in rows]
-    for idx in plan_batches(lengths, batch_size=None, max_tokens=max(1, IG_TOKENS // n_steps)):
-        group = [rows[i] for i in idx]
-        batch = pad_batch([r for _, r, _ in group], pad, keys + ["baseline_ids"])
-        extra = (batch["attention_mask"],) + ((batch["token_type_ids"],) if "token_type_ids" in batch else ())
-        target = torch.tensor([targets[o] for o, _, _ in group])
-        attr, delta = integrate(model, forward, batch["input_ids"], batch["baseline_ids"], extra, target, n_steps)
-        for (owner, row, offs), a, d in zip(group, attr, delta):
-            word = group_subwords(spans[owner], offs, a[:len(offs)].tolist())
-            for j, s in enumerate(word):
-                scores[owner][j] += s / n_windows[owner]
-            deltas[owner] += float(d) / n_windows[owner]
-    return scores, deltas
+
+    def run(which: list[int], points: int) -> dict[int, tuple]:
+        found = {}
+        lengths = [len(rows[i][1]["input_ids"]) for i in which]
+        for idx in plan_batches(lengths, batch_size=None, max_tokens=max(1, IG_TOKENS // points)):
+            group = [which[i] for i in idx]
+            batch = pad_batch([rows[i][1] for i in group], pad, keys + ["baseline_ids"])
+            extra = (batch["attention_mask"],) + ((batch["token_type_ids"],) if "token_type_ids" in batch else ())
+            target = torch.tensor([targets[rows[i][0]] for i in group])
+            attr, delta = integrate(model, forward, batch["input_ids"], batch["baseline_ids"], extra, target, points)
+            for i, a, d in zip(group, attr, delta):
+                found[i] = (a[:len(rows[i][2])].tolist(), float(d), points)
+        return found
+
+    found = run(list(range(len(rows))), n_steps)
+    if refine_steps and refine_steps > n_steps:  # windows whose quadrature error is above tolerance, again
+        rough = [i for i, (a, d, _) in found.items() if abs(d) > tolerance(sum(a) - d)]
+        found.update(run(rough, refine_steps))
+    for i, (owner, _, offs) in enumerate(rows):
+        attr, d, used = found[i]
+        for j, s in enumerate(group_subwords(spans[owner], offs, attr)):
+            scores[owner][j] += s / n_windows[owner]
+        deltas[owner] += d / n_windows[owner]
+        steps[owner] = max(steps[owner], used)
+    return scores, deltas, steps
