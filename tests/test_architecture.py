@@ -163,3 +163,22 @@ def test_every_top_level_name_resolves():
     for name in nlptasks.__all__:
         assert getattr(nlptasks, name) is not None, name
     assert nlptasks.finetune.__module__ == "nlptasks.api" and nlptasks.distill.__module__ == "nlptasks.api"
+
+
+def test_the_layer_table_names_every_package_and_module():
+    """docs/guide/architecture.md's layer table matches the layout: every package of nlptasks/ and every
+    module of the top level, the API, models/ and backend/ appears in it by name."""
+    table = "\n".join(l for l in (PACKAGE.parent / "docs" / "guide" / "architecture.md").read_text(encoding="utf-8")
+                      .splitlines() if l.startswith("| "))
+    missing = []
+    for p in sorted(PACKAGE.iterdir()):
+        if p.is_dir() and not p.name.startswith(("_", ".")) and p.name != "__pycache__":
+            if f"{p.name}/" not in table:
+                missing.append(f"{p.name}/")
+        elif p.suffix == ".py" and p.stem not in ("__init__", "__main__") and p.stem not in table:
+            missing.append(p.name)
+    for sub in ("models", "backend"):
+        for p in sorted((PACKAGE / sub).glob("*.py")):
+            if p.stem != "__init__" and p.stem not in table:
+                missing.append(f"{sub}/{p.name}")
+    assert not missing, f"docs/guide/architecture.md's layer table does not name: {', '.join(missing)}"
