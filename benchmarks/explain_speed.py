@@ -3,8 +3,8 @@ explanation method, on one loaded model, interleaved runs (median), plus the CLI
 
     python benchmarks/explain_speed.py [--n 200] [--runs 3] [--dtype auto] [--out FILE]
 
-The issue's target: ``--explain`` (integrated gradients, the default) at most 20x the plain prediction's
-time. Reported both ways: the prediction call alone (model loaded) and the whole command (interpreter
+The issue's target: ``--explain`` (the default method: occlusion since integrated gradients, the other
+method, measured above 20x) at most 20x the plain prediction's time; both methods are timed. Reported both ways: the prediction call alone (model loaded) and the whole command (interpreter
 start, imports, model load, prediction), which is what a user waits for. Also printed: the Gauss-Legendre
 points integrated gradients used and their completeness errors (``delta`` of each explanation). Run on an
 idle machine; ``--out`` writes the figures as JSON (``benchmarks/results/explain_speed_sentiment.json``).
@@ -41,19 +41,25 @@ def main() -> int:
     texts = [r["text"] for r in read_jsonl(DATA / "sentiment" / "validation.jsonl", args.n)]
     recs = [{"text": t} for t in texts]
     plain = load_task("sentiment", MODEL, device="cpu", dtype=args.dtype).load()
+    from nlptasks.explain.sentiment import METHODS
+
+    default = f"--explain (default: {METHODS[0]})"
     ig = load_task("sentiment", MODEL, device="cpu", dtype=args.dtype, explain_method="ig").load()
     occ = load_task("sentiment", MODEL, device="cpu", dtype=args.dtype, explain_method="occlusion").load()
-    fns = {"plain": lambda: plain.predict(recs), "--explain (ig)": lambda: ig.predict(recs),
-           "--explain-method occlusion": lambda: occ.predict(recs)}
+    named = {"ig": ("--explain-method ig", ig), "occlusion": ("--explain-method occlusion", occ)}
+    named[METHODS[0]] = (default, named[METHODS[0]][1])
+    fns = {"plain": lambda: plain.predict(recs)}
+    fns.update({name: (lambda t=t: t.predict(recs)) for name, t in named.values()})
     plain.predict(recs[:16]), ig.predict(recs[:16]), occ.predict(recs[:16])  # warm-up
     log(f"timing {len(texts)} sentences, {args.runs} interleaved runs")
     secs, outs = interleaved(fns, args.runs)
-    same = [o["label"] for o in outs["plain"]] == [o["label"] for o in outs["--explain (ig)"]]
+    ig_name = named["ig"][0]
+    same = all([o["label"] for o in outs["plain"]] == [o["label"] for o in outs[name]] for name, _ in named.values())
     base = secs["plain"]
     rows = [[name, f"{s:.2f}", f"{s / len(texts) * 1000:.1f}", f"{s / base:.1f}x"] for name, s in secs.items()]
     print(f"\nsentiment --explain, {len(texts)} SST-2 sentences, packaged {plain.model_name}, CPU, median of {args.runs}")
     print(fmt_table(["run", "seconds", "ms/sentence", "vs plain"], rows))
-    expl = [o["explanation"] for o in outs["--explain (ig)"]]
+    expl = [o["explanation"] for o in outs[ig_name]]
     deltas = sorted(abs(e["delta"]) for e in expl)
     steps = {k: sum(e["steps"] == k for e in expl) for k in sorted({e["steps"] for e in expl})}
     quality = {"dtype": plain.model_info()["variant"]["dtype"], "steps": steps,
@@ -63,8 +69,9 @@ def main() -> int:
           f"|delta| mean {quality['abs_delta_mean']:.3f}, p95 {quality['abs_delta_p95']:.3f}, "
           f"max {quality['abs_delta_max']:.3f} log-odds")
     ok = check("labels identical with and without --explain", same)
-    ok &= check("--explain (ig) <= 20x the plain prediction (prediction call)", secs["--explain (ig)"] / base <= 20,
-                f"{secs['--explain (ig)'] / base:.1f}x")
+    ok &= check(f"{default} <= 20x the plain prediction (prediction call)", secs[default] / base <= 20,
+                f"{secs[default] / base:.1f}x")
+    print(f"integrated gradients (--explain-method ig): {secs[ig_name] / base:.1f}x the plain prediction")
     cli = {}
     if not args.no_cli:
         inp = "\n".join(texts) + "\n"
@@ -86,7 +93,9 @@ def main() -> int:
                                              "vs_plain": round(s / base, 2)} for name, s in secs.items()},
                   "integrated_gradients": quality}
         if cli:
-            record["cli_end_to_end_seconds"] = {"plain": round(cli["plain"], 2), "explain_ig": round(cli["--explain"], 2)}
+            record["cli_end_to_end_seconds"] = {"plain": round(cli["plain"], 2),
+                                                f"explain_{METHODS[0]}": round(cli["--explain"], 2)}
+        record["default_method"] = METHODS[0]
         with open(args.out, "w", encoding="utf-8") as f:
             f.write(json.dumps(record, indent=1) + "\n")
         log(f"wrote {args.out}")

@@ -135,7 +135,7 @@ def test_long_text_is_explained_in_the_windows_it_was_predicted_in():
     from nlptasks.api import run
 
     text = ("the first part is dull and slow . " * 3) + ("the ending , though , is wonderful and moving . " * 3)
-    o = run("sentiment", [text], model=SST2, explain=True, max_length=16, stride=4)[0]
+    o = run("sentiment", [text], model=SST2, explain_method="ig", max_length=16, stride=4)[0]
     toks = o["explanation"]["tokens"]
     assert [text[t["start"]:t["end"]] for t in toks] == [t["text"] for t in toks]
     late = [t for t in toks if t["start"] > len(text) * 0.6 and t["text"] == "wonderful"]
@@ -154,7 +154,7 @@ def test_ig_on_any_sequence_classifier(tiny_models, name):
     from nlptasks.explain.ig import baseline_ids
     from nlptasks.explain.sentiment import log_odds
 
-    task = load_task("sentiment", str(tiny_models[name]), explain=True).load()
+    task = load_task("sentiment", str(tiny_models[name]), explain_method="ig").load()
     text = "the cat sees a book, and the dog likes the river."
     o = task.predict([{"text": text}])[0]
     toks = o["explanation"]["tokens"]
@@ -258,7 +258,7 @@ def test_batched_ig_equals_per_sentence_and_reports_its_delta(monkeypatch):
             assert sc == pytest.approx(f, abs=1e-4) and d == pytest.approx(fd, abs=1e-4)
         else:
             assert abs(d) <= tolerance(sum(sc) - d)
-    o = task.__class__(SST2, dtype="float32", explain=True).load()
+    o = task.__class__(SST2, dtype="float32", explain_method="ig").load()
     e = o.predict([{"text": texts[0]}])[0]["explanation"]
     assert e["steps"] in (IG.DEFAULT_STEPS, IG.REFINE_STEPS) and isinstance(e["delta"], float)
     assert abs(e["delta"]) <= tolerance(sum(t["score"] for t in e["tokens"]) - e["delta"]) or e["steps"] == 32
@@ -270,7 +270,7 @@ def test_three_class_model():
     from nlptasks.api import run
 
     outs = run("sentiment", ["an awful movie", "a great movie", "the acting is wonderful but the plot is a mess"],
-               model="minilm-sentiment3-lora", explain=True)
+               model="minilm-sentiment3-lora", explain_method="ig")
     assert [o["label"] for o in outs] == ["negative", "positive", "negative"]
     for o, word in zip(outs, ["awful", "great", "mess"]):
         assert max(o["explanation"]["tokens"], key=lambda t: t["score"])["text"] == word
@@ -284,14 +284,14 @@ def test_occlusion_works_for_models_without_gradients():
     o = run("sentiment", ["a great movie"], model="majority", explain_method="occlusion")[0]
     assert [t["score"] for t in o["explanation"]["tokens"]] == [0.0, 0.0, 0.0]  # a constant model
     with pytest.raises(NlpTasksError, match="occlusion"):
-        run("sentiment", ["a great movie"], model="majority", explain=True)
+        run("sentiment", ["a great movie"], model="majority", explain_method="ig")
 
 
 def test_unknown_method_is_one_clear_error():
     from nlptasks.api import load_task
     from nlptasks.errors import NlpTasksError
 
-    with pytest.raises(NlpTasksError, match="explains with ig, occlusion"):
+    with pytest.raises(NlpTasksError, match="explains with occlusion, ig"):
         load_task("sentiment", explain_method="lime")
     with pytest.raises(NlpTasksError, match="explains with selection"):
         load_task("summarize", explain_method="ig")
@@ -303,7 +303,9 @@ def test_cli_explain_jsonl_and_errors(cli):
     assert r.returncode == 0, r.stderr
     rec = json.loads(r.stdout)
     e = rec["explanation"]
-    assert e["method"] == "ig" and e["target"] == rec["label"]
+    assert e["method"] == "occlusion" and e["target"] == rec["label"]  # the default method
     assert {t["text"] for t in e["tokens"]} >= {"wonderful", "mess"}
+    scores = {t["text"]: t["score"] for t in e["tokens"]}
+    assert max(scores, key=scores.get) == "mess" and scores["mess"] > 0, scores  # the default's top word
     r = cli("run", "sentiment", "--explain-method", "lime", input="good\n")
     assert r.returncode != 0 and "invalid choice" in r.stderr

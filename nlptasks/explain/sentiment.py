@@ -1,4 +1,5 @@
 """Explanations for text classification (the sentiment task): a score per word toward the predicted label.
+The default method is ``occlusion`` (see ``METHODS``).
 
 - ``ig``: integrated gradients (:mod:`.ig`) of the label's log-odds ``log p / (1 - p)`` on a transformers classifier
   (packaged LoRA model, any hub/local ``AutoModelForSequenceClassification``). A text longer than the
@@ -17,7 +18,11 @@ from .ig import (DEFAULT_STEPS, DELTA_ABS, DELTA_REL, IG_TOKENS, REFINE_STEPS, b
                  integrate, pad_batch)
 from .words import group_subwords, normalise_token_offsets, word_spans, words_to_tokens
 
-METHODS = ("ig", "occlusion")
+# the first is --explain's default: occlusion, as faithful as integrated gradients on sst2_local (ERASER
+# comprehensiveness and sufficiency, benchmarks/explain_faithfulness.py) at about half its cost
+# (benchmarks/explain_speed.py: IG needs 16-32 forward and backward passes per sentence, occlusion one
+# forward pass per word); integrated gradients stays one flag away (--explain-method ig)
+METHODS = ("occlusion", "ig")
 
 
 def log_odds(logits):
