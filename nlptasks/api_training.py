@@ -45,9 +45,9 @@ def setting_choices() -> dict[str, tuple[str, ...]]:
 def distill_defaults() -> dict[str, float]:
     """The defaults of the distillation settings of :func:`nlptasks.api.distill`: ``temperature`` (of the
     softmax) and ``alpha`` (the weight of the distillation loss; 1 - alpha weighs the hard-label loss)."""
-    from .training.distillation import ALPHA, TEMPERATURE
+    from .training.settings import DISTILL_ALPHA, DISTILL_TEMPERATURE
 
-    return {"temperature": TEMPERATURE, "alpha": ALPHA}
+    return {"temperature": DISTILL_TEMPERATURE, "alpha": DISTILL_ALPHA}
 
 
 def select_training(task: str, model: str | None = None, settings: Mapping[str, Any] | None = None

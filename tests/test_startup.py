@@ -17,7 +17,8 @@ import sys
 
 import pytest
 
-PARSER_FORBIDDEN = ("numpy", "torch", "transformers", "datasets", "pandas")
+PARSER_FORBIDDEN = ("numpy", "torch", "transformers", "datasets", "pandas",
+                    "nlptasks.training.families", "nlptasks.training.distillation")  # no training code either
 RUN_FORBIDDEN = ("peft", "datasets", "pyarrow", "pandas", "sklearn", "scipy", "accelerate",
                  "torch.distributed.tensor", "torch._dynamo", "transformers.modeling_utils",
                  "transformers.activations", "transformers.generation.utils",

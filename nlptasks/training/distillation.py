@@ -35,8 +35,7 @@ from .families import training_spec
 
 log = logging.getLogger("nlptasks")
 
-TEMPERATURE = 2.0  # default softmax temperature of logit distillation
-ALPHA = 0.5        # default weight of the distillation loss (1 - ALPHA: the hard-label loss)
+from .settings import DISTILL_ALPHA as ALPHA, DISTILL_TEMPERATURE as TEMPERATURE  # noqa: E402  (the defaults)
 
 
 def _distill_trainer_cls(base=None):

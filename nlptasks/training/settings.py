@@ -5,6 +5,10 @@ from dataclasses import MISSING, asdict, dataclass, fields
 
 from ..errors import InputError
 
+# distillation's defaults, here (a light module) so that building the `distill` parser loads no training code
+DISTILL_TEMPERATURE = 2.0  # default softmax temperature of logit distillation
+DISTILL_ALPHA = 0.5        # default weight of the distillation loss (1 - alpha: the hard-label loss)
+
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
               "inverse_sqrt")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
