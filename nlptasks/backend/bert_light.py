@@ -26,8 +26,24 @@ from torch.nn import functional as F
 HEADS = {"AutoModelForSequenceClassification": "sequence", "AutoModelForQuestionAnswering": "qa"}
 
 
+_OFF = __import__("contextvars").ContextVar("nlptasks_light_bert_off", default=False)
+
+
 def enabled() -> bool:
-    return os.environ.get("NLPTASKS_LIGHT_BERT", "1") != "0"
+    return not _OFF.get() and os.environ.get("NLPTASKS_LIGHT_BERT", "1") != "0"
+
+
+class transformers_classes:
+    """``with transformers_classes(): ...`` loads through transformers' BERT classes: training needs
+    them (Trainer, peft, layer truncation for distillation students), serving does not."""
+
+    def __enter__(self):
+        self._token = _OFF.set(True)
+        return self
+
+    def __exit__(self, *exc):
+        _OFF.reset(self._token)
+        return False
 
 
 def supports(base: str, auto_class: str) -> bool:

@@ -91,7 +91,10 @@ def _load_teacher(task, ref: str, trust_remote_code: bool = False):
     if is_adapter_dir(ref):  # a LoRA adapter folder (`finetune --lora-save adapter`): merged over its base
         if task.head_suffix and not read_config(ref).get("modules_to_save"):
             raise InputError(f"--teacher {ref}: the adapter holds no trained {task.name} head")
-        model, tok, _ = build_merged(ref, task.auto_class, trust_remote_code=trust_remote_code)
+        from ..backend.bert_light import transformers_classes
+
+        with transformers_classes():  # the teacher is cut into a student and trained beside: transformers' classes
+            model, tok, _ = build_merged(ref, task.auto_class, trust_remote_code=trust_remote_code)
         return model, tok, ref
     path = model_path(ref)
     config = load_config(path, trust_remote_code)

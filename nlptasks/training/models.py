@@ -40,9 +40,11 @@ def has_head(config, suffix: str) -> bool:
 
 def load_model(path: str, auto_class: str, trust_remote_code: bool = False, **kwargs):
     """The model to train (through the backend's loader: custom code only with ``trust_remote_code``)."""
+    from ..backend.bert_light import transformers_classes
     from ..backend.loading import load_model as _load_model
 
-    model, info = _load_model(path, auto_class, trust_remote_code=trust_remote_code, **kwargs)
+    with transformers_classes():  # a model to train is a transformers model (Trainer, peft, layer surgery)
+        model, info = _load_model(path, auto_class, trust_remote_code=trust_remote_code, **kwargs)
     if info.get("missing_keys"):
         log.info("new (untrained) weights: %s", ", ".join(sorted(info["missing_keys"])[:6]))
     return model
