@@ -269,6 +269,26 @@ def _first_word(words: list[str]) -> str:
     return ""
 
 
+@contextlib.contextmanager
+def _registries_kept():
+    """What a Python example registers (a plugin task, metric or benchmark) is gone after it: the examples
+    run in the test process, and the tests after them list every registered metric."""
+    from nlptasks import registry
+
+    regs = [r for r in vars(registry).values() if isinstance(r, registry.Registry)]
+    for r in regs:
+        r.names()  # loaded now: a built-in module registers once, at its import, so a later reload would miss it
+    saved = [(r, dict(r._items), dict(r._aliases), dict(r._originals), r._loaded, r._key) for r in regs]
+    try:
+        yield
+    finally:
+        for r, items, aliases, originals, loaded, key in saved:
+            r._items.clear(), r._items.update(items)
+            r._aliases.clear(), r._aliases.update(aliases)
+            r._originals.clear(), r._originals.update(originals)
+            r._loaded, r._key = loaded, key
+
+
 @dataclass
 class Outcome:
     code: int
@@ -362,7 +382,7 @@ class Runner:
             code = "\n".join(l[4:] for l in code.splitlines() if l.startswith((">>> ", "... ")))
         t0 = time.perf_counter()
         out, err = io.StringIO(), io.StringIO()
-        with self._environment({}), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with self._environment({}), _registries_kept(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 exec(compile(code, where, "exec"), {"__name__": "__main__"})
                 rc = 0
