@@ -24,7 +24,7 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import InputError
 from ..paths import check_output_dir
@@ -41,8 +41,9 @@ from .outputs import environment as _environment
 from .settings import FinetuneSettings
 from .spec import TrainingSpec
 
-if TYPE_CHECKING:
-    from .distillation import Distillation
+# the strategy of a distillation run (training.distillation.Distillation, which imports this module to run:
+# named here by duck type only, so the two modules do not import each other)
+Strategy = Any
 
 log = logging.getLogger("nlptasks")
 
@@ -126,7 +127,7 @@ class TrainingRun:
     cuda: bool
     precision: str
     kind: str = "finetune"                       # "finetune" or "distill" (result, model card, messages)
-    distillation: Distillation | None = None
+    distillation: Strategy | None = None
     train: Dataset | None = None                 # _data
     validation: Dataset | None = None
     train_records: list[dict] = field(default_factory=list)
@@ -143,7 +144,7 @@ class TrainingRun:
         return self.validation.records if self.validation else None
 
 
-def run(s: FinetuneSettings, distillation: Distillation | None = None) -> dict:
+def run(s: FinetuneSettings, distillation: Strategy | None = None) -> dict:
     """Fine-tune per ``s`` (or distil, with a ``distillation`` strategy); returns the result record (also
     written to ``training_result.json``)."""
     if distillation is None:
@@ -172,7 +173,7 @@ def _check_class_weights(s: FinetuneSettings, task: TrainingSpec, distillation) 
                          f"{'distillation' if distillation is not None else task.name}")
 
 
-def _setup(s: FinetuneSettings, distillation: Distillation | None) -> TrainingRun:
+def _setup(s: FinetuneSettings, distillation: Strategy | None) -> TrainingRun:
     import torch
 
     task = training_spec(s.task)
