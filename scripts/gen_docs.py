@@ -792,7 +792,7 @@ ENV_HELP = {
     "NLPTASKS_NUM_THREADS": "torch threads (default: the physical cores this process may use)",
     "NLPTASKS_DROP_FINISHED_ROWS": "`0`: greedy generation keeps finished rows in the batch (transformers' loop); `1`: drop them on a GPU too",
     "NLPTASKS_AUTO_BF16": "`0`: `--dtype auto` stays float32 for the packaged models on CPUs with AMX",
-    "NLPTASKS_LIGHT_BERT": "`0`: the packaged MiniLM adapters load through transformers' BERT classes instead of nlptasks' plain-PyTorch copy (same outputs, slower start-up)",
+    "NLPTASKS_LIGHT_BERT": "`0`: the packaged MiniLM adapters load through transformers' BERT classes and tokenizer instead of nlptasks' plain-PyTorch copy and `tokenizers`-only tokenizer (same outputs, slower start-up)",
     "NLPTASKS_POWER_WATTS": "the power assumed by the energy estimate when no counter is readable, in watts",
     "NLPTASKS_CT2_CACHE": "where `--engine ctranslate2` keeps converted models",
     "NLPTASKS_INDEX_CACHE": "where the corpora of open-domain QA benchmarks are indexed, once per fingerprint",

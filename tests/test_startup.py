@@ -130,3 +130,130 @@ def test_large_file_hashes_are_kept_on_disk_for_the_next_process(tmp_path, monke
     assert second == hashing.file_hash(weights) != first
     kept = json.loads((tmp_path / "prediction-cache" / "file-hashes.json").read_text())
     assert list(kept.values()) == [second]  # the file's older entry was replaced
+
+
+# -- the packaged MiniLM's tokenizer and config without transformers (light_tokenizer.py, bert_light.Config) --
+RUN_SENTIMENT_FORBIDDEN = ("transformers", "huggingface_hub", "peft", "accelerate")
+
+TOKENIZER_TEXTS = [
+    "a fine film", "Café crème brûlée, naïve résumé: ÀÉÎÕÜ", "我喜欢这部电影 😀 ok", "ǅ ﬁ ℌ Ⅻ ½ Straße", " ", "", ".",
+    "\x00\u200b\tTAB\nnew line\r\n", "[CLS] [SEP] [PAD] [MASK] [UNK] literally", "x" * 3000,
+    " ".join(f"The plot, however, was dull ({i}); the acting-wooden!" for i in range(400)),
+]
+
+
+def _full_tokenizer():
+    from transformers import AutoTokenizer
+
+    from nlptasks.backend.embedded import minilm_path
+
+    return AutoTokenizer.from_pretrained(minilm_path())
+
+
+def _same(a, b):
+    import torch
+
+    assert set(a.keys()) == set(b.keys())
+    for k in a.keys():
+        if isinstance(a[k], torch.Tensor):
+            assert torch.equal(a[k], b[k]), k
+        else:
+            assert a[k] == b[k], k
+
+
+def test_light_tokenizer_gives_transformers_ids_masks_windows_and_padding():
+    from nlptasks.backend.embedded import minilm_path
+    from nlptasks.backend.light_tokenizer import LightTokenizer, supports
+    from nlptasks.tasks.sentiment import SentimentTask
+
+    assert supports(minilm_path())
+    light, full = LightTokenizer(minilm_path()), _full_tokenizer()
+    # the backend transformers builds is the file's (normalizer, pre-tokenizer, WordPiece, template)
+    assert json.loads(light.backend_tokenizer.to_str()) == json.loads(full.backend_tokenizer.to_str())
+    for name in ("model_max_length", "pad_token_id", "pad_token", "unk_token_id", "cls_token_id", "sep_token_id",
+                 "mask_token_id", "padding_side", "truncation_side", "model_input_names", "pad_token_type_id"):
+        assert getattr(light, name) == getattr(full, name), name
+    texts = TOKENIZER_TEXTS
+    for limit, stride in [(512, None), (512, 64), (32, 8), (16, 0), (8, 4)]:  # long texts: several windows
+        got = SentimentTask.windows(light, texts, limit, stride)
+        assert got == SentimentTask.windows(full, texts, limit, stride), (limit, stride)
+    assert max(got[1].count(i) for i in range(len(texts))) > 100  # really windowed
+    kw = dict(truncation=True, max_length=20, stride=5, return_overflowing_tokens=True, return_offsets_mapping=True)
+    _same(light(texts, **kw), full(texts, **kw))  # what --explain-method ig asks
+    for one in texts[:3] + texts[-1:]:  # one text: no batch dimension
+        _same(light(one, truncation=True), full(one, truncation=True))
+    for kw in (dict(padding=True, truncation=True, max_length=64, return_tensors="pt"),
+               dict(padding="longest", truncation=True, return_tensors="pt", return_special_tokens_mask=True,
+                    return_length=True), dict(truncation="longest_first", max_length=12, add_special_tokens=False)):
+        _same(light(texts, **kw), full(texts, **kw))
+    items, _ = SentimentTask.windows(light, texts, 24, 6)  # batches as inference.py pads them
+    for batch in (items[:1], items[:7], items[-5:] + items[:3]):
+        for multiple in (None, 16):
+            for side in ("right", "left"):
+                _same(light.pad(batch, return_tensors="pt", padding_side=side, pad_to_multiple_of=multiple),
+                      full.pad(batch, return_tensors="pt", padding_side=side, pad_to_multiple_of=multiple))
+    no_mask = [{"input_ids": it["input_ids"]} for it in items[:4]]
+    _same(light.pad(no_mask, return_tensors="pt"), full.pad(no_mask, return_tensors="pt"))
+    # calls it does not serve itself are transformers' own (text pairs, decode, no truncation)
+    _same(light("Who?", "Ann wrote it.", truncation="only_second", max_length=16),
+          full("Who?", "Ann wrote it.", truncation="only_second", max_length=16))
+    ids = full(texts[1])["input_ids"]
+    assert light.decode(ids) == full.decode(ids) and light.convert_ids_to_tokens(ids) == full.convert_ids_to_tokens(ids)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"num_labels": 3, "id2label": {0: "negative", 1: "neutral", 2: "positive"},
+                                         "label2id": {"negative": 0, "neutral": 1, "positive": 2}},
+                                    {"num_labels": 5}])
+def test_light_config_equals_bert_config(kwargs):
+    from transformers.models.bert.configuration_bert import BertConfig
+
+    from nlptasks.backend.bert_light import Config
+    from nlptasks.backend.embedded import minilm_path
+
+    full = BertConfig.from_pretrained(minilm_path(), **kwargs).to_dict()
+    full.pop("transformers_version", None)
+    light = Config.from_pretrained(minilm_path(), **kwargs)
+    assert light.to_dict() == full
+    assert light.num_labels == len(full["id2label"])
+
+
+def test_light_sentiment_predictions_equal_the_transformers_path(monkeypatch):
+    """Model, config and tokenizer together: the same labels and scores (float32) as the run with
+    transformers' classes and tokenizer, long texts (averaged windows) and padded batches included."""
+    from nlptasks.backend import loading
+    from nlptasks.backend.bert_light import Config
+    from nlptasks.backend.light_tokenizer import LightTokenizer
+    from nlptasks.tasks.sentiment import SentimentTask
+
+    long = " ".join(f"The plot, however, was dull ({i}); the acting-wooden, but the music won me over!" for i in range(20))
+    records = [{"text": t} for t in [*TOKENIZER_TEXTS[:-1], long]]  # the long one: about 12 windows of 64
+    out = {}
+    for light in ("1", "0"):
+        monkeypatch.setenv("NLPTASKS_LIGHT_BERT", light)
+        monkeypatch.setattr(loading, "_CACHE", {})  # a fresh load each time
+        task = SentimentTask(dtype="float32", all_scores=True, max_length=64, stride=16, batch_size=4)
+        out[light] = task.predict(records)
+        # NLPTASKS_LIGHT_BERT=0: transformers' classes, config and tokenizer
+        assert isinstance(task._lm.tokenizer, LightTokenizer) == isinstance(task._lm.config, Config) == (light == "1")
+    assert task.labels == ["negative", "neutral", "positive"]
+    assert out["1"] == out["0"]
+
+
+def test_packaged_sentiment_run_does_not_import_transformers(tmp_path):
+    (tmp_path / "one.txt").write_text("a fine film\n", encoding="utf-8")
+    code = f"""
+import contextlib, io, json, sys
+from nlptasks.cli import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    rc = [main(["run", "sentiment", "--input", "one.txt"]), main(["run", "sentiment", "-i", "one.txt", "--format", "jsonl"])]
+print(json.dumps({{"rc": rc, "out": out.getvalue(), "tokenizer": type(sys.modules["nlptasks.backend.loading"]._CACHE[
+                      next(iter(sys.modules["nlptasks.backend.loading"]._CACHE))].tokenizer).__name__,
+                  "loaded": sorted({{m.split(".")[0] for m in sys.modules}} & set({RUN_SENTIMENT_FORBIDDEN!r}))}}))
+"""
+    got = _child(code, tmp_path)
+    assert got["rc"] == [0, 0]
+    text, jsonl = got["out"].splitlines()
+    assert text.split("\t")[0] == json.loads(jsonl)["label"] == "positive"
+    assert got["tokenizer"] == "LightTokenizer"
+    assert got["loaded"] == [], f"a packaged sentiment run imported {got['loaded']}"

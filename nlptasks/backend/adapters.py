@@ -169,7 +169,8 @@ def build_merged(folder, auto_class: str, *, dtype=None, trust_remote_code: bool
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ModelLoadError(f"adapter {str(folder)!r}: {WEIGHTS} is truncated or damaged ({first}); nothing "
                              f"was loaded or executed") from None
-    if _light(base, auto_class, trust_remote_code):  # the packaged MiniLM: no transformers model classes
+    light = _light(base, auto_class, trust_remote_code)
+    if light:  # the packaged MiniLM: no transformers model classes
         from .bert_light import load_model as load_light
 
         model, info = load_light(base, auto_class, **kwargs)
@@ -186,7 +187,12 @@ def build_merged(folder, auto_class: str, *, dtype=None, trust_remote_code: bool
     if dtype is not None and dtype != torch.float32:
         model.to(dtype)
     tok_dir = folder if (folder / "tokenizer_config.json").is_file() else Path(base)
-    tokenizer = load_tokenizer(str(tok_dir), trust_remote_code=trust_remote_code)
+    from . import light_tokenizer
+
+    if light and tok_dir == Path(base) and light_tokenizer.supports(tok_dir):  # no transformers import either
+        tokenizer = light_tokenizer.LightTokenizer(tok_dir)
+    else:
+        tokenizer = load_tokenizer(str(tok_dir), trust_remote_code=trust_remote_code)
     return model, tokenizer, base
 
 

@@ -61,6 +61,58 @@ def supports(base: str, auto_class: str) -> bool:
             and not cfg.get("chunk_size_feed_forward") and (Path(base) / "model.safetensors").is_file())
 
 
+# BertConfig's defaults (transformers 5), for the keys a config.json may leave out
+CONFIG_DEFAULTS = {
+    "architectures": None, "output_hidden_states": False, "output_attentions": False, "return_dict": True,
+    "dtype": None, "chunk_size_feed_forward": 0, "is_encoder_decoder": False, "problem_type": None,
+    "vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+    "intermediate_size": 3072, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+    "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 512, "type_vocab_size": 2,
+    "initializer_range": 0.02, "layer_norm_eps": 1e-12, "pad_token_id": 0, "use_cache": True,
+    "classifier_dropout": None, "is_decoder": False, "add_cross_attention": False, "bos_token_id": None,
+    "eos_token_id": None, "tie_word_embeddings": True, "model_type": "bert",
+    "position_embedding_type": "absolute",
+}
+
+
+class Config:
+    """``BertConfig.from_pretrained(folder, **kwargs)`` read as plain JSON (importing transformers' config
+    classes costs most of its import): the same attribute values (``tests/test_startup.py`` compares
+    ``to_dict()``), labels included (``num_labels`` is ``len(id2label)``; ``LABEL_i`` names by default)."""
+
+    def __init__(self, values: dict):
+        values = {**CONFIG_DEFAULTS, **values}
+        values.pop("transformers_version", None)
+        if "_name_or_path" in values:
+            values["name_or_path"] = values.pop("_name_or_path")
+        num_labels = values.pop("num_labels", None)
+        id2label = values.pop("id2label", None)
+        if id2label is None:
+            id2label = {i: f"LABEL_{i}" for i in range(2 if num_labels is None else int(num_labels))}
+        values["id2label"] = {int(k): v for k, v in id2label.items()}
+        label2id = values.pop("label2id", None)
+        values["label2id"] = dict(label2id) if label2id is not None else {v: k for k, v in values["id2label"].items()}
+        self.__dict__.update(values)
+
+    @classmethod
+    def from_pretrained(cls, folder, **kwargs) -> "Config":
+        values = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+        return cls({**values, **kwargs})
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.id2label)
+
+    def to_dict(self) -> dict:
+        out = {k: v for k, v in self.__dict__.items() if k != "name_or_path"}
+        if "name_or_path" in self.__dict__:
+            out["_name_or_path"] = self.name_or_path
+        return out
+
+    def __repr__(self) -> str:
+        return f"Config({json.dumps(self.to_dict(), sort_keys=True, default=str)})"
+
+
 class _NoInitLinear(nn.Linear):
     def reset_parameters(self) -> None:  # every weight is copied in from the checkpoint (or zeroed)
         pass
@@ -257,10 +309,9 @@ def load_model(base: str, auto_class: str, **config_kwargs):
     output_loading_info=True, **config_kwargs)`` gives them for a BERT folder (:func:`supports`); weights the
     folder lacks (the new head) are zeros and listed in ``missing_keys``, for the caller to fill."""
     from safetensors.torch import load_file
-    from transformers.models.bert.configuration_bert import BertConfig
 
     config_kwargs = {k: v for k, v in config_kwargs.items() if k != "ignore_mismatched_sizes"}
-    config = BertConfig.from_pretrained(base, **config_kwargs)
+    config = Config.from_pretrained(base, **config_kwargs)
     cls = SequenceClassifier if HEADS[auto_class] == "sequence" else QuestionAnswering
     model = cls(config)
     state = {}
