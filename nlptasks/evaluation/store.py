@@ -52,6 +52,7 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_DRIVER_HINT = "PostgreSQL store needs the driver: pip install 'nlptasks[postgres]'"
 UPSERT_BATCH = 200  # rows per INSERT ... ON CONFLICT statement (10 columns: far under SQLite's 32,766 variables)
 MAX_IMPORT_BYTES = 256 << 20  # one import file (10,000 exported records are about 20 MiB)
+READER_LOCK_WAIT_S = 2.0  # a read-only connection waits this long for another reader's lock, then shares the WAL
 _RETRY_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected: the transaction may be retried
 
 
@@ -480,18 +481,47 @@ def read_import(path: str | os.PathLike) -> ImportBatch:
 
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
-    """A read-only connection that creates no file beside the database.
+    """A read-only connection that is safe while other processes write, and leaves no file beside the
+    database when none was there.
 
-    SQLite opens a WAL database read-only only with ``-wal``/``-shm`` files beside it, and creates
-    them when missing. When neither exists no connection holds the database open (the last one
-    removes them), so it is read as immutable: no lock, no side file. Otherwise the existing files
-    are shared in ``mode=ro``.
+    A SQLite connection opened with ``immutable=1`` takes no lock and ignores the WAL: a writer that
+    opened the store after that connection and checkpointed its WAL into the database file (every
+    writer that closes last does) changed pages under it, and the reader failed with "database disk
+    image is malformed" (two ``nlptasks eval`` runs into one store). So ``immutable`` is never used on a
+    file that can be written. Which connection, by what is beside the database:
+
+    * ``-wal``, ``-shm`` or ``-journal`` there (a writer has it open, or one stopped): ``mode=ro``, which
+      shares the writers' WAL index and locks (SQLite's documented way to read while others write).
+    * nothing there (no connection has it open: SQLite removes both files when the last one closes) and
+      the file writable: ``mode=rw`` with ``PRAGMA query_only`` (this connection writes nothing) and
+      ``locking_mode=EXCLUSIVE``, so it keeps its WAL index in its own memory (no ``-shm``) and holds the
+      database's lock until it is closed: a writer that comes meanwhile waits (its busy timeout, retries)
+      instead of checkpointing under it. Its empty ``-wal`` is removed when it closes, and the database
+      is not written. If a writer got the lock first, the first case is used.
+    * nothing there and the file not writable by this user: no process of this user can change it, so it
+      is read as immutable (``mode=ro`` would need to create ``-shm``, in a folder that may be read-only).
     """
     uri = path.resolve().as_uri()
-    side = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
-    if any(p.exists() for p in side):
-        return sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30)
-    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=30)
+    beside = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
+    if not any(p.exists() for p in beside):
+        if not os.access(path, os.W_OK):
+            return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=30)
+        # mode=rw never creates the database file; the lock is taken by the first read, and kept
+        con = sqlite3.connect(f"{uri}?mode=rw", uri=True, timeout=READER_LOCK_WAIT_S)
+        try:
+            con.execute("PRAGMA query_only=1")
+            con.execute("PRAGMA locking_mode=EXCLUSIVE")
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            con.execute("PRAGMA busy_timeout=30000")
+            return con
+        except sqlite3.OperationalError as exc:
+            con.close()
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+        except BaseException:
+            con.close()
+            raise
+    return sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30)
 
 
 def read_records(path: Path) -> list[dict]:
