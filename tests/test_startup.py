@@ -249,10 +249,14 @@ with contextlib.redirect_stdout(out):
     rc = [main(["run", "sentiment", "--input", "one.txt"]), main(["run", "sentiment", "-i", "one.txt", "--format", "jsonl"])]
 print(json.dumps({{"rc": rc, "out": out.getvalue(), "tokenizer": type(sys.modules["nlptasks.backend.loading"]._CACHE[
                       next(iter(sys.modules["nlptasks.backend.loading"]._CACHE))].tokenizer).__name__,
-                  "loaded": sorted({{m.split(".")[0] for m in sys.modules}} & set({RUN_SENTIMENT_FORBIDDEN!r}))}}))
+                  "loaded": sorted({{m.split(".")[0] for m in sys.modules}} & set({RUN_SENTIMENT_FORBIDDEN!r})),
+                  "commands": sorted(m for m in sys.modules if m.startswith("nlptasks.cli.cmd_")),
+                  "training": sorted(m for m in sys.modules if m.startswith("nlptasks.training."))}}))
 """
     got = _child(code, tmp_path)
     assert got["rc"] == [0, 0]
+    # main() builds the parser of the command it runs only: no other command's module, no training code
+    assert got["commands"] == ["nlptasks.cli.cmd_run"] and got["training"] == []
     text, jsonl = got["out"].splitlines()
     assert text.split("\t")[0] == json.loads(jsonl)["label"] == "positive"
     assert got["tokenizer"] == "LightTokenizer"

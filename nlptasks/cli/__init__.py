@@ -20,7 +20,24 @@ from ..urls import mask_url
 COMMANDS = ["run", "chat", "eval", "benchmarks", "finetune", "distill", "leaderboard", "results", "index", "serve", "tasks", "models"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+# global options that may come before the command (see build_parser)
+_GLOBAL_FLAGS = {"-v", "-vv", "-vvv", "--verbose", "-q", "--quiet"}
+
+
+def command_of(argv: list[str]) -> str | None:
+    """The command ``argv`` runs, when the parser of that command alone parses it as the whole parser
+    would: ``argv`` names a known command after nothing but ``-v``/``-q`` flags. ``None`` otherwise
+    (``--help``, ``--version``, an unknown or abbreviated word...): then every command is registered."""
+    for arg in argv:
+        if arg in _GLOBAL_FLAGS:
+            continue
+        return arg if arg in COMMANDS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; ``only``: of that command alone (``main`` builds only the parser of the
+    command it runs, so a one-line ``nlptasks run`` imports no other command's module)."""
     parser = argparse.ArgumentParser(
         prog="nlptasks",
         description="Run, evaluate, fine-tune and rank pretrained NLP models, with their energy cost.")
@@ -28,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output on stderr")
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else [only]:
         importlib.import_module(f"{__name__}.cmd_{name}").register(sub)
     return parser
 
@@ -47,7 +64,7 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(command_of(list(argv) if argv is not None else sys.argv[1:]))
     args = parser.parse_args(argv)
     args.argv = list(argv) if argv is not None else sys.argv[1:]  # re-launched as is by --num-processes
     if not getattr(args, "func", None):
