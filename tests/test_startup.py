@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -163,11 +164,11 @@ def _same(a, b):
 
 def test_light_tokenizer_gives_transformers_ids_masks_windows_and_padding():
     from nlptasks.backend.embedded import minilm_path
-    from nlptasks.backend.light_tokenizer import LightTokenizer, supports
+    from nlptasks.backend.light_tokenizer import LightTokenizer, load
     from nlptasks.tasks.sentiment import SentimentTask
 
-    assert supports(minilm_path())
-    light, full = LightTokenizer(minilm_path()), _full_tokenizer()
+    light, full = load(minilm_path()), _full_tokenizer()
+    assert isinstance(light, LightTokenizer)
     # the backend transformers builds is the file's (normalizer, pre-tokenizer, WordPiece, template)
     assert json.loads(light.backend_tokenizer.to_str()) == json.loads(full.backend_tokenizer.to_str())
     for name in ("model_max_length", "pad_token_id", "pad_token", "unk_token_id", "cls_token_id", "sep_token_id",
@@ -199,6 +200,27 @@ def test_light_tokenizer_gives_transformers_ids_masks_windows_and_padding():
           full("Who?", "Ann wrote it.", truncation="only_second", max_length=16))
     ids = full(texts[1])["input_ids"]
     assert light.decode(ids) == full.decode(ids) and light.convert_ids_to_tokens(ids) == full.convert_ids_to_tokens(ids)
+
+
+def test_light_tokenizer_refuses_a_folder_transformers_would_tokenize_otherwise(tmp_path):
+    """A config that disagrees with tokenizer.json's normalizer (transformers rebuilds it) or adds special
+    tokens is left to transformers."""
+    import shutil
+
+    from nlptasks.backend.embedded import minilm_path
+    from nlptasks.backend.light_tokenizer import load
+
+    cfg = json.loads((Path(minilm_path()) / "tokenizer_config.json").read_text(encoding="utf-8"))
+    for change in ({"do_lower_case": False}, {"strip_accents": True}, {"additional_special_tokens": ["[X]"]},
+                   {"tokenizer_class": "RobertaTokenizer"}):
+        folder = tmp_path / "tok"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        shutil.copy(Path(minilm_path()) / "tokenizer.json", folder)
+        (folder / "tokenizer_config.json").write_text(json.dumps({**cfg, **change}), encoding="utf-8")
+        assert load(folder) is None, change
+        (folder / "tokenizer_config.json").write_text(json.dumps(cfg), encoding="utf-8")
+        assert load(folder) is not None
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"num_labels": 3, "id2label": {0: "negative", 1: "neutral", 2: "positive"},

@@ -187,11 +187,12 @@ def build_merged(folder, auto_class: str, *, dtype=None, trust_remote_code: bool
     if dtype is not None and dtype != torch.float32:
         model.to(dtype)
     tok_dir = folder if (folder / "tokenizer_config.json").is_file() else Path(base)
-    from . import light_tokenizer
+    tokenizer = None
+    if light and tok_dir == Path(base):  # the MiniLM's tokenizer.json through `tokenizers` alone: no transformers
+        from .light_tokenizer import load as load_light_tokenizer
 
-    if light and tok_dir == Path(base) and light_tokenizer.supports(tok_dir):  # no transformers import either
-        tokenizer = light_tokenizer.LightTokenizer(tok_dir)
-    else:
+        tokenizer = load_light_tokenizer(tok_dir)
+    if tokenizer is None:
         tokenizer = load_tokenizer(str(tok_dir), trust_remote_code=trust_remote_code)
     return model, tokenizer, base
 

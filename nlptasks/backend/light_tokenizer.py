@@ -46,30 +46,47 @@ def _read(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def supports(folder) -> bool:
-    """Whether ``folder`` holds a BERT WordPiece ``tokenizer.json`` whose behaviour under transformers is the
-    file's own: a ``BertTokenizer`` config that agrees with the file's normalizer (transformers would
-    otherwise rebuild it), no extra special tokens, special tokens not split."""
-    folder = Path(folder)
+def _config_supported(folder: Path) -> dict | None:
+    """``tokenizer_config.json`` of a folder whose tokenizer transformers builds as the file's own: a
+    ``BertTokenizer`` with no extra special tokens, special tokens not split; ``None`` otherwise."""
     if not (folder / "tokenizer.json").is_file():
-        return False
+        return None
     cfg = _read(folder / "tokenizer_config.json")
     if cfg.get("tokenizer_class") not in ("BertTokenizer", "BertTokenizerFast") or cfg.get("split_special_tokens"):
-        return False
+        return None
     if cfg.get("additional_special_tokens") or cfg.get("extra_special_tokens") or cfg.get("auto_map"):
-        return False
+        return None
     if (folder / "added_tokens.json").is_file() or (folder / "chat_template.jinja").is_file():
-        return False
+        return None
+    return cfg
+
+
+def load(folder) -> "LightTokenizer | None":
+    """A :class:`LightTokenizer` of ``folder``, or ``None`` where transformers would not simply drive the
+    folder's ``tokenizer.json``: not a ``BertTokenizer`` config (:func:`_config_supported`), not a WordPiece
+    model with a BERT normalizer, or a config whose ``do_lower_case``/``strip_accents``/
+    ``tokenize_chinese_chars`` disagree with that normalizer (transformers would rebuild it)."""
+    from tokenizers import models, normalizers
+
+    folder = Path(folder)
+    cfg = _config_supported(folder)
+    if cfg is None:
+        return None
     try:
-        with open(folder / "tokenizer.json", encoding="utf-8") as f:
-            head = json.load(f)
-    except (OSError, ValueError):
-        return False
-    norm = head.get("normalizer") or {}
-    return (head.get("model", {}).get("type") == "WordPiece" and norm.get("type") == "BertNormalizer"
-            and norm.get("lowercase") == bool(cfg.get("do_lower_case", True))
-            and norm.get("strip_accents") == cfg.get("strip_accents")
-            and norm.get("handle_chinese_chars") == bool(cfg.get("tokenize_chinese_chars", True)))
+        tok = LightTokenizer(folder, cfg)
+    except Exception:  # an unreadable file: transformers' loader reports it
+        return None
+    norm, model = tok.backend_tokenizer.normalizer, tok.backend_tokenizer.model
+    if not (isinstance(model, models.WordPiece) and isinstance(norm, normalizers.BertNormalizer)
+            and norm.lowercase == bool(cfg.get("do_lower_case", True)) and norm.strip_accents == cfg.get("strip_accents")
+            and norm.handle_chinese_chars == bool(cfg.get("tokenize_chinese_chars", True))):
+        return None
+    return tok
+
+
+def supports(folder) -> bool:
+    """Whether :func:`load` serves ``folder``."""
+    return load(folder) is not None
 
 
 class Encoded(dict):
@@ -120,13 +137,14 @@ class LightTokenizer:
     pad_token_type_id = 0
     is_fast = True
 
-    def __init__(self, folder):
+    def __init__(self, folder, config: dict | None = None):
+        """Use :func:`load`, which checks that the folder is one this class serves."""
         from tokenizers import Tokenizer
 
         folder = Path(folder)
         self.name_or_path = str(folder)
         self.backend_tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        cfg = _read(folder / "tokenizer_config.json")
+        cfg = _read(folder / "tokenizer_config.json") if config is None else config
         specials = {**_read(folder / "special_tokens_map.json"), **{k: cfg[k] for k in _SPECIAL if k in cfg}}
         for name in _SPECIAL:
             setattr(self, name, _token(specials.get(name)))
