@@ -21,6 +21,10 @@ def register(sub) -> None:
                    help="evaluate every benchmark x model of a suite: a YAML file, or the name of a suite shipped with nlptasks, e.g. offline")
     p.add_argument("--render", default=None, metavar="DIR",
                    help="with --suite: write the suite's leaderboard (md, html) and records to DIR")
+    p.add_argument("--reuse", action="store_true",
+                   help="with --suite: an entry whose result the results store already holds (same benchmark "
+                        "definition and data, model weights and variant, options, limit, nlptasks version) is "
+                        "not evaluated again; its stored record is used")
     g = p.add_argument_group("data")
     g.add_argument("--data", default=None, metavar="FILE",
                    help="ad-hoc evaluation: a .jsonl/.json/.csv/.parquet file in the task's shared-data schema")
@@ -110,6 +114,8 @@ def _single(args: argparse.Namespace) -> int:
 
     if args.render:
         raise InputError("--render only applies with --suite")
+    if args.reuse:
+        raise InputError("--reuse only applies with --suite")
     if not args.benchmark:
         raise InputError("name a benchmark (`nlptasks benchmarks` lists them), a task with --data FILE, or --suite FILE")
     adhoc_flags = [f for f, v in (("--columns", args.columns), ("--reference-field", args.reference_field),
@@ -149,7 +155,8 @@ def _suite(args: argparse.Namespace) -> int:
     store = False if args.no_store else args.store
     records = run_suite(args.suite, limit=args.limit, data_dir=args.data_dir, store=store, output_dir=args.output,
                         render_dir=args.render, batch_size=args.batch_size, country=args.country,
-                        log=lambda m: print(f"nlptasks: {m}", file=sys.stderr), cache=_cache(args))
+                        log=lambda m: print(f"nlptasks: {m}", file=sys.stderr), cache=_cache(args),
+                        reuse=args.reuse)
     if any(r is None for r in records):  # another process of a data-parallel run
         return 0
     sys.stdout.write(leaderboard(records, fmt="table", include_partial=True))

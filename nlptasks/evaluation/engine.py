@@ -268,6 +268,7 @@ class EvalRun:
     higher_is_better: dict = field(default_factory=dict)
     reference_modules: dict = field(default_factory=dict)  # --reference-metrics: metric -> the Hub's module
     reference_metrics: dict | None = None  # their results beside ours (the record's reference_metrics)
+    load_cost: tuple | None = None  # (seconds, CostTracker result) of loading the model: load_model, once
 
 
 def load_stage(benchmark: str | Benchmark, settings: EvalSettings, model: str | None = None) -> EvalRun:
@@ -333,13 +334,8 @@ def predict_stage(run: EvalRun) -> bool:
     s, task = run.settings, run.task
     print(f"nlptasks: {run.bench.name}: {len(run.inputs)} examples, task {run.task_cls.name}, "
           f"model {task.model_name}", file=sys.stderr)
-    with CostTracker(grid_intensity=s.grid_intensity, country=s.country) as load_tracker:
-        t0 = time.perf_counter()
-        task.load()
-        load_s = time.perf_counter() - t0
-    loaded = load_tracker.result()
-    if run.normalise is not None and run.normalise.names:  # the model's labels vs the benchmark's
-        task.fit_label_space(run.bench.name, run.normalise.names, run.normalise)
+    load_model(run)
+    load_s, loaded = run.load_cost
     from ..eval_parallel import combine_cost, predict_examples
 
     with CostTracker(grid_intensity=s.grid_intensity, country=s.country) as tracker:
@@ -362,6 +358,27 @@ def predict_stage(run: EvalRun) -> bool:
     return True
 
 
+def load_model(run: EvalRun) -> None:
+    """Load the run's model, once, measuring the load (``run.load_cost``) apart from predicting, and fit
+    the model's labels to the benchmark's (which may add a ``label_rule`` setting). Called by
+    :func:`predict_stage`; earlier by a suite with ``reuse``, which needs the model's identity
+    (``task.model_info()``: weights hash, variant; the settings) to find a stored result before predicting."""
+    import time
+
+    from ..cost import CostTracker
+
+    if run.load_cost is not None:
+        return
+    s = run.settings
+    with CostTracker(grid_intensity=s.grid_intensity, country=s.country) as tracker:
+        t0 = time.perf_counter()
+        run.task.load()
+        load_s = time.perf_counter() - t0
+    run.load_cost = (load_s, tracker.result())
+    if run.normalise is not None and run.normalise.names:  # the model's labels vs the benchmark's
+        run.task.fit_label_space(run.bench.name, run.normalise.names, run.normalise)
+
+
 def score_stage(run: EvalRun) -> None:
     """Predictions (the task's first output field, labels normalised) scored by each metric."""
     out_field = run.task_cls.output_fields[0]
@@ -376,10 +393,19 @@ def score_stage(run: EvalRun) -> None:
         run.reference_metrics = compute(run.reference_modules, run.bench, run.predictions, run.refs, run.metrics)
 
 
+def record_settings(run: EvalRun) -> dict:
+    """The record's ``settings``: every setting that changes outputs (the task's, ``limit``, batch size,
+    token budget and the device the run resolves to)."""
+    from ..backend.device import resolve_device
+
+    s = run.settings
+    return {**run.task.run_settings(), "limit": run.limit, "batch_size": s.batch_size, "max_tokens": s.max_tokens,
+            "device": str(resolve_device(s.device))}
+
+
 def build_record(run: EvalRun) -> dict:
     """The result record (``RECORD_KEYS``; schema in ``records.py``). Its ``run_id`` hashes what makes a
     run: definition, model identity and variant, settings, package versions and the data fingerprint."""
-    from ..backend.device import resolve_device
     from .contamination import trained_on
 
     s, task, bench = run.settings, run.task, run.bench
@@ -388,9 +414,8 @@ def build_record(run: EvalRun) -> dict:
     if info.get("parameters"):  # counted before quantization (which hides Linear weights)
         cost["parameters"] = info["parameters"]
     variant = info.get("variant") or {"dtype": s.dtype, "quantize": s.quantize}
-    resolved = str(resolve_device(s.device))
-    settings = {**task.run_settings(), "limit": run.limit, "batch_size": s.batch_size, "max_tokens": s.max_tokens,
-                "device": resolved}
+    settings = record_settings(run)
+    resolved = settings["device"]
     versions = package_versions()
     identity = {"definition": bench.hash,
                 "model": {k: info.get(k) for k in ("name", "revision", "weights_hash")} | {"variant": variant}

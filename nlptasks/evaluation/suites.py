@@ -151,24 +151,34 @@ def _check_keys(d: dict, allowed: set, path: str, where: str) -> None:
 def run_suite(suite: Suite | str, *, limit: int | None = None, data_dir: str | None = None,
               store=None, output_dir: str | None = None, render_dir: str | None = None,
               batch_size: int | None = None, country: str | None = None, log=print,
-              cache=None) -> list[dict]:
+              cache=None, reuse: bool = False) -> list[dict]:
     """Evaluate every (benchmark, model variant) of the suite; returns the records.
 
     With ``render_dir``, writes ``<name>.md``, ``<name>.html`` (leaderboard) and ``<name>.results.json``
     (the records, importable with ``nlptasks results import``) there. ``cache``: the prediction cache
     (see ``evaluate``). In a data-parallel run the records are ``None`` but in the main process.
+    ``reuse``: an entry whose result the store already holds (same benchmark definition and data, model
+    weights and variant, settings, nlptasks version: :mod:`nlptasks.evaluation.reuse`) is not evaluated
+    again; the stored record (the newest, if several) is returned and rendered with the new ones.
     """
+    from ..errors import InputError
     from .definitions import get_benchmark
     from .engine import evaluate
 
+    if reuse and store is False:
+        raise InputError("--reuse takes results from the results store; it cannot be combined with --no-store")
     s = suite if isinstance(suite, Suite) else load_suite(suite)
     if render_dir:  # the rendered files never replace the suite file itself (checked before any work)
         from ..paths import check_not_an_input
 
         for p in rendered_paths(s.name, render_dir):
             check_not_an_input(p, [("the suite file", s.path)], flag="--render")
-    for r in s.runs:  # unknown benchmarks fail before any work
-        get_benchmark(r.benchmark)
+    names = {r.benchmark: get_benchmark(r.benchmark).name for r in s.runs}  # unknown benchmarks fail before any work
+    stored = None
+    if reuse:  # read once, before any entry runs: every process of a data-parallel run sees the same
+        from .reuse import stored_records
+
+        stored = stored_records(store, list(names.values()))
     records = []
     for i, r in enumerate(s.runs, 1):
         variant = " ".join(x for x in (r.dtype if r.dtype != "auto" else "", r.quantize or "") if x)
@@ -176,13 +186,39 @@ def run_suite(suite: Suite | str, *, limit: int | None = None, data_dir: str | N
             log(f"[{i}/{len(s.runs)}] {r.benchmark}: {r.model}: skipped (optional, not built here)")
             continue
         log(f"[{i}/{len(s.runs)}] {r.benchmark}: {r.model}{' ' + variant if variant else ''}")
-        rec = evaluate(r.benchmark, r.model, limit=limit or s.limit, data_dir=data_dir, store=store,
-                       output_dir=output_dir, dtype=r.dtype, quantize=r.quantize, device=r.device,
-                       batch_size=batch_size, country=country, cache=cache, **r.options)
+        kw = dict(limit=limit or s.limit, data_dir=data_dir, store=store, output_dir=output_dir, dtype=r.dtype,
+                  quantize=r.quantize, device=r.device, batch_size=batch_size, country=country, cache=cache)
+        if stored is not None:
+            rec = _evaluate_or_reuse(r, stored.get(names[r.benchmark], []), kw, log)
+        else:
+            rec = evaluate(r.benchmark, r.model, **kw, **r.options)
         records.append(rec)
     if render_dir and all(r is not None for r in records):  # None: not the main process of a parallel run
         render_suite(s.name, records, render_dir)
     return records
+
+
+def _evaluate_or_reuse(r: SuiteRun, stored: list[dict], kw: dict, log) -> dict | None:
+    """``evaluate`` of one suite entry, but the stored record when ``stored`` holds this very run: the data
+    is read and the model loaded (its identity: weights hash, variant), nothing is predicted."""
+    from ..eval_parallel import init
+    from .engine import (EvalSettings, build_record, load_model, load_stage, persist, predict_stage,
+                         score_stage)
+    from .reuse import find_reusable
+
+    settings = EvalSettings(**kw, task_options=dict(r.options))
+    run = load_stage(r.benchmark, settings, r.model)
+    load_model(run)
+    found = find_reusable(stored, run)
+    if found is not None:
+        log(f"reused {found['run_id']}")
+        return found if init()[0] == 0 else None  # like evaluate: the record only in the main process
+    if not predict_stage(run):
+        return None
+    score_stage(run)
+    record = build_record(run)
+    persist(record, run)
+    return record
 
 
 def rendered_paths(name: str, render_dir: str) -> list[Path]:
