@@ -7,7 +7,7 @@ import json
 import pytest
 from train_data import ROWS, write_jsonl
 
-from nlptasks.api import distill
+from nlptasks.api import distill, run
 
 
 def _training_without_dropout(model):
@@ -81,7 +81,7 @@ def test_sequence_level_distillation_caches_teacher_outputs(tiny_models, tmp_pat
 
     rows = ROWS["summarize"](4)
     data = write_jsonl(tmp_path / "d.jsonl", rows)
-    kw = dict(student=str(tiny_models["bart"]), max_steps=2, batch_size=2, metric="loss", max_target_length=12)
+    kw = dict(student=str(tiny_models["bart"]), max_steps=2, batch_size=2, max_target_length=12, max_new_tokens=4)
     out = distill("summarize", str(tiny_models["t5"]), data, data, str(tmp_path / "s"), **kw)
     assert [r["model"].split()[0] for r in out["comparison"]] == ["teacher", "student"]
     assert "sequence-level" in out["method"]
@@ -89,18 +89,67 @@ def test_sequence_level_distillation_caches_teacher_outputs(tiny_models, tmp_pat
     assert len(caches) == 1 and out["teacher_cache"] == str(caches[0])
     cached = [json.loads(x)["output"] for x in caches[0].read_text().splitlines()]
     assert len(cached) == len(rows)
-    # parity: the cache holds the teacher's greedy outputs (a direct generate call)
+    # parity: the cache holds the teacher's greedy outputs (a direct generate call) ...
     tok = AutoTokenizer.from_pretrained(tiny_models["t5"])
     teacher = AutoModelForSeq2SeqLM.from_pretrained(tiny_models["t5"]).eval()
     enc = tok("summarize: " + rows[0]["document"], return_tensors="pt")
     with torch.no_grad():
         gen = teacher.generate(**enc, max_new_tokens=12, do_sample=False, num_beams=1)
     assert cached[0] == tok.decode(gen[0], skip_special_tokens=True).strip()
+    # ... which are what `nlptasks run summarize --model TEACHER --num-beams 1 --max-new-tokens 12` answers
+    served = run("summarize", [{"document": r["document"]} for r in rows], model=str(tiny_models["t5"]),
+                 device="cpu", num_beams=1, max_new_tokens=12)
+    assert cached == [o["summary"] for o in served]
+    # the teacher's validation score is what `nlptasks eval` gives it (its own tokenizer, not the student's)
+    from nlptasks.training.families import training_spec
+
+    served = run("summarize", [{"document": r["document"]} for r in rows], model=str(tiny_models["t5"]),
+                 device="cpu", num_beams=1, max_new_tokens=4)  # validation's --max-new-tokens
+    expected = training_spec("summarize").score([o["summary"] for o in served], [r["summary"] for r in rows])
+    assert out["teacher_eval"]["scores"]["rougeLsum"] == pytest.approx(expected["rougeLsum"])
     stamp = caches[0].stat().st_mtime_ns
     with caplog.at_level(logging.INFO, logger="nlptasks"):
-        distill("summarize", str(tiny_models["t5"]), data, data, str(tmp_path / "s"), overwrite=True, **kw)
+        distill("summarize", str(tiny_models["t5"]), data, data, str(tmp_path / "s"), overwrite=True,
+                **{**kw, "metric": "loss"})
     assert "teacher outputs from the cache" in caplog.text
     assert caches[0].stat().st_mtime_ns == stamp
+
+
+@pytest.mark.parametrize("task, teacher, options", [
+    ("translate", "marian", {"num_beams": 1}),  # multi-sentence lines: run translates each sentence alone
+    ("chat", "gpt2", {}),                       # a long history: run drops the oldest turns
+])
+def test_teacher_outputs_are_the_teachers_run_predictions(task, teacher, options, tiny_models, tmp_path, monkeypatch):
+    """Sequence-level distillation's teacher outputs go through the task's own predict path with the teacher
+    in memory: they equal ``nlptasks run TASK --model TEACHER --max-new-tokens N`` (greedy)."""
+    import transformers
+
+    from nlptasks.registry import TASKS
+    from nlptasks.training.distillation import teacher_outputs
+    from nlptasks.training.families import training_spec
+    from nlptasks.training.settings import FinetuneSettings
+
+    rows = ROWS[task](3)
+    if task == "translate":
+        rows[0]["translation"]["en"] += " " + rows[1]["translation"]["en"]
+    else:
+        rows[0]["history"] = [f"turn {i} : the cat number {i} sees a book ." for i in range(14)]
+    cls = TASKS.get(task)
+    names = []
+    predict = cls._predict
+    monkeypatch.setattr(cls, "_predict", lambda self, records: names.append(self.model_name) or predict(self, records))
+    path = tiny_models[teacher]
+    model = getattr(transformers, cls.model_class).from_pretrained(path)
+    tok = transformers.AutoTokenizer.from_pretrained(path)
+    s = FinetuneSettings(task=task, model=str(path), train="-", max_target_length=8, batch_size=2)
+    spec = training_spec(task)
+    outs = teacher_outputs(spec, s, model, tok, rows, tmp_path, "key", True)
+    assert names == ["in-memory"]  # the task's predict path, not a loop of distillation's own
+    inputs = [{"text": r["translation"]["en"]} for r in rows] if task == "translate" else \
+        [{"history": r["history"]} for r in rows]
+    served = run(task, inputs, model=str(path), device="cpu", max_new_tokens=8, **options)
+    assert outs == [o[cls.output_fields[0]] for o in served]
+    assert served[0].get("pieces" if task == "translate" else "dropped_turns")  # the case run handles
 
 
 def test_distill_needs_one_student(tiny_models, tmp_path, cli):

@@ -91,22 +91,28 @@ def _capture(monkeypatch, name: str) -> dict:
 def test_translation_inputs_equal(models, monkeypatch, family, src, tgt):
     from nlptasks.tasks.translate import TranslateTask
 
+    from transformers import AutoModelForSeq2SeqLM
+
     seen = _capture(monkeypatch, "generate_batched")
     TranslateTask(str(models[family]), source_lang=src, target_lang=tgt, device="cpu").predict([{"text": TEXT}])
-    prepared = _trained("translate", models[family], [{"translation": {src: TEXT, tgt: TARGET}}],
-                        source_lang=src, target_lang=tgt)
     (served,) = seen["items"]
+    forced = seen["forced"]
+    records = [{"translation": {src: TEXT, tgt: TARGET}}]
+    prepared = _trained("translate", models[family], records, eval_records=records, metric=None,
+                        source_lang=src, target_lang=tgt)
     feature = prepared.train[0]
     assert feature["input_ids"] == served["input_ids"]
-    assert prepared.generation.get("forced_bos_token_id") == seen["forced"]
+    seen.clear()  # validation during finetune feeds the model what run feeds it, the forced first token included
+    prepared.validate(AutoModelForSeq2SeqLM.from_pretrained(models[family]))
+    assert seen["items"] == [served] and seen["forced"] == forced
     from transformers import AutoTokenizer
 
     tokens = AutoTokenizer.from_pretrained(models[family]).convert_ids_to_tokens(served["input_ids"])
     if family == "marian-multi":
         assert tokens[0] == ">>fr<<"
     if family == "mbart":
-        assert tokens[0] == "en_XX" and seen["forced"] is not None
-        assert feature["labels"][0] == seen["forced"]  # the model learns to start with the forced token
+        assert tokens[0] == "en_XX" and forced is not None
+        assert feature["labels"][0] == forced  # the model learns to start with the forced token
     if family == "t5":
         assert prepared.info["prefix"] == ("translate English to German: " if tgt == "de"
                                            else "translate English to French: ")
@@ -185,10 +191,15 @@ def test_chat_long_history_cut_alike(models, monkeypatch):
 
     # validation prompts during finetune (generated with --max-new-tokens): the served prompt at the model's
     # limit, where run's default budget is that limit minus --max-new-tokens
+    from transformers import AutoModelForCausalLM
+
     prepared = _trained("chat", models["gpt2"], [record], eval_records=[record], metric=None, max_new_tokens=40)
     seen.clear()
     ChatTask(str(models["gpt2"]), device="cpu", max_new_tokens=40).predict([{"history": history}])
-    assert prepared.gen_prompts == [list(seen["items"][0]["input_ids"])]
+    served = [list(it["input_ids"]) for it in seen["items"]]
+    seen.clear()
+    prepared.validate(AutoModelForCausalLM.from_pretrained(models["gpt2"]))
+    assert [list(it["input_ids"]) for it in seen["items"]] == served
 
 
 # -- sentiment: a long text is windowed alike in training, validation and serving ----------------------------
@@ -238,3 +249,80 @@ def test_sentiment_validation_is_the_served_prediction(models, monkeypatch):
     seen.clear()
     SentimentTask(str(models["bert-cls"]), device="cpu", max_length=32).predict([{"text": t} for t in texts])
     assert fed == [it["input_ids"] for it in seen["items"]] and len(fed) > len(texts)
+
+
+# -- validation of the generating tasks is the served prediction ---------------------------------------------
+def _validation_predictions(monkeypatch, prepared, model) -> list:
+    """The predictions that ``prepared.validate(model)`` (validation during ``finetune``) scores."""
+    from nlptasks.training.spec import TrainingSpec
+
+    seen: dict = {}
+    score = TrainingSpec.score
+
+    def spy(self, predictions, references):
+        seen["predictions"] = list(predictions)
+        return score(self, predictions, references)
+
+    monkeypatch.setattr(TrainingSpec, "score", spy)
+    prepared.validate(model)
+    monkeypatch.setattr(TrainingSpec, "score", score)
+    return seen["predictions"]
+
+
+def _spy_predict(monkeypatch, cls) -> list:
+    """The model names that ``cls._predict`` runs with (validation's task serves the model as "in-memory")."""
+    names: list = []
+    predict = cls._predict
+
+    def spy(self, records):
+        names.append(self.model_name)
+        return predict(self, records)
+
+    monkeypatch.setattr(cls, "_predict", spy)
+    return names
+
+
+DOC = " ".join(f"The cat number {i} sees a book. The dog reads the long letter number {i}." for i in range(8))
+
+
+@pytest.mark.parametrize("task, family, settings, record", [
+    # two sentences: run translates each alone and joins them
+    ("translate", "marian", {}, {"translation": {"en": TEXT + " A dog likes the house.", "de": TARGET}}),
+    ("translate", "t5", {"source_lang": "en", "target_lang": "de"},     # the prefix
+     {"translation": {"en": TEXT, "de": TARGET}}),
+    ("translate", "mbart", {"source_lang": "en", "target_lang": "de"},  # source code, forced first token dropped
+     {"translation": {"en": TEXT, "de": TARGET}}),
+    ("summarize", "bart", {}, {"document": DOC, "summary": TEXT}),      # longer than the model: map-reduce windows
+    ("chat", "gpt2", {}, {"history": [f"turn {i} : the cat number {i} sees a book ." for i in range(14)],
+                          "response": "A book ."}),                     # a history cut as run cuts it
+])
+def test_generation_validation_is_the_served_prediction(models, monkeypatch, task, family, settings, record):
+    """Validation during ``finetune`` of a generating task predicts through the task itself
+    (``Task.serving(model).predict``, greedy, ``--max-new-tokens``) with the model being trained: its
+    predictions are what ``nlptasks run`` answers with the same weights and those flags."""
+    import transformers
+
+    from nlptasks.registry import TASKS
+
+    cls = TASKS.get(task)
+    auto = getattr(transformers, cls.model_class)
+    model = auto.from_pretrained(models[family])
+    model.train()
+    names = _spy_predict(monkeypatch, cls)
+    prepared = _trained(task, models[family], [record], eval_records=[record, record], metric=None,
+                        max_new_tokens=6, **settings)
+    assert prepared.compute_metrics is None and prepared.validate is not None
+    validated = _validation_predictions(monkeypatch, prepared, model)
+    assert model.training and names == ["in-memory"]  # the task's own predict path, the model left as found
+    options = {"num_beams": 1} if task != "chat" else {}
+    out = cls(str(models[family]), device="cpu", max_new_tokens=6, **options, **settings).predict(
+        [{k: v for k, v in record.items() if k in cls.input_fields} if task != "translate"
+         else {"text": record["translation"]["en"]}] * 2)
+    served = [o[cls.output_fields[0]] for o in out]
+    assert validated == served
+    if task == "summarize":
+        assert out[0]["strategy"]["windows"] > 1  # the document was windowed, as run windows it
+    if task == "chat":
+        assert out[0]["dropped_turns"] > 0
+    if family == "marian":
+        assert out[0].get("pieces") == 2

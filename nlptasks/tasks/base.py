@@ -160,6 +160,28 @@ class Task:
     def _load(self) -> None:
         raise NotImplementedError
 
+    @classmethod
+    def serving(cls, lm, *, batch_size: int | None = None, **options) -> "Task":
+        """This task serving ``lm``, a transformers model already in memory (``model``, ``tokenizer``,
+        ``config``, ``device``; e.g. the model being fine-tuned or a distillation teacher) with task
+        ``options``: its :meth:`predict` is the one ``nlptasks run``/``eval`` make (preprocess -> forward ->
+        postprocess), so validation during ``finetune`` and a teacher's outputs during ``distill`` are what
+        the served model answers. Tasks that can serve a model in memory implement :meth:`_serve`."""
+        task = cls(model="in-memory", device=str(lm.device), batch_size=batch_size, **options)
+        task._serve(lm)
+        task._loaded = True
+        return task
+
+    @classmethod
+    def can_serve(cls) -> bool:
+        """Whether :meth:`serving` works for this task (it implements :meth:`_serve`)."""
+        return getattr(cls, "_serve") is not getattr(Task, "_serve")
+
+    def _serve(self, lm) -> None:
+        """Set this task up around the loaded transformers model ``lm`` (what :meth:`_load` does once it has
+        loaded it)."""
+        raise NlpTasksError(f"task {self.name!r} cannot serve a model in memory")
+
     def fit_label_space(self, benchmark: str, labels: list[str], normalise) -> None:
         """Evaluation on a classification benchmark whose labels are ``labels`` (``normalise`` maps one
         model label onto them), called once the model is loaded. A task whose model has labels of its own

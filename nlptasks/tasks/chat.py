@@ -73,14 +73,20 @@ class ChatTask(Task):
         self._offline = load_offline(self.model_name, device=self.device, dtype=self.dtype, quantize=self.quantize)
         if self._offline is not None:
             return
-        from ..backend.inference import generation_config, model_max_input
         from ..backend.loading import load_pretrained
 
-        self.seq2seq = self._is_encoder_decoder()
-        auto = "AutoModelForSeq2SeqLM" if self.seq2seq else self.model_class
-        lm = self._lm = load_pretrained(self.model_name, auto, revision=self.revision, device=self.device,
-                                        dtype=self.dtype, quantize=self.quantize,
-                                        trust_remote_code=self.trust_remote_code)
+        auto = "AutoModelForSeq2SeqLM" if self._is_encoder_decoder() else self.model_class
+        self._serve(load_pretrained(self.model_name, auto, revision=self.revision, device=self.device,
+                                    dtype=self.dtype, quantize=self.quantize, trust_remote_code=self.trust_remote_code))
+
+    def _serve(self, lm) -> None:
+        """Serve a generating model: one loaded by :meth:`_load`, or one in memory (``Task.serving``: the
+        model being fine-tuned, a distillation teacher): prompt format, generation settings, context budget."""
+        from ..backend.inference import generation_config, model_max_input
+
+        self._offline = None
+        self._lm = lm
+        self.seq2seq = bool(getattr(lm.config, "is_encoder_decoder", False))
         tok = lm.tokenizer
         if tok.pad_token_id is None:
             if tok.eos_token is None:

@@ -95,20 +95,15 @@ class SentimentTask(Task):
         elif name in ADAPTER_MODELS:
             from ..backend.loading import load_embedded
 
-            self._kind = "hf"  # a transformers classifier once merged: windows long texts like hub models
-            self._lm = load_embedded(name, self.model_class, device=self.device, dtype=self.dtype,
-                                     quantize=self.quantize)
-            cfg = self._lm.config
-            self.labels = [cfg.id2label[i] for i in range(cfg.num_labels)]
+            # a transformers classifier once merged: windows long texts like hub models
+            self._serve(load_embedded(name, self.model_class, device=self.device, dtype=self.dtype,
+                                      quantize=self.quantize))
         else:
             from ..backend.loading import load_pretrained
 
-            self._kind = "hf"
-            self._lm = load_pretrained(self.model_name, self.model_class, revision=self.revision,
-                                       device=self.device, dtype=self.dtype, quantize=self.quantize,
-                                       trust_remote_code=self.trust_remote_code)
-            cfg = self._lm.config
-            self.labels = [cfg.id2label[i] for i in range(cfg.num_labels)]
+            self._serve(load_pretrained(self.model_name, self.model_class, revision=self.revision,
+                                        device=self.device, dtype=self.dtype, quantize=self.quantize,
+                                        trust_remote_code=self.trust_remote_code))
 
     def model_info(self) -> dict:
         self.load()
@@ -216,18 +211,11 @@ class SentimentTask(Task):
         owners = enc.pop("overflow_to_sample_mapping", list(range(len(texts))))
         return [{k: enc[k][i] for k in enc.keys()} for i in range(len(owners))], list(owners)
 
-    @classmethod
-    def serving(cls, lm, *, max_length: int | None = None, stride: int | None = None,
-                batch_size: int | None = None) -> "SentimentTask":
-        """This task serving ``lm``, a transformers classifier already in memory (``model``, ``tokenizer``,
-        ``config``, ``device``), e.g. the model being fine-tuned: validation during ``finetune`` predicts
-        through it, so it scores what ``nlptasks run`` would answer."""
-        task = cls(model="in-memory", device=str(lm.device), batch_size=batch_size, max_length=max_length,
-                   stride=stride)
-        task._kind, task._lm = "hf", lm
-        task.labels = [lm.config.id2label[i] for i in range(lm.config.num_labels)]
-        task._loaded = True
-        return task
+    def _serve(self, lm) -> None:
+        """Serve a transformers classifier: one loaded by :meth:`_load`, or one in memory (``Task.serving``:
+        validation during ``finetune`` predicts through it, so it scores what ``nlptasks run`` answers)."""
+        self._kind, self._lm = "hf", lm
+        self.labels = [lm.config.id2label[i] for i in range(lm.config.num_labels)]
 
     def _hf_probabilities(self, texts: list[str]):
         import torch

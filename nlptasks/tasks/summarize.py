@@ -107,26 +107,32 @@ class SummarizeTask(Task):
             self._encoder = SentenceEncoder.load(device=str(resolve_device(self.device)),
                                                  dtype=None if self.dtype == "auto" else self.dtype, quantize=self.quantize)
         else:
-            from ..backend.inference import generation_config, model_max_input
             from ..backend.loading import load_pretrained
 
-            self._kind = "abstractive"
-            self._lm = load_pretrained(self.model_name, self.model_class, revision=self.revision,
-                                       device=self.device, dtype=self.dtype, quantize=self.quantize,
-                                       trust_remote_code=self.trust_remote_code, engine=self.settings["engine"])
-            params = dict((getattr(self._lm.config, "task_specific_params", None) or {}).get("summarization", {}))
-            prefix = params.pop("prefix", "")
-            self.prefix = self.settings["prefix"] if self.settings["prefix"] is not None else prefix
-            defaults = {k: v for k, v in params.items() if k in ("max_length", "min_length", "num_beams",
-                                                                 "length_penalty", "no_repeat_ngram_size",
-                                                                 "early_stopping")}
-            user = {k: self.settings[k] for k in self.GEN_KEYS if self.settings[k] is not None}
-            if "max_new_tokens" in user:
-                defaults.pop("max_length", None)
-            if "min_new_tokens" in user:
-                defaults.pop("min_length", None)
-            self.gen_config = generation_config(self._lm.model, {**defaults, **user})
-            self.input_limit = model_max_input(self._lm)
+            self._serve(load_pretrained(self.model_name, self.model_class, revision=self.revision,
+                                        device=self.device, dtype=self.dtype, quantize=self.quantize,
+                                        trust_remote_code=self.trust_remote_code, engine=self.settings["engine"]))
+
+    def _serve(self, lm) -> None:
+        """Serve a seq2seq model (abstractive): one loaded by :meth:`_load`, or one in memory
+        (``Task.serving``: the model being fine-tuned, a distillation teacher): prefix and generation settings."""
+        from ..backend.inference import generation_config, model_max_input
+
+        self._kind = "abstractive"
+        self._lm = lm
+        params = dict((getattr(self._lm.config, "task_specific_params", None) or {}).get("summarization", {}))
+        prefix = params.pop("prefix", "")
+        self.prefix = self.settings["prefix"] if self.settings["prefix"] is not None else prefix
+        defaults = {k: v for k, v in params.items() if k in ("max_length", "min_length", "num_beams",
+                                                             "length_penalty", "no_repeat_ngram_size",
+                                                             "early_stopping")}
+        user = {k: self.settings[k] for k in self.GEN_KEYS if self.settings[k] is not None}
+        if "max_new_tokens" in user:
+            defaults.pop("max_length", None)
+        if "min_new_tokens" in user:
+            defaults.pop("min_length", None)
+        self.gen_config = generation_config(self._lm.model, {**defaults, **user})
+        self.input_limit = model_max_input(self._lm)
 
     def model_info(self) -> dict:
         self.load()

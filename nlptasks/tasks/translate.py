@@ -150,15 +150,24 @@ class TranslateTask(Task):
             self._kind, self.family = "copy", "copy"
             self.source_lang, self.target_lang = src, tgt
             return
-        from ..backend.inference import generation_config, model_max_input
         from ..backend.loading import load_pretrained
 
-        self._kind = "model"
         embedded = EMBEDDED_MT.get(self.model_name.lower())
         ref = str(embedded_model_dir(self.model_name.lower())) if embedded else self.model_name
-        lm = self._lm = load_pretrained(ref, self.model_class, revision=self.revision,
-                                        device=self.device, dtype=self.dtype, quantize=self.quantize,
-                                        trust_remote_code=self.trust_remote_code, engine=self.settings["engine"])
+        self._serve(load_pretrained(ref, self.model_class, revision=self.revision, device=self.device,
+                                    dtype=self.dtype, quantize=self.quantize,
+                                    trust_remote_code=self.trust_remote_code, engine=self.settings["engine"]))
+
+    def _serve(self, lm) -> None:
+        """Serve a seq2seq model: one loaded by :meth:`_load`, or one in memory (``Task.serving``: the model
+        being fine-tuned, a distillation teacher): family, language pair and codes, generation settings."""
+        from ..backend.inference import generation_config, model_max_input
+
+        src, tgt = self.settings["source_lang"], self.settings["target_lang"]
+        self._plans = {}
+        self._kind = "model"
+        self._lm = lm
+        embedded = EMBEDDED_MT.get(self.model_name.lower())
         tok = lm.tokenizer
         self.family = model_family(getattr(lm.config, "model_type", ""), tok)
         self.codes = supported_codes(tok, self.family) if self.family in MULTILINGUAL else {}
@@ -174,7 +183,8 @@ class TranslateTask(Task):
         # one model, several pairs: T5 (prefixes), multilingual models (codes), multi-target Marian
         self.multi_pair = self.family == "t5" or self.family in MULTILINGUAL or bool(self.marian_targets)
         # the languages a bilingual model says it does (card, config): a pair outside them is refused
-        self.known_languages = set() if self.multi_pair else model_languages(lm.source.path)
+        source = getattr(lm, "source", None)  # a model in memory has no files to read them from
+        self.known_languages = set() if self.multi_pair or source is None else model_languages(source.path)
         self._check_languages(self.source_lang, self.target_lang, "")
 
         defaults = {}

@@ -43,9 +43,9 @@ def _distill_trainer_cls(base=None):
     import torch
     import torch.nn.functional as F
 
-    from .loops import _trainer_classes
+    from .loops import _trainer_class
 
-    Trainer = base or _trainer_classes()[0]
+    Trainer = base or _trainer_class()
 
     class DistillationTrainer(Trainer):
         """Trainer whose loss mixes the hard-label loss with the KL divergence to the teacher's logits."""
@@ -130,15 +130,19 @@ def _student(task, s: FinetuneSettings, teacher, t_tok, student: str | None, stu
     return load_model(path, task.auto_class, s.trust_remote_code, **kwargs), tok, student
 
 
-def _evaluate_model(trainer, model, label: str) -> dict:
-    """Evaluate ``model`` with ``trainer``'s data, metric and batch size; time, speed and cost."""
+def _evaluate_model(trainer, model, label: str, tokenizer=None) -> dict:
+    """Evaluate ``model`` with ``trainer``'s data, metric and batch size; time, speed and cost. The validation
+    predictions (``Prepared.validate``: the task's own predict path) use ``tokenizer`` when given (a teacher
+    with a vocabulary of its own)."""
     import time
 
     from ..cost import CostTracker
 
-    original = trainer.model
+    original, validate = trainer.model, trainer.validate_with
     trainer.model = model.to(trainer.args.device)
     trainer.model_wrapped = trainer.model
+    if validate is not None and tokenizer is not None:
+        trainer.validate_with = lambda m: validate(m, tokenizer=tokenizer)
     try:
         with CostTracker(device=str(trainer.args.device)) as tracker:
             t0 = time.perf_counter()
@@ -146,6 +150,7 @@ def _evaluate_model(trainer, model, label: str) -> dict:
             wall = time.perf_counter() - t0
     finally:
         trainer.model = trainer.model_wrapped = original
+        trainer.validate_with = validate
     n = len(trainer.eval_dataset)
     cost = tracker.result()
     scores = {k[4:]: v for k, v in metrics.items() if k.startswith("cmp_")
@@ -155,7 +160,8 @@ def _evaluate_model(trainer, model, label: str) -> dict:
             "co2e_g": cost.get("co2e_g"), "energy_is_estimate": cost.get("energy_is_estimate")}
 
 
-def compare(trainer, teacher, teacher_label: str, student_label: str, metric_key: str) -> dict:
+def compare(trainer, teacher, teacher_label: str, student_label: str, metric_key: str,
+            teacher_tokenizer=None) -> dict:
     """Teacher and student evaluated alike on the validation data: quality, speed and cost side by side
     (printed by the main process), ``quality_kept`` and ``speedup``."""
     if trainer.eval_dataset is None:
@@ -163,7 +169,7 @@ def compare(trainer, teacher, teacher_label: str, student_label: str, metric_key
     for cb in trainer.callback_handler.callbacks:  # no metric lines for these evaluations
         if hasattr(cb, "final"):
             cb.final = True
-    rows = [_evaluate_model(trainer, teacher, teacher_label),
+    rows = [_evaluate_model(trainer, teacher, teacher_label, teacher_tokenizer),
             _evaluate_model(trainer, trainer.accelerator.unwrap_model(trainer.model), student_label)]
     keys = [k for k in rows[0]["scores"] if k != "loss"] or ["loss"]
     cols = keys + ["examples/s", "eval s", "parameters", "energy Wh"]
@@ -216,7 +222,7 @@ class Distillation:
     def summary(self, trainer, metrics: dict) -> dict:
         """Added to the result after training: the teacher/student comparison."""
         return compare(trainer, self.teacher, self.teacher_label, f"student {self.student_label}",
-                       self.task.metric_key)
+                       self.task.metric_key, getattr(self, "teacher_tokenizer", None))
 
 
 class LogitDistillation(Distillation):
@@ -240,9 +246,11 @@ class LogitDistillation(Distillation):
 class SequenceDistillation(Distillation):
     """The student (built like a fine-tuned model) learns the teacher's greedy outputs as targets."""
 
-    def __init__(self, task, data, teacher, teacher_label, student_label, fields, records: list[dict]):
+    def __init__(self, task, data, teacher, teacher_label, student_label, fields, records: list[dict],
+                 teacher_tokenizer=None):
         super().__init__(task, data, teacher, teacher_label, student_label, fields)
         self.records = records
+        self.teacher_tokenizer = teacher_tokenizer  # the teacher's validation predictions decode with its own
 
     def training_records(self, train):
         return self.records
@@ -345,4 +353,4 @@ def distill(task: str, teacher: str, train: str, validation: str | None = None, 
     fields = {"teacher": teacher, "method": "sequence-level distillation (greedy teacher outputs)",
               "student": student, "teacher_cache": str(cache_dir / f"{key}.jsonl")}
     return run(s, SequenceDistillation(t, data, t_model, teacher_label, student, fields,
-                                       t.with_targets(train_ds.records, outs, s)))
+                                       t.with_targets(train_ds.records, outs, s), teacher_tokenizer=t_tok))

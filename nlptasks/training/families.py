@@ -96,19 +96,10 @@ class SequenceClassification(TrainingSpec):
         inputs = [{field: str(r[self.text_field])} for r in records]
         refs = preprocess.map_labels(records, label2id, "--validation", self.label_field)
 
-        def validate(model) -> dict[str, float]:
-            from types import SimpleNamespace
-
-            lm = SimpleNamespace(model=model, tokenizer=tokenizer, config=model.config, ct2=None,
-                                 device=next(model.parameters()).device)
-            was_training = model.training
-            model.eval()
-            try:
-                out = self.task.serving(lm, max_length=max_length,
-                                        batch_size=s.eval_batch_size or s.batch_size).predict(inputs)
-            finally:
-                model.train(was_training)
-            return self.score([label2id[o["label"]] for o in out], refs)
+        def validate(model, tokenizer=tokenizer) -> dict[str, float]:
+            labels = self.served_outputs(model, tokenizer, inputs, batch_size=s.eval_batch_size or s.batch_size,
+                                         max_length=max_length)
+            return self.score([label2id[x] for x in labels], refs)
 
         return validate
 
@@ -140,7 +131,7 @@ class SequenceClassification(TrainingSpec):
             return self.score(_logits(p).argmax(-1).tolist(), [int(x) for x in p.label_ids])
 
         validate = None
-        if eval_records is not None and s.metric != "loss" and hasattr(self.task, "serving"):
+        if eval_records is not None and s.metric != "loss" and self.task.can_serve():
             validate = self._validation(s, tokenizer, eval_records, label2id, max_length)
         scorer = None if s.metric == "loss" or validate else metrics  # no predict path: argmax per feature
         window_info = {"windows": "every window labelled with its text's label", "windows_train": len(tr)} \
@@ -208,7 +199,8 @@ class SpanQA(TrainingSpec):
 
 
 class Seq2Seq(TrainingSpec):
-    """``{source_field, target_field}`` -> an ``AutoModelForSeq2SeqLM``; evaluated by generating."""
+    """``{source_field, target_field}`` -> an ``AutoModelForSeq2SeqLM``; evaluated by the task's own predict
+    path (greedy generation, as ``nlptasks run`` generates) on the model being trained."""
 
     pipeline_tag = "text2text-generation"
     peft_task_type = "SEQ_2_SEQ_LM"
@@ -264,6 +256,15 @@ class Seq2Seq(TrainingSpec):
     def reference_fields(self, value, *, path, lookup, label_names):
         return {self.target_field: value}
 
+    def serving_options(self, s, src, tgt, max_new_tokens: int) -> dict:
+        """The task options with which validation and teacher outputs predict (``nlptasks run`` flags):
+        greedy, ``max_new_tokens`` long, with the run's ``--prefix`` and language pair."""
+        return {"prefix": s.prefix, "num_beams": 1, "max_new_tokens": max_new_tokens}
+
+    def inputs(self, sources: list[str]) -> list[dict]:
+        """Task input records for the source texts."""
+        return [{self.task.input_fields[0]: x} for x in sources]
+
     # -------------------------------------------------------------------------------------------
     def prepare(self, s, tokenizer, config, train_records, eval_records, label2id, max_length, max_target):
         from transformers import DataCollatorForSeq2Seq
@@ -274,59 +275,32 @@ class Seq2Seq(TrainingSpec):
         prefix = plan["prefix"]
         xs, ys = self.pairs(train_records, "--train", src, tgt)
         tr = preprocess.seq2seq(xs, ys, tokenizer, prefix=prefix, max_source=max_length, max_target=max_target)
-        ev = None
-        refs: list[str] = []
+        ev = validate = None
+        info = {"max_length": max_length, "max_target_length": max_target, "prefix": prefix}
         if eval_records is not None:
             exs, refs = self.pairs(eval_records, "--validation", src, tgt)
             ev = preprocess.seq2seq(exs, refs, tokenizer, prefix=prefix, max_source=max_length,
                                     max_target=max_target)
-
-        def metrics(p):
-            import numpy as np
-
-            ids = np.where(_logits(p) < 0, tokenizer.pad_token_id, _logits(p))
-            preds = [t.strip() for t in tokenizer.batch_decode(ids, skip_special_tokens=True)]
-            return self.score(preds, refs[:len(preds)])
-
-        info = {"max_length": max_length, "max_target_length": max_target, "prefix": prefix}
+            if s.metric != "loss":  # the task's own predict path (greedy, --max-new-tokens) on the trained model
+                options = self.serving_options(s, src, tgt, s.max_new_tokens)
+                validate = self.validation(s, tokenizer, self.inputs(exs), refs, **options)
+                info["validation"] = {k: v for k, v in options.items() if v is not None}
         if src:
             info.update(source_lang=src, target_lang=tgt)
-        generation = {}
         if plan["forced_bos"] is not None:
             info.update(src_lang_code=plan["src_code"], tgt_lang_code=plan["tgt_code"])
-            generation["forced_bos_token_id"] = plan["forced_bos"]
         shifter = preprocess.DecoderInputs(config) if s.label_smoothing else None  # see DecoderInputs
         collator = DataCollatorForSeq2Seq(tokenizer, model=shifter, label_pad_token_id=preprocess.IGNORE)
-        return Prepared(tr, ev, collator, metrics if s.metric != "loss" else None, info=info,
-                        generation=generation)
+        return Prepared(tr, ev, collator, None, info=info, validate=validate)
 
     def teacher_outputs(self, s, teacher, tokenizer, records):
-        """Greedy teacher outputs for the training inputs, fed as ``nlptasks run`` feeds them (the input
-        plan) through the batched generation loop that serves it (``backend.inference.generate_batched``)."""
-        import copy
-        from types import SimpleNamespace
-
-        from ..backend.inference import generate_batched
-
+        """Greedy teacher outputs for the training inputs: what ``nlptasks run`` answers with the teacher
+        (``--num-beams 1 --max-new-tokens`` ``--max-target-length``, the run's prefix and language pair)."""
         src, tgt = self.languages(records, s)
-        plan = self.input_plan(tokenizer, teacher.config, src, tgt, s.prefix)
-        self._use_codes(tokenizer, plan)
         sources, _ = self.pairs(records, "--train", src, tgt)
-        enc = tokenizer([plan["prefix"] + x for x in sources], truncation=True, max_length=s.max_length or 512)
-        items = [{k: enc[k][i] for k in ("input_ids", "attention_mask") if k in enc} for i in range(len(sources))]
-        cfg = copy.deepcopy(teacher.generation_config)
-        cfg.update(max_new_tokens=s.max_target_length or 128, do_sample=False, num_beams=1)
-        if plan["forced_bos"] is not None:
-            cfg.forced_bos_token_id = plan["forced_bos"]
-        was_training = teacher.training
-        teacher.eval()
-        lm = SimpleNamespace(model=teacher, tokenizer=tokenizer, device=next(teacher.parameters()).device, ct2=None)
-        try:
-            ids = generate_batched(lm, items, cfg, batch_size=s.eval_batch_size or s.batch_size,
-                                   desc="teacher outputs")
-        finally:
-            teacher.train(was_training)
-        return [tokenizer.decode(row, skip_special_tokens=True).strip() for row in ids]
+        options = self.serving_options(s, src, tgt, s.max_target_length or 128)
+        return self.served_outputs(teacher, tokenizer, self.inputs(sources),
+                                   batch_size=s.eval_batch_size or s.batch_size, **options)
 
 
 class Translation(Seq2Seq):
@@ -347,6 +321,9 @@ class Translation(Seq2Seq):
     def pairs(self, records, name, src, tgt):
         return preprocess.translation_pairs(records, name, src, tgt)
 
+    def serving_options(self, s, src, tgt, max_new_tokens):
+        return {**super().serving_options(s, src, tgt, max_new_tokens), "source_lang": src, "target_lang": tgt}
+
     def with_targets(self, records, outputs, s):
         if all("translation" in r for r in records):
             _, tgt = self.languages(records, s)
@@ -357,7 +334,7 @@ class Translation(Seq2Seq):
 class CausalChat(TrainingSpec):
     """``{history, response}`` -> an ``AutoModelForCausalLM``. Prompts and targets are the task's own
     (``prompt_ids``/``target_ids`` classmethods, shared with ``nlptasks run``); evaluation adds the
-    task's metric on greedy responses to the validation prompts."""
+    task's metric on the greedy responses that the task's own predict path gives the validation histories."""
 
     pipeline_tag = "text-generation"
     peft_task_type = "CAUSAL_LM"
@@ -378,10 +355,9 @@ class CausalChat(TrainingSpec):
     def reference_fields(self, value, *, path, lookup, label_names):
         return {self.response_field: value}
 
-    def prompt(self, tokenizer, record: dict, budget: int) -> list[int]:
-        """The prompt ``nlptasks run`` sends for ``record`` within ``budget`` tokens: the task's one
-        history-truncation rule (``fit_prompt``), as for the training features."""
-        return self.task.fit_prompt(tokenizer, preprocess.turns(record, self.history_field), budget)[0]
+    def inputs(self, records: list[dict]) -> list[dict]:
+        """Task input records (the conversation) for training records."""
+        return [{self.task.input_fields[0]: preprocess.turns(r, self.history_field)} for r in records]
 
     def prepare(self, s, tokenizer, config, train_records, eval_records, label2id, max_length, max_target):
         from transformers import DataCollatorForSeq2Seq
@@ -391,24 +367,23 @@ class CausalChat(TrainingSpec):
         kw = dict(max_length=max_length, max_response=max_target, task=self.task, history_field=self.history_field,
                   response_field=self.response_field)
         tr = preprocess.chat(train_records, tokenizer, name="--train", **kw)
-        ev = prompts = refs = None
+        ev = validate = None
+        info = {"max_length": max_length, "max_response_length": max_target}
         if eval_records is not None:
             ev = preprocess.chat(eval_records, tokenizer, name="--validation", **kw)
-            if s.metric != "loss":
-                prompts = [self.prompt(tokenizer, r, max_length - s.max_new_tokens) for r in eval_records]
+            if s.metric != "loss":  # greedy responses through the task's own predict path (history cut as run cuts it)
                 refs = [str(r[self.response_field]) for r in eval_records]
+                validate = self.validation(s, tokenizer, self.inputs(eval_records), refs,
+                                           max_new_tokens=s.max_new_tokens)
+                info["validation"] = {"max_new_tokens": s.max_new_tokens}
         return Prepared(tr, ev, DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=preprocess.IGNORE), None,
-                        gen_prompts=prompts, gen_references=refs,
-                        info={"max_length": max_length, "max_response_length": max_target})
+                        info=info, validate=validate)
 
     def teacher_outputs(self, s, teacher, tokenizer, records):
-        from .loops import generate_responses
-
-        if tokenizer.pad_token_id is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        max_new = s.max_target_length or 128
-        prompts = [self.prompt(tokenizer, r, (s.max_length or 512) - max_new) for r in records]
-        return generate_responses(teacher, tokenizer, prompts, max_new, s.eval_batch_size or s.batch_size)
+        """Greedy teacher responses: what ``nlptasks run chat --max-new-tokens`` ``--max-target-length``
+        answers with the teacher."""
+        return self.served_outputs(teacher, tokenizer, self.inputs(records), batch_size=s.eval_batch_size or s.batch_size,
+                                   max_new_tokens=s.max_target_length or 128)
 
     def with_targets(self, records, outputs, s):
         return [{**r, self.response_field: o} for r, o in zip(records, outputs)]

@@ -25,11 +25,9 @@ class Prepared:
     collator: Any
     compute_metrics: Callable | None
     label_names: list[str] | None = None          # Trainer's label keys (qa: start/end positions)
-    gen_prompts: list[list[int]] | None = None    # generating trainers: prompt ids per validation record
-    gen_references: list[str] | None = None
     info: dict = field(default_factory=dict)      # recorded in the result (labels, prefix, languages)
-    generation: dict = field(default_factory=dict)  # generate() settings of validation (forced first token)
-    # validation through the task's own predict path: ``validate(model) -> scores`` at each evaluation
+    # validation through the task's own predict path: ``validate(model) -> scores`` at each evaluation (a
+    # ``tokenizer=`` keyword predicts with another tokenizer: a distillation teacher's own)
     validate: Callable[[Any], dict] | None = None
     class_weights: list[float] | None = None      # --class-weights: the loss weight of each label id
 
@@ -40,7 +38,7 @@ class TrainingSpec:
     lengths: tuple[int, int] = (512, 128)  # default (max_length, max_target_length) in tokens
     pipeline_tag: str = ""                 # the model card's pipeline tag
     peft_task_type: str = ""               # peft.TaskType name for --lora
-    trainer_kind: str = "plain"            # "plain", "seq2seq" (generating Seq2SeqTrainer), "generate" or
+    trainer_kind: str = "plain"            # "plain", "seq2seq", "generate" (all on the one Trainer) or
                                            # "fit" (no Trainer: the spec's own ``fit``, e.g. a retrieval index)
     head_suffix: str | None = None         # architecture suffix of a trained task head (encoders)
     logit_keys: tuple[str, ...] = ()       # outputs matched by logit distillation; () = sequence-level
@@ -143,9 +141,38 @@ class TrainingSpec:
                 label2id: dict | None, max_length: int, max_target: int) -> Prepared:
         raise NotImplementedError
 
+    # -- the task's own predict path: validation and teacher outputs -------------------------------
+    def served_outputs(self, model, tokenizer, inputs: list[dict], *, batch_size: int | None = None,
+                       **options) -> list:
+        """The task's first output field for the task ``inputs``, predicted with ``model`` (in memory) through
+        the task's own predict path (``Task.serving``, :func:`nlptasks.training.loops.served`), with the task
+        ``options`` it knows."""
+        from .loops import served
+
+        known = {o.dest for o in self.task.options}
+        field = self.task.output_fields[0]
+        outs = served(self.task, model, tokenizer, inputs, batch_size=batch_size,
+                      **{k: v for k, v in options.items() if k in known})
+        return [o[field] for o in outs]
+
+    def validation(self, s, tokenizer, inputs: list[dict], references: list, **options) -> Callable | None:
+        """``validate(model, tokenizer=...) -> scores`` (``Prepared.validate``): the validation ``inputs``
+        predicted with the model being trained (and ``tokenizer``) through the task's own predict path with task
+        ``options``, scored against ``references``, so the scores are what ``nlptasks eval`` gives the saved
+        model with those options; None for a task that cannot serve a model in memory (``Task.can_serve``)."""
+        if not self.task.can_serve():
+            return None
+
+        def validate(model, tokenizer=tokenizer) -> dict[str, float]:
+            return self.score(self.served_outputs(model, tokenizer, inputs, batch_size=s.eval_batch_size or s.batch_size,
+                                                  **options), references)
+
+        return validate
+
     # -- sequence-level distillation ------------------------------------------------------------------
     def teacher_outputs(self, s, teacher, tokenizer, records: list[dict]) -> list[str]:
-        """Greedy teacher outputs for the training inputs (sequence-level distillation)."""
+        """Greedy teacher outputs for the training inputs (sequence-level distillation), through the task's
+        own predict path (:meth:`served_outputs`): what ``nlptasks run`` answers with the teacher."""
         raise InputError(f"distill {self.name}: this task has no sequence-level distillation")
 
     def with_targets(self, records: list[dict], outputs: list[str], s) -> list[dict]:

@@ -1,4 +1,5 @@
-"""Fine-tuning on ``transformers.Trainer`` / ``Seq2SeqTrainer`` (data-parallel when launched by accelerate).
+"""Fine-tuning on ``transformers.Trainer`` (data-parallel when launched by accelerate); validation predicts
+through the task's own predict path (``Prepared.validate``).
 
 ``run(settings)`` is a pipeline of small stages, each a function below, in this order:
 
@@ -7,7 +8,7 @@
 3. :func:`_model`          tokenizer and model: :func:`build_model` (new head, ``--freeze-base``, ``--lora``)
 4. :func:`_features`       records -> features, collator, metric; every input error is raised by here
 5. :func:`_output_folder`  ``TrainingArguments``; ``--resume``/``--overwrite`` checks, then ``run.json``
-6. :func:`_trainer`        the Trainer of the spec's ``trainer_kind``, with its callbacks
+6. :func:`_trainer`        the Trainer, with its callbacks and validation through the task's predict path
 7. :func:`_train`          train inside the cost tracker with evaluation, best-checkpoint selection and
                            early stopping; evaluate the best model
 8. :func:`_result`         the result record (``training_result.json``)
@@ -36,7 +37,7 @@ from .models import (add_lora, freeze_base, load_config, load_model, load_tokeni
                      model_path)
 from .data import load_data
 from .families import training_spec
-from .loops import _trainer_classes
+from .loops import _trainer_class
 from .outputs import environment as _environment
 from .settings import FinetuneSettings
 from .spec import TrainingSpec
@@ -59,7 +60,7 @@ def _precision(s: FinetuneSettings, cuda: bool) -> str:
 
 
 def training_args(task: TrainingSpec, s: FinetuneSettings, out: Path, prepared: Prepared, cuda: bool, precision: str):
-    from transformers import Seq2SeqTrainingArguments, TrainingArguments
+    from transformers import TrainingArguments
 
     has_eval = prepared.eval is not None
     eval_steps = s.eval_steps or (s.max_steps if s.max_steps > 0 else None)
@@ -70,8 +71,7 @@ def training_args(task: TrainingSpec, s: FinetuneSettings, out: Path, prepared: 
         eval_strategy = "no"
         save_steps = s.save_steps or eval_steps
         save_strategy = "steps" if save_steps else "epoch"
-    by_loss = s.metric == "loss" or (prepared.compute_metrics is None and not prepared.gen_prompts
-                                     and prepared.validate is None)
+    by_loss = s.metric == "loss" or (prepared.compute_metrics is None and prepared.validate is None)
     kw = dict(
         output_dir=str(out / outputs.CHECKPOINTS), num_train_epochs=s.epochs, max_steps=s.max_steps,
         per_device_train_batch_size=s.batch_size, per_device_eval_batch_size=s.eval_batch_size or s.batch_size,
@@ -91,9 +91,6 @@ def training_args(task: TrainingSpec, s: FinetuneSettings, out: Path, prepared: 
         average_tokens_across_devices=False,  # plain per-rank mean losses (DDP averages the gradients)
         ddp_find_unused_parameters=False if s.freeze_base or s.lora else None,
     )
-    if task.trainer_kind == "seq2seq":
-        return Seq2SeqTrainingArguments(**kw, predict_with_generate=prepared.compute_metrics is not None,
-                                        generation_max_length=s.max_new_tokens, generation_num_beams=1)
     return TrainingArguments(**kw)
 
 
@@ -236,13 +233,12 @@ def _output_folder(r: TrainingRun) -> None:
 
 
 def _trainer(r: TrainingRun):
-    """The Trainer class of the spec's ``trainer_kind`` (a distillation may wrap it: its loss), with the
-    progress/metric lines, early stopping and the test stop hook."""
+    """The Trainer (a distillation may wrap it: its loss), with validation through the task's own predict
+    path, the progress/metric lines, early stopping and the test stop hook."""
     from transformers import EarlyStoppingCallback, PrinterCallback, ProgressCallback
 
-    task, args, prepared = r.task, r.args, r.prepared
-    base_cls, s2s_cls, chat_cls = _trainer_classes()
-    cls = {"seq2seq": s2s_cls, "generate": chat_cls}.get(task.trainer_kind, base_cls)
+    args, prepared = r.args, r.prepared
+    cls = _trainer_class()
     kwargs: dict = {}
     if r.distillation:
         cls, kwargs = r.distillation.trainer(cls)
@@ -262,11 +258,7 @@ def _trainer(r: TrainingRun):
                   callbacks=callbacks, **kwargs)
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
-    trainer.generation_kwargs = dict(prepared.generation)  # validation's generate() settings (seq2seq)
     trainer.validate_with = prepared.validate  # validation through the task's own predict path
-    if task.trainer_kind == "generate":
-        trainer.gen_prompts, trainer.gen_references = prepared.gen_prompts, prepared.gen_references
-        trainer.task, trainer.max_new_tokens = task, r.s.max_new_tokens
     return trainer
 
 
