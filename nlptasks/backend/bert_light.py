@@ -9,7 +9,9 @@ merged into these modules instead. They have the parameter names of
 the same names) and the same operations in the same order as transformers' BERT with its default SDPA
 attention (embeddings summed word + token type + position; the boolean padding mask, or none when
 nothing is padded; exact GELU), so their outputs are bit-for-bit those of transformers' classes
-(``tests/test_startup.py`` compares them). Inference only: no dropout, no loss, no cache.
+(``tests/test_startup.py`` compares them). Inference only: no dropout, no loss, no cache. Their config is
+:class:`Config` (``config.json`` read as JSON, with ``BertConfig``'s defaults) and their tokenizer
+:mod:`.light_tokenizer`'s, so loading them imports no ``transformers`` at all.
 
 ``NLPTASKS_LIGHT_BERT=0`` loads the packaged adapters through transformers' classes instead.
 """

@@ -8,7 +8,9 @@ loaded from the same ``tokenizer.json``: before each call it sets the backend's 
 encoding's overflowing windows into rows with ``overflow_to_sample_mapping``. :class:`LightTokenizer` does
 the same with the same backend, so its ids, masks and windows are transformers' (``tests/test_startup.py``
 compares them, and that the backend transformers builds is the file's). ``pad`` pads token-id lists as
-transformers' ``pad`` does.
+transformers' ``pad`` does. :func:`load` serves only folders whose tokenizer transformers builds as the
+file's own (a BERT WordPiece file whose normalizer agrees with ``tokenizer_config.json``, no extra special
+tokens); it returns ``None`` for any other, which then loads through transformers.
 
 Only the calls nlptasks' packaged-encoder paths make are served here (texts, not pairs; truncation on;
 no padding or padding to the longest); any other call, argument or attribute (``decode``,
