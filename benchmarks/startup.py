@@ -17,7 +17,7 @@ after one untimed warm-up round (the files are then in the page cache for every 
 nlptasks is byte-compiled first (``python -m compileall nlptasks``), as ``pip install`` leaves a package and
 as torch and transformers already are: in an editable install under ``PYTHONDONTWRITEBYTECODE=1`` every
 process would otherwise compile nlptasks' sources again (about 400 kB for a sentiment run). ``--no-compile``
-measures that case.
+skips the step (to time that case, also delete ``nlptasks/**/__pycache__``, which an earlier run left).
 
 Both sides must give the same labels (at least 98% of them: on a CPU with AMX nlptasks runs the
 packaged model in bfloat16, the pipeline in float32). Targets: one line in at most 2.2 s, and ``--n`` texts at least 2x
@@ -108,7 +108,8 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=1000, help="texts of the batch contenders; default 1000")
     ap.add_argument("--save", action="store_true", help="write benchmarks/results/startup_sentiment.json")
     ap.add_argument("--no-compile", action="store_true",
-                    help="do not byte-compile nlptasks first (see above); recorded in the result")
+                    help="do not byte-compile nlptasks first (bytecode an earlier run left is still used; "
+                         "see above); recorded in the result")
     args = ap.parse_args()
     if args.runs < 1 or args.n < 1:
         ap.error("--runs and --n must be at least 1")
