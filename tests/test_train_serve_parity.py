@@ -326,3 +326,26 @@ def test_generation_validation_is_the_served_prediction(models, monkeypatch, tas
         assert out[0]["dropped_turns"] > 0
     if family == "marian":
         assert out[0].get("pieces") == 2
+
+
+def test_qa_validation_is_the_served_prediction(models, monkeypatch):
+    """QA validation answers through ``QATask`` with the model being trained (its windows over a long
+    context and its span choice): the answers scored are ``nlptasks run qa``'s."""
+    from transformers import AutoModelForQuestionAnswering
+
+    from nlptasks.tasks.qa import QATask
+
+    context = " ".join(f"the cat number {i} sees a book." for i in range(30)) + " the dog reads the letter."
+    records = [{"question": q, "context": context,
+                "answers": {"text": ["the letter"], "answer_start": [context.index("the letter")]}}
+               for q in ("what does the dog read?", "who sees a book?")]
+    model = AutoModelForQuestionAnswering.from_pretrained(models["bert-qa"])
+    names = _spy_predict(monkeypatch, QATask)
+    prepared = _trained("qa", models["bert-qa"], records, eval_records=records, metric=None, max_length=48,
+                        doc_stride=16)
+    assert prepared.compute_metrics is None
+    validated = _validation_predictions(monkeypatch, prepared, model)
+    assert names == ["in-memory"]
+    out = QATask(str(models["bert-qa"]), device="cpu", max_length=48, doc_stride=16).predict(
+        [{"question": r["question"], "context": context} for r in records])
+    assert validated == [o["answer"] for o in out] and out[0]["windows"] > 2

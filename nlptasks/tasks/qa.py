@@ -124,9 +124,6 @@ class QATask(Task):
 
     # -- model ----------------------------------------------------------------------------------
     def _load(self) -> None:
-        import inspect
-
-        from ..backend.inference import model_max_input
         from ..backend.loading import load_pretrained
 
         name = self.model_name.lower()
@@ -136,12 +133,22 @@ class QATask(Task):
         if name == "minilm-squad":
             from ..backend.loading import load_embedded
 
-            self._lm = load_embedded(name, self.model_class, device=self.device, dtype=self.dtype,
-                                     quantize=self.quantize)
+            self._serve(load_embedded(name, self.model_class, device=self.device, dtype=self.dtype,
+                                      quantize=self.quantize))
         else:
-            self._lm = load_pretrained(self.model_name, self.model_class, revision=self.revision,
-                                       device=self.device, dtype=self.dtype, quantize=self.quantize,
-                                       trust_remote_code=self.trust_remote_code)
+            self._serve(load_pretrained(self.model_name, self.model_class, revision=self.revision,
+                                        device=self.device, dtype=self.dtype, quantize=self.quantize,
+                                        trust_remote_code=self.trust_remote_code))
+
+    def _serve(self, lm) -> None:
+        """Serve a span model: one loaded by :meth:`_load`, or one in memory (``Task.serving``: validation
+        during ``finetune`` answers through it, so its F1 is the one ``nlptasks eval`` gives): window length
+        and the inputs its forward takes."""
+        import inspect
+
+        from ..backend.inference import model_max_input
+
+        self._kind, self._lm = "model", lm
         if not getattr(self._lm.tokenizer, "is_fast", False):
             raise ModelLoadError(f"model {self.model_name!r}: extractive QA needs a fast tokenizer "
                                  f"(character offsets); this model has only a slow one")

@@ -11,8 +11,9 @@ and gives it its own field names as plain data (``training_options()``, e.g. ``{
 may instead return a spec from its own ``training_spec()`` classmethod. Nothing here
 switches on a task name: what differs between tasks is a constructor argument or a method of the
 task class (chat prompts come from ``ChatTask.prompt_ids``/``target_ids``, the same functions
-``nlptasks run chat`` uses; QA answers are decoded by ``qa_postprocess.select_spans``, as in
-``nlptasks run/eval qa``).
+``nlptasks run chat`` uses). Validation, and a distillation teacher's outputs, predict through the task
+itself with the model in memory (``Task.serving``; ``TrainingSpec.validation``/``served_outputs``), so
+they are what ``nlptasks run``/``eval`` answer.
 """
 from __future__ import annotations
 
@@ -151,7 +152,7 @@ class SequenceClassification(TrainingSpec):
 
 class SpanQA(TrainingSpec):
     """``{question, context, answers}`` -> an ``AutoModelForQuestionAnswering`` (start/end logits);
-    validation answers are decoded like ``nlptasks run qa`` does (``qa_postprocess.select_spans``)."""
+    validation answers through the task's own predict path (``nlptasks run qa``'s windows and span choice)."""
 
     lengths = (384, 0)
     pipeline_tag = "question-answering"
@@ -181,19 +182,15 @@ class SpanQA(TrainingSpec):
 
         stride = s.doc_stride  # windows as `run qa` makes them (qa_postprocess.window_stride)
         tr, _ = preprocess.qa(train_records, tokenizer, max_length=max_length, stride=stride, name="--train")
-        ev = meta = None
+        ev = validate = None
         if eval_records is not None:
-            ev, meta = preprocess.qa(eval_records, tokenizer, max_length=max_length, stride=stride,
-                                     name="--validation", keep_offsets=True)
-        contexts = [str(r["context"]) for r in eval_records or []]
-        refs = [[str(t) for t in r["answers"]["text"]] for r in eval_records or []]
-
-        def metrics(p):
-            start, end = p.predictions[:2]
-            answers = preprocess.decode_qa(start, end, meta, contexts, max_answer_tokens=self.max_answer_length)
-            return self.score(answers, refs)
-
-        return Prepared(tr, ev, DataCollatorWithPadding(tokenizer), metrics if s.metric != "loss" else None,
+            ev, _ = preprocess.qa(eval_records, tokenizer, max_length=max_length, stride=stride, name="--validation")
+            if s.metric != "loss":  # answers from the task's own predict path (windows, span choice) on the model
+                inputs = [{"question": str(r["question"]), "context": str(r["context"])} for r in eval_records]
+                refs = [[str(t) for t in r["answers"]["text"]] for r in eval_records]
+                validate = self.validation(s, tokenizer, inputs, refs, max_length=max_length, doc_stride=stride,
+                                           max_answer_length=self.max_answer_length)
+        return Prepared(tr, ev, DataCollatorWithPadding(tokenizer), None, validate=validate,
                         label_names=["start_positions", "end_positions"],
                         info={"max_length": max_length, "doc_stride": stride, "windows_train": len(tr)})
 

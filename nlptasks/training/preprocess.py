@@ -173,8 +173,9 @@ def _first_answer(r: dict) -> tuple[int, str] | None:
 
 def qa(records: list[dict], tokenizer, *, max_length: int, stride: int, name: str = "data",
        keep_offsets: bool = False) -> tuple[list[dict], list[dict]]:
-    """Windowed QA features with start/end positions. Returns ``(features, meta)``; ``meta[i]`` holds the
-    example index and the per-token context offsets (None outside the context) used to decode answers."""
+    """Windowed QA features with start/end positions. Returns ``(features, meta)``; with ``keep_offsets``,
+    ``meta[i]`` holds the example index and the per-token context offsets (None outside the context) of
+    feature ``i`` (validation answers through ``QATask`` itself, which makes the same windows)."""
     from ..tasks.qa_postprocess import window_stride
 
     check_answers(records, name)
@@ -227,27 +228,6 @@ def qa(records: list[dict], tokenizer, *, max_length: int, stride: int, name: st
                 meta.append({"example": ex, "null": cls, "offsets": [tuple(o) if s == ctx_seq else None
                                                                       for o, s in zip(offsets, seq_ids)]})
     return features, meta
-
-
-def decode_qa(start_logits, end_logits, meta: list[dict], contexts: list[str], *,
-              max_answer_tokens: int = 30) -> list[str]:
-    """Best answer text per example over all its windows, chosen exactly as ``nlptasks run qa`` does
-    (``qa_postprocess.select_spans``: every window at once, whitespace trimmed)."""
-    import numpy as np
-
-    from ..tasks.qa_postprocess import Window, select_spans
-
-    windows: list[list] = [[] for _ in contexts]
-    for f, m in enumerate(meta):
-        offs = m["offsets"]
-        n = min(len(offs), len(start_logits[f]))
-        windows[m["example"]].append(Window(np.asarray(start_logits[f])[:n], np.asarray(end_logits[f])[:n],
-                                            offs[:n], m.get("null", 0)))
-    answers = []
-    for ctx, ws in zip(contexts, windows):
-        span = select_spans(ws, max_answer_length=max_answer_tokens, context=ctx)[0] if ws else None
-        answers.append("" if span is None or span.is_null else ctx[span.start:span.end])
-    return answers
 
 
 # -- seq2seq -----------------------------------------------------------------------------------------
