@@ -349,3 +349,17 @@ def test_qa_validation_is_the_served_prediction(models, monkeypatch):
     out = QATask(str(models["bert-qa"]), device="cpu", max_length=48, doc_stride=16).predict(
         [{"question": r["question"], "context": context} for r in records])
     assert validated == [o["answer"] for o in out] and out[0]["windows"] > 2
+
+
+def test_validation_options_are_checked_before_training(models, tmp_path):
+    """Validation sets the task up around the model before the first step: a --max-new-tokens that leaves
+    the prompt no room in the model fails at once, with run's message, and writes nothing."""
+    from train_data import ROWS, write_jsonl
+
+    from nlptasks.api import finetune
+    from nlptasks.errors import NlpTasksError
+
+    data = write_jsonl(tmp_path / "chat.jsonl", ROWS["chat"]())
+    with pytest.raises(NlpTasksError, match="too few for a prompt plus 125 new tokens; lower --max-new-tokens"):
+        finetune("chat", str(models["gpt2"]), data, data, str(tmp_path / "out"), max_steps=2, max_new_tokens=125)
+    assert not (tmp_path / "out").exists()

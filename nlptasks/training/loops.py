@@ -37,12 +37,13 @@ def _trainer_class():
 
 
 def served(task_cls, model, tokenizer, records: list[dict], *, batch_size: int | None = None,
-           **options) -> list[dict]:
+           predict: bool = True, **options) -> list[dict]:
     """``task_cls``'s outputs for ``records`` with ``model``, a transformers model in memory (the model being
     trained, a distillation teacher) and its ``tokenizer``: ``task_cls.serving(...).predict``, the
     preprocess -> forward -> postprocess of ``nlptasks run`` with task ``options`` (prefixes, language
     tokens and forced first token, windows, history truncation, decoding). The model predicts in eval mode
-    and is left in the mode it was in."""
+    and is left in the mode it was in. ``predict=False``: the task is set up around the model and the
+    records are checked (``Task.validate``), nothing is predicted (returns ``[]``)."""
     from types import SimpleNamespace
 
     lm = SimpleNamespace(model=model, tokenizer=tokenizer, config=model.config, ct2=None,
@@ -50,6 +51,10 @@ def served(task_cls, model, tokenizer, records: list[dict], *, batch_size: int |
     was_training = model.training
     model.eval()
     try:
-        return task_cls.serving(lm, batch_size=batch_size, **options).predict(records)
+        task = task_cls.serving(lm, batch_size=batch_size, **options)
+        if not predict:
+            task.validate(records)
+            return []
+        return task.predict(records)
     finally:
         model.train(was_training)

@@ -143,7 +143,7 @@ class TrainingSpec:
 
     # -- the task's own predict path: validation and teacher outputs -------------------------------
     def served_outputs(self, model, tokenizer, inputs: list[dict], *, batch_size: int | None = None,
-                       **options) -> list:
+                       predict: bool = True, **options) -> list:
         """The task's first output field for the task ``inputs``, predicted with ``model`` (in memory) through
         the task's own predict path (``Task.serving``, :func:`nlptasks.training.loops.served`), with the task
         ``options`` it knows."""
@@ -151,7 +151,7 @@ class TrainingSpec:
 
         known = {o.dest for o in self.task.options}
         field = self.task.output_fields[0]
-        outs = served(self.task, model, tokenizer, inputs, batch_size=batch_size,
+        outs = served(self.task, model, tokenizer, inputs, batch_size=batch_size, predict=predict,
                       **{k: v for k, v in options.items() if k in known})
         return [o[field] for o in outs]
 
@@ -161,12 +161,20 @@ class TrainingSpec:
         ``options``, scored against ``references``, so the scores are what ``nlptasks eval`` gives the saved
         model with those options; None for a task that cannot serve a model in memory (``Task.can_serve``)."""
         if not self.task.can_serve():
+            import logging
+
+            logging.getLogger("nlptasks").warning(
+                "nlptasks: task %s cannot serve a model in memory (no Task._serve): validation scores the loss "
+                "only", self.name)
             return None
 
         def validate(model, tokenizer=tokenizer) -> dict[str, float]:
             return self.score(self.served_outputs(model, tokenizer, inputs, batch_size=s.eval_batch_size or s.batch_size,
                                                   **options), references)
 
+        # the task set up around the model with these options and the inputs checked, nothing predicted: a bad
+        # option (a generation length the model has no room for) fails before training, not at the first evaluation
+        validate.check = lambda model: self.served_outputs(model, tokenizer, inputs, predict=False, **options)
         return validate
 
     # -- sequence-level distillation ------------------------------------------------------------------

@@ -214,6 +214,9 @@ def _model(r: TrainingRun) -> None:
 def _features(r: TrainingRun) -> None:
     label2id = {n: i for i, n in enumerate(r.labels)} if r.labels else None
     r.prepared = prepare(r.task, r.s, r.tokenizer, r.model.config, r.train_records, r.val_records, label2id)
+    check = getattr(r.prepared.validate, "check", None)
+    if check is not None:  # validation's task options against the model, before any training step
+        check(r.model)
 
 
 def _output_folder(r: TrainingRun) -> None:
