@@ -5,9 +5,10 @@
   ``--student`` (any model sharing the teacher's tokenizer) or ``--student-layers N``: a copy of the
   teacher keeping its first N transformer blocks (initialised from the teacher's lower layers).
 * summarize, translate, chat — sequence-level distillation (Kim & Rush, 2016): the teacher's greedy
-  outputs on the training inputs replace the references, and the student is fine-tuned on them. The
-  outputs are cached in ``OUTPUT/teacher_outputs/<key>.jsonl`` (key: teacher, data and generation
-  settings), so a re-run or ``--resume`` does not generate them again.
+  outputs on the training inputs (its ``nlptasks run`` answers: the task's own predict path with the
+  teacher in memory, ``TrainingSpec.teacher_outputs``) replace the references, and the student is
+  fine-tuned on them. The outputs are cached in ``OUTPUT/teacher_outputs/<key>.jsonl`` (key: teacher,
+  data and generation settings), so a re-run or ``--resume`` does not generate them again.
 
 Both end by evaluating teacher and student on the validation data the same way and reporting quality,
 speed and cost side by side (in the result, the model card and on stderr).
@@ -341,7 +342,8 @@ def distill(task: str, teacher: str, train: str, validation: str | None = None, 
 
     train_ds = data[0]
     gen = {"max_length": s.max_length, "max_target_length": s.max_target_length, "prefix": s.prefix,
-           "source_lang": s.source_lang, "target_lang": s.target_lang, "greedy": True}
+           "source_lang": s.source_lang, "target_lang": s.target_lang, "greedy": True,
+           "path": "task predict"}  # the outputs of the task's own predict path (a cache from before is not reused)
     key = _cache_key(t_path, train_ds.fingerprint, gen)
     cache_dir = Path(output) / outputs.TEACHER_CACHE
     state = PartialState(cpu=not (torch.cuda.is_available() and s.device != "cpu"))
