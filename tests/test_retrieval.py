@@ -323,7 +323,7 @@ def test_open_benchmark_end_to_end_on_a_small_corpus(tmp_path, monkeypatch):
                           retriever="hybrid")
     assert rec["metrics"]["recall"]["score"] == pytest.approx(100.0)
     assert rec["metrics"]["f1"]["score"] > 50
-    assert "[hybrid, k=2, rank prior]" in rec["model"]["name"]
+    assert "[hybrid, k=2, rank prior, sum]" in rec["model"]["name"]
     assert len(list((tmp_path / "cache").iterdir())) == 1
     index = next((tmp_path / "cache").iterdir())
     assert json.loads((index / "manifest.json").read_text())["documents"] == 6
@@ -377,3 +377,39 @@ def test_best_answer_across_passages_and_rank_prior():
     assert 0.5 < out["score"] < 1 and [p["passage_id"] for p in out["passages"]] == ["a#0", "b#0"]
     out = _answer(SimpleNamespace(settings={**settings, "passage_prior": "rank"}), hits, wins)
     assert (out["answer"], out["source"]) == ("alpha", "a")  # 5.0 > 5.5 - log 2
+
+
+def test_answer_aggregation_sums_the_spans_of_one_answer_text():
+    """--answer-aggregation sum: an answer that two passages give beats a single slightly better span of
+    another text (probabilities added per normalised text); max keeps the single best span."""
+    import numpy as np
+    from types import SimpleNamespace
+
+    from nlptasks.tasks.qa_open import _answer, model_info
+    from nlptasks.tasks.qa_postprocess import Window
+
+    hits = [{"id": f"{c}#0", "source": c, "text": t, "score": 1.0}
+            for c, t in (("a", "alpha beta"), ("b", "gamma The Delta"), ("c", "delta. epsilon"))]
+
+    def window(text: str, span: tuple[int, int], logit: float) -> Window:  # [CLS] + one token per word
+        words, offs, pos = text.split(" "), [None], 0
+        for w in words:
+            offs.append((pos, pos + len(w)))
+            pos += len(w) + 1
+        s, e = np.full(len(offs), -20.0), np.full(len(offs), -20.0)
+        s[span[0]], e[span[1]] = logit / 2, logit / 2
+        return Window(s, e, offs, 0)
+
+    wins = [(0, window("alpha beta", (1, 1), 6.0)), (1, window("gamma The Delta", (2, 3), 5.5)),
+            (2, window("delta. epsilon", (1, 1), 5.5))]
+    settings = {"max_answer_length": 30, "top_k": 1, "allow_impossible": False, "null_threshold": 0.0,
+                "passage_prior": "none", "answer_aggregation": "max"}
+    best = _answer(SimpleNamespace(settings=settings), hits, wins)
+    assert best["answer"] == "alpha"
+    summed = _answer(SimpleNamespace(settings={**settings, "answer_aggregation": "sum"}), hits, wins)
+    assert summed["answer"] in ("The Delta", "delta.") and summed["source"] in ("b", "c")
+    assert summed["passage"][summed["start"]:summed["end"]] == summed["answer"]
+    assert summed["score"] > best["score"] and "answers" not in summed  # top_k 1: no n-best list
+    task = SimpleNamespace(settings={"retriever": "hybrid", "top_k_passages": 5, "passage_prior": "rank",
+                                     "answer_aggregation": "sum"}, model_name="r")
+    assert model_info(task, {"name": "r"})["name"] == "r [hybrid, k=5, rank prior, sum]"

@@ -184,7 +184,7 @@ class QATask(Task):
 
             s["index"] = index_fingerprint(s["index"])
         else:  # reading comprehension: the settings (and run ids) it had before --index existed
-            for key in ("index", "retriever", "top_k_passages", "passage_prior"):
+            for key in ("index", "retriever", "top_k_passages", "passage_prior", "answer_aggregation"):
                 s.pop(key, None)
         return s
 
