@@ -471,7 +471,8 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
              dtype: str = "auto", quantize: str | None = None, revision: str | None = None,
              trust_remote_code: bool = False, seed: int = 0, store: str | bool | None = None,
              country: str | None = None, grid_intensity: float | None = None, cache: str | bool | None = None,
-             reference_metrics: str | None = None, **task_options) -> dict | None:
+             reference_metrics: str | None = None, reuse_from: list[dict] | None = None,
+             **task_options) -> dict | None:
     """Evaluate ``model`` (default: the task's) on ``benchmark`` (a name, a YAML path or a
     :class:`Benchmark`); returns the result record.
 
@@ -484,7 +485,9 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
     process returns the record; the others return ``None``.
 
     The stages: :func:`load_stage` -> :func:`predict_stage` -> :func:`score_stage` -> :func:`build_record`
-    -> :func:`persist`.
+    -> :func:`persist`. ``reuse_from``: stored records (oldest first); when one of them is a result of this
+    very run (:mod:`nlptasks.evaluation.reuse`: the model is loaded for its identity, nothing predicted), it
+    is returned instead (``nlptasks eval --suite --reuse``).
     """
     settings = EvalSettings(limit=limit, batch_size=batch_size, max_tokens=max_tokens, data_dir=data_dir,
                             output_dir=output_dir, log_samples=log_samples, device=device, dtype=dtype,
@@ -492,6 +495,14 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
                             store=store, country=country, grid_intensity=grid_intensity, cache=cache,
                             task_options=task_options, reference_metrics=reference_metrics)
     run = load_stage(benchmark, settings, model)
+    if reuse_from is not None:
+        from ..eval_parallel import init
+        from .reuse import find_reusable
+
+        load_model(run)
+        found = find_reusable(reuse_from, run)
+        if found is not None:
+            return found if init()[0] == 0 else None  # the record only in the main process, as below
     if not predict_stage(run):
         return None  # another process of a data-parallel run: the main process scores and writes, once
     score_stage(run)

@@ -188,37 +188,14 @@ def run_suite(suite: Suite | str, *, limit: int | None = None, data_dir: str | N
         log(f"[{i}/{len(s.runs)}] {r.benchmark}: {r.model}{' ' + variant if variant else ''}")
         kw = dict(limit=limit or s.limit, data_dir=data_dir, store=store, output_dir=output_dir, dtype=r.dtype,
                   quantize=r.quantize, device=r.device, batch_size=batch_size, country=country, cache=cache)
-        if stored is not None:
-            rec = _evaluate_or_reuse(r, stored.get(names[r.benchmark], []), kw, log)
-        else:
-            rec = evaluate(r.benchmark, r.model, **kw, **r.options)
+        reuse_from = stored.get(names[r.benchmark], []) if stored is not None else None
+        rec = evaluate(r.benchmark, r.model, **kw, reuse_from=reuse_from, **r.options)
+        if reuse_from and any(rec is x for x in reuse_from):  # a stored record, not a new one
+            log(f"reused {rec['run_id']}")
         records.append(rec)
     if render_dir and all(r is not None for r in records):  # None: not the main process of a parallel run
         render_suite(s.name, records, render_dir)
     return records
-
-
-def _evaluate_or_reuse(r: SuiteRun, stored: list[dict], kw: dict, log) -> dict | None:
-    """``evaluate`` of one suite entry, but the stored record when ``stored`` holds this very run: the data
-    is read and the model loaded (its identity: weights hash, variant), nothing is predicted."""
-    from ..eval_parallel import init
-    from .engine import (EvalSettings, build_record, load_model, load_stage, persist, predict_stage,
-                         score_stage)
-    from .reuse import find_reusable
-
-    settings = EvalSettings(**kw, task_options=dict(r.options))
-    run = load_stage(r.benchmark, settings, r.model)
-    load_model(run)
-    found = find_reusable(stored, run)
-    if found is not None:
-        log(f"reused {found['run_id']}")
-        return found if init()[0] == 0 else None  # like evaluate: the record only in the main process
-    if not predict_stage(run):
-        return None
-    score_stage(run)
-    record = build_record(run)
-    persist(record, run)
-    return record
 
 
 def rendered_paths(name: str, render_dir: str) -> list[Path]:
