@@ -465,6 +465,24 @@ def persist(record: dict, run: EvalRun) -> None:
         raise NlpTasksError("; ".join(problems) + f"; the record is saved in {kept}")
 
 
+def run_identity(run: EvalRun) -> dict:
+    """What a record of ``run`` would state about the run (its model loaded: :func:`load_model`), as
+    :func:`nlptasks.evaluation.reuse.matches` compares it with a stored record."""
+    from .reuse import plain
+
+    s, bench, task = run.settings, run.bench, run.task
+    info = dict(task.model_info())
+    return plain({
+        "benchmark": {"name": bench.name, "version": bench.version, "hash": bench.hash},
+        "data": {"fingerprint": run.fingerprint[:16], "n": len(run.inputs)},
+        "model": {"name": info.get("name") or task.model_name, "revision": info.get("revision"),
+                  "weights_hash": info.get("weights_hash"), "config_hash": info.get("config_hash"),
+                  "variant": info.get("variant") or {"dtype": s.dtype, "quantize": s.quantize}},
+        "settings": record_settings(run),
+        "nlptasks": package_versions().get("nlptasks"),
+    })
+
+
 def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int | None = None,
              batch_size: int | None = None, max_tokens: int | None = None, data_dir: str | None = None,
              output_dir: str | None = None, log_samples: bool = False, device: str = "auto",
@@ -500,7 +518,7 @@ def evaluate(benchmark: str | Benchmark, model: str | None = None, *, limit: int
         from .reuse import find_reusable
 
         load_model(run)
-        found = find_reusable(reuse_from, run)
+        found = find_reusable(reuse_from, run_identity(run))
         if found is not None:
             return found if init()[0] == 0 else None  # the record only in the main process, as below
     if not predict_stage(run):

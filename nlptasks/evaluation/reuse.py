@@ -19,10 +19,7 @@ newest matching record is used when there are several.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .engine import EvalRun
+from typing import Any
 
 
 def stored_records(store, benchmarks: list[str]) -> dict[str, list[dict]]:
@@ -39,7 +36,7 @@ def stored_records(store, benchmarks: list[str]) -> dict[str, list[dict]]:
         return {name: [r.to_dict() for r in st.records(benchmark=name)] for name in dict.fromkeys(benchmarks)}
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """``value`` as the record holds it once written as JSON (tuples are lists, paths are strings)."""
     return json.loads(json.dumps(value, sort_keys=True, default=str))
 
@@ -48,25 +45,8 @@ def _device_kind(device: Any) -> str:
     return str(device or "").split(":")[0]
 
 
-def identity(run: "EvalRun") -> dict:
-    """What a record of ``run`` would state about the run (its model loaded: :func:`engine.load_model`)."""
-    from .engine import package_versions, record_settings
-
-    s, bench, task = run.settings, run.bench, run.task
-    info = dict(task.model_info())
-    return _plain({
-        "benchmark": {"name": bench.name, "version": bench.version, "hash": bench.hash},
-        "data": {"fingerprint": run.fingerprint[:16], "n": len(run.inputs)},
-        "model": {"name": info.get("name") or task.model_name, "revision": info.get("revision"),
-                  "weights_hash": info.get("weights_hash"), "config_hash": info.get("config_hash"),
-                  "variant": info.get("variant") or {"dtype": s.dtype, "quantize": s.quantize}},
-        "settings": record_settings(run),
-        "nlptasks": package_versions().get("nlptasks"),
-    })
-
-
 def matches(record: dict, want: dict) -> bool:
-    """Whether a stored ``record`` is a result of the run ``want`` (:func:`identity`) describes."""
+    """Whether a stored ``record`` is a result of the run ``want`` (``engine.run_identity``) describes."""
     if not isinstance(record, dict):
         return False
     model, data = record.get("model") or {}, record.get("data") or {}
@@ -74,19 +54,19 @@ def matches(record: dict, want: dict) -> bool:
     want_settings = dict(want["settings"])
     if _device_kind(settings.pop("device", None)) != _device_kind(want_settings.pop("device", None)):
         return False
-    got = _plain({
+    got = plain({
         "benchmark": {k: (record.get("benchmark") or {}).get(k) for k in ("name", "version", "hash")},
         "data": {"fingerprint": data.get("fingerprint"), "n": record.get("n")},
         "model": {k: model.get(k) for k in ("name", "revision", "weights_hash", "config_hash", "variant")},
         "settings": settings,
         "nlptasks": (record.get("environment") or {}).get("nlptasks"),
     })
-    return got == {**want, "settings": _plain(want_settings)}
+    return got == {**want, "settings": plain(want_settings)}
 
 
-def find_reusable(records: list[dict], run: "EvalRun") -> dict | None:
-    """The newest of ``records`` (oldest first, as the store returns them) that is a result of ``run``."""
-    want = identity(run)
+def find_reusable(records: list[dict], want: dict) -> dict | None:
+    """The newest of ``records`` (oldest first, as the store returns them) that is a result of the run
+    ``want`` describes (``engine.run_identity``)."""
     for record in reversed(records):
         if matches(record, want):
             return record
