@@ -52,14 +52,21 @@ def main(argv: list[str]) -> int:
     if len(argv) < 3:
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
+    from nlptasks.errors import NlpTasksError
     from nlptasks.evaluation.result import ResultRecord
     from nlptasks.evaluation.suites import render_suite
 
     folder, name, *files = argv
-    board = _read(str(Path(folder) / f"{name}.results.json"))
-    new = [r for f in files for r in _read(f)]
-    for r in new:
-        ResultRecord.from_dict(r)  # a record that does not validate is refused before anything is written
+    try:
+        board = _read(str(Path(folder) / f"{name}.results.json"))
+        new = []
+        for f in files:
+            for r in _read(f):
+                ResultRecord.from_dict(r, f)  # a record that does not validate is refused before anything is written
+                new.append(r)
+    except (OSError, ValueError, NlpTasksError) as exc:  # missing file, bad JSON, a record that does not validate
+        print(f"update_board: error: {exc}".splitlines()[0], file=sys.stderr)
+        return 1
     records, replaced = merge(board, new)
     for p in render_suite(name, records, folder):
         print(f"wrote {p}", file=sys.stderr)

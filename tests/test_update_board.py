@@ -53,9 +53,14 @@ def test_main_renders_the_board_with_the_new_record(tmp_path):
     assert "| 12.345 |" in (tmp_path / "offline.md").read_text() and (tmp_path / "offline.html").exists()
 
 
-def test_a_record_that_does_not_validate_writes_nothing(tmp_path):
+@pytest.mark.parametrize("content", [json.dumps({"run_id": "x"}), "{not json", None])
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, content):
+    """A record that does not validate, a file that is not JSON, a missing file: one line, exit 1."""
     shutil.copy(BOARD, tmp_path / "offline.results.json")
-    (tmp_path / "bad.json").write_text(json.dumps({"run_id": "x"}))
-    with pytest.raises(Exception):
-        update_board.main([str(tmp_path), "offline", str(tmp_path / "bad.json")])
-    assert not (tmp_path / "offline.md").exists()
+    before = (tmp_path / "offline.results.json").read_text()
+    if content is not None:
+        (tmp_path / "bad.json").write_text(content)
+    assert update_board.main([str(tmp_path), "offline", str(tmp_path / "bad.json")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("update_board: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "offline.md").exists() and (tmp_path / "offline.results.json").read_text() == before
