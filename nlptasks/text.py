@@ -6,9 +6,9 @@ longer than ``MAX_SEGMENT`` characters is read in windows of that length: pysbd 
 sentence but the last is kept, and the next window starts where that last (possibly unfinished)
 sentence starts, or earlier, before a quotation still open there (pysbd keeps a quoted passage as one
 sentence once it sees the closing quote) — so the sentences are pysbd's own, as if it had seen the whole
-paragraph, and the time stays linear in the text length. A window that holds a single sentence is cut at its last whitespace
-(else hard); a piece without any sentence-final punctuation is one sentence and skips pysbd. A leaf
-module: pure Python, imports nothing else of ours.
+paragraph, and the time stays linear in the text length. A window that holds a single sentence is cut
+at its last whitespace (else hard); a piece without any sentence-final punctuation, or with it only at
+its end, is one sentence and skips pysbd. A leaf module: pure Python, imports nothing else of ours.
 """
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ MAX_SEGMENT = 2000
 # sentence-final punctuation of the scripts pysbd knows; a segment with none of it is one sentence
 _TERMINAL = re.compile("[.!?\u2026\u3002\uff01\uff1f\uff61\u061f\u06d4\u0964\u0965\u1362\u1367"
                        "\u166e\u1803\u1809\u203c\u2047\u2048\u2049\u037e]")
+# a piece's ending: sentence-final punctuation and spaces
+_TAIL = re.compile(_TERMINAL.pattern[:-1] + "\\s]+$")
 
 
 @lru_cache(maxsize=4)
@@ -66,7 +68,16 @@ def _pysbd(text: str, language: str) -> list[str]:
 def _piece_sentences(piece: str, language: str) -> list[str]:
     if not _TERMINAL.search(piece):  # no sentence end: one sentence (pysbd is slow on long runs of words)
         return [piece.strip()] if piece.strip() else []
+    if _one_sentence(piece):  # the common single sentence: pysbd would return it whole
+        return [piece.strip()]
     return [x.strip() for x in _pysbd(piece, language) if x.strip()]
+
+
+def _one_sentence(piece: str) -> bool:
+    """True when the only sentence-final punctuation ends the piece (nothing but spaces after it: pysbd
+    splits ``Done."`` and ``Done.)``) and there is no ``)`` anywhere (pysbd splits list items such as
+    ``1) a 2) b``): pysbd returns such a piece whole (tests/test_text.py checks this on real data)."""
+    return ")" not in piece and not _TERMINAL.search(_TAIL.sub("", piece))
 
 
 def _located(sentences: list[str], window: str) -> list[tuple[str, int]] | None:
