@@ -53,7 +53,20 @@ def _eval_table(record: dict) -> list[str]:
         lines.append(f"| {key} | {_fmt(m.get('score'), 2)} | "
                      + (f"[{_fmt(ci[0], 2)}, {_fmt(ci[1], 2)}]" if ci else "n/a") + " |")
     rule = (record.get("settings") or {}).get("label_rule")
-    return lines + ([""] + [f"Label rule: {rule}."] if rule else []) + [""]
+    return lines + _class_recall(record) + ([""] + [f"Label rule: {rule}."] if rule else []) + [""]
+
+
+def _class_recall(record: dict) -> list[str]:
+    """With more than two classes, each class's recall from the metrics' confusion counts (so a weak class,
+    such as neutral, shows beside the averages)."""
+    for m in (record.get("metrics") or {}).values():
+        stats = m.get("stats") or {}
+        labels, confusion = stats.get("labels") or [], stats.get("confusion") or []
+        if stats.get("kind") == "confusion" and len(labels) > 2 and len(confusion) == len(labels):
+            parts = [f"{label} {100 * row[i] / sum(row):.1f}% ({row[i]} of {sum(row)})"
+                     for i, (label, row) in enumerate(zip(labels, confusion)) if sum(row)]
+            return ["", "Recall by class: " + ", ".join(parts) + "."]
+    return []
 
 
 def _fmt(v, digits=1) -> str:
@@ -111,13 +124,8 @@ def render(name: str, result: dict, record: dict | None, folder: Path | None, co
     if record:
         bench = record.get("benchmark")
         bench = bench.get("name") if isinstance(bench, dict) else bench
-        lines += [f"## Evaluation ({bench or 'validation'}, n={record.get('n')}; {_where(record)})", "",
-                  "| metric | score | 95% interval |", "| --- | ---: | --- |"]
-        for key, m in (record.get("metrics") or {}).items():
-            ci = m.get("ci")
-            lines.append(f"| {key} | {_fmt(m.get('score'), 2)} | "
-                         + (f"[{_fmt(ci[0], 2)}, {_fmt(ci[1], 2)}]" if ci else "n/a") + " |")
-        lines += ["", "Scored by `nlptasks eval` on the validation data (bootstrap intervals); the checkpoint was "
+        lines += _eval_table(record)
+        lines += ["Scored by `nlptasks eval` on the validation data (bootstrap intervals); the checkpoint was "
                       "chosen on the same validation data, so these figures are slightly optimistic.", ""]
         primary = record.get("primary_metric")
         trained = (result.get("metrics") or {}).get(primary)

@@ -162,6 +162,10 @@ def test_packaged_sentiment3_card_agrees_with_its_files():
     assert f"| macro_recall | {m['score']:.2f} | [{m['ci'][0]:.2f}, {m['ci'][1]:.2f}] |" in card
     assert "bash scripts/build_models.sh sentiment3" in card and "Label rule: benchmark labels only" in card
     assert f"{result['cost']['wall_time_s']:.1f} s" in card and "CO2e" in card
+    stats = m["stats"]  # each class's recall from the record's confusion counts, neutral's included
+    assert stats["labels"][1] == "neutral"
+    n_neutral = stats["confusion"][1]
+    assert f"neutral {100 * n_neutral[1] / sum(n_neutral):.1f}% ({n_neutral[1]} of {sum(n_neutral)})" in card
     assert sum(p.stat().st_size for p in folder.iterdir() if p.name != "README.md") < 8_000_000
 
 
