@@ -301,7 +301,8 @@ def squad_open_block() -> str:
         if "recall" in m:
             recall.setdefault(ret["retriever"], {})[ret["top_k_passages"]] = _ci(m["recall"])
         rows.append([f"{ret['retriever']}, {ret['top_k_passages']}", ret["passage_prior"],
-                     ret.get("answer_aggregation", "max"), _ci(m["exact_match"]) if "exact_match" in m else "—", _ci(m["f1"]) if "f1" in m else "—"])
+                     ret.get("answer_aggregation", "max"),  # records written before sum existed: max
+                     _ci(m["exact_match"]) if "exact_match" in m else "—", _ci(m["f1"]) if "f1" in m else "—"])
     ks = sorted({k for v in recall.values() for k in v})
     out = [src, "", table(["retriever"] + [f"recall@{k}" for k in ks],
                           [[name] + [v.get(k, "—") for k in ks] for name, v in sorted(recall.items())],

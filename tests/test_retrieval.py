@@ -370,7 +370,7 @@ def test_best_answer_across_passages_and_rank_prior():
 
     wins = [(0, window("alpha beta", 1, 5.0)), (1, window("gamma delta", 2, 5.5))]
     settings = {"max_answer_length": 30, "top_k": 1, "allow_impossible": False, "null_threshold": 0.0,
-                "passage_prior": "none"}
+                "passage_prior": "none", "answer_aggregation": "max"}
     out = _answer(SimpleNamespace(settings=settings), hits, wins)
     assert (out["answer"], out["source"], out["passage_id"], out["start"], out["end"]) == ("delta", "b", "b#0", 6, 11)
     assert out["passage"][out["start"]:out["end"]] == "delta"

@@ -403,17 +403,31 @@ def record_settings(run: EvalRun) -> dict:
             "device": str(resolve_device(s.device))}
 
 
+def _benchmark_facts(bench) -> dict:
+    return {"name": bench.name, "version": bench.version, "hash": bench.hash}
+
+
+def _model_facts(run: EvalRun) -> tuple[dict, dict]:
+    """The task's ``model_info()`` and, from it, the model's identity as a record states it: name,
+    revision, weights and config hashes, variant (the settings' dtype/quantize when the task names none)."""
+    s, task = run.settings, run.task
+    info = dict(task.model_info())
+    return info, {"name": info.get("name") or task.model_name, "revision": info.get("revision"),
+                  "weights_hash": info.get("weights_hash"), "config_hash": info.get("config_hash"),
+                  "variant": info.get("variant") or {"dtype": s.dtype, "quantize": s.quantize}}
+
+
 def build_record(run: EvalRun) -> dict:
     """The result record (``RECORD_KEYS``; schema in ``records.py``). Its ``run_id`` hashes what makes a
     run: definition, model identity and variant, settings, package versions and the data fingerprint."""
     from .contamination import trained_on
 
-    s, task, bench = run.settings, run.task, run.bench
-    info = dict(task.model_info())
+    bench = run.bench
+    info, model = _model_facts(run)
+    variant = model["variant"]
     cost = dict(run.cost)
     if info.get("parameters"):  # counted before quantization (which hides Linear weights)
         cost["parameters"] = info["parameters"]
-    variant = info.get("variant") or {"dtype": s.dtype, "quantize": s.quantize}
     settings = record_settings(run)
     resolved = settings["device"]
     versions = package_versions()
@@ -431,9 +445,8 @@ def build_record(run: EvalRun) -> dict:
         data.update(trained_on_eval_data=True, training_result=trained)
     return {
         "schema": SCHEMA, "run_id": json_hash(identity, 16), "task": run.task_cls.name,
-        "benchmark": {"name": bench.name, "version": bench.version, "hash": bench.hash},
-        "model": {**info, "name": info.get("name") or task.model_name, "revision": info.get("revision"),
-                  "weights_hash": info.get("weights_hash"), "variant": variant,
+        "benchmark": _benchmark_facts(bench),
+        "model": {**info, **{k: model[k] for k in ("name", "revision", "weights_hash", "variant")},
                   "parameters": info.get("parameters")},
         "n": n, "metrics": run.metrics, "primary_metric": bench.primary_metric,
         "higher_is_better": run.higher_is_better, "settings": settings,
@@ -470,14 +483,10 @@ def run_identity(run: EvalRun) -> dict:
     :func:`nlptasks.evaluation.reuse.matches` compares it with a stored record."""
     from .reuse import plain
 
-    s, bench, task = run.settings, run.bench, run.task
-    info = dict(task.model_info())
     return plain({
-        "benchmark": {"name": bench.name, "version": bench.version, "hash": bench.hash},
+        "benchmark": _benchmark_facts(run.bench),
         "data": {"fingerprint": run.fingerprint[:16], "n": len(run.inputs)},
-        "model": {"name": info.get("name") or task.model_name, "revision": info.get("revision"),
-                  "weights_hash": info.get("weights_hash"), "config_hash": info.get("config_hash"),
-                  "variant": info.get("variant") or {"dtype": s.dtype, "quantize": s.quantize}},
+        "model": _model_facts(run)[1],
         "settings": record_settings(run),
         "nlptasks": package_versions().get("nlptasks"),
     })

@@ -12,11 +12,11 @@ sum`` (the default) adds up the probabilities of the best candidate spans (after
 same answer text (SQuAD normalisation: case, punctuation, articles, spaces), so an answer that several
 passages or places support wins over a single slightly higher span (evidence aggregation, as in Wang et
 al., 2018, "Evidence Aggregation for Answer Re-Ranking in Open-Domain QA"); ``max`` keeps the single best
-span, as DrQA. The answer is then that text's best span, and ``score`` its summed probability. The output keeps the qa fields
-(``answer``, ``score``, ``start``/``end`` — offsets into ``passage``) and adds ``source`` (the
-document id or file path), ``passage_id``, ``passage`` (the text the answer came from) and
-``passages`` (the retrieved passages, best first: id, source, retrieval score and text, which is what
-``retrieval_recall`` scores).
+span, as DrQA. The answer is then that text's best span, and ``score`` its summed probability. The
+output keeps the qa fields (``answer``, ``score``, ``start``/``end`` — offsets into ``passage``) and adds
+``source`` (the document id or file path), ``passage_id``, ``passage`` (the text the answer came from)
+and ``passages`` (the retrieved passages, best first: id, source, retrieval score and text, which is
+what ``retrieval_recall`` scores).
 """
 from __future__ import annotations
 
@@ -88,10 +88,10 @@ def model_info(task, info: dict) -> dict:
 
     s = task.settings
     enc = encoder_identity()["weights_sha256"]
-    prior = "" if s["passage_prior"] == "none" else f", {s['passage_prior']} prior"
-    agg = s.get("answer_aggregation", "max")
-    prior += "" if agg == "max" else f", {agg}"
-    return {**info, "name": f"{info.get('name') or task.model_name} [{s['retriever']}, k={s['top_k_passages']}{prior}]",
+    agg = s["answer_aggregation"]
+    scoring = ("" if s["passage_prior"] == "none" else f", {s['passage_prior']} prior") + \
+        ("" if agg == "max" else f", {agg}")
+    return {**info, "name": f"{info.get('name') or task.model_name} [{s['retriever']}, k={s['top_k_passages']}{scoring}]",
             "reader": info.get("name") or task.model_name,
             "weights_hash": f"{info.get('weights_hash')}+{enc}" if info.get("weights_hash") else None,
             "retrieval": {"retriever": s["retriever"], "top_k_passages": s["top_k_passages"],
@@ -161,7 +161,7 @@ def _answer(task, hits: list[dict], windows: list) -> dict:
         start = w.start_logits - np.log(j + 1) if rank_prior else w.start_logits
         shifted.append(Window(start, w.end_logits,
                               [None if o is None else (o[0] + b, o[1] + b) for o in w.offsets], w.null_index))
-    summed = s.get("answer_aggregation", "max") == "sum"
+    summed = s["answer_aggregation"] == "sum"
     answer, best = select_spans(shifted, max_answer_length=s["max_answer_length"],
                                 top_k=max(s["top_k"], AGGREGATION_CANDIDATES) if summed else s["top_k"],
                                 allow_impossible=s["allow_impossible"], null_threshold=s["null_threshold"],
