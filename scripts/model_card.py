@@ -122,11 +122,9 @@ def render(name: str, result: dict, record: dict | None, folder: Path | None, co
             lines.append(f"| {split} | `{Path(str(d['source'])).name}` | {d['rows']} |")
     lines += [""]
     if record:
-        bench = record.get("benchmark")
-        bench = bench.get("name") if isinstance(bench, dict) else bench
         lines += _eval_table(record)
         lines += ["Scored by `nlptasks eval` on the validation data (bootstrap intervals); the checkpoint was "
-                      "chosen on the same validation data, so these figures are slightly optimistic.", ""]
+                  "chosen on the same validation data, so these figures are slightly optimistic.", ""]
         primary = record.get("primary_metric")
         trained = (result.get("metrics") or {}).get(primary)
         scored = ((record.get("metrics") or {}).get(primary) or {}).get("score")
